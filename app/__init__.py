@@ -1,0 +1,107 @@
+"""Parcours: a care-pathway coordination platform."""
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config=None):
+    """Build the application; `config` (a mapping) overrides the environment, e.g. in tests."""
+    app = Flask(__name__)
+    configure_settings(app, config)
+    configure_database(app)
+    configure_security(app)
+    configure_i18n(app)
+    configure_auth(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def configure_settings(app, overrides):
+    from app.config import load_config
+
+    app.config.update(load_config(overrides=overrides))
+
+
+def configure_database(app):
+    from app import db
+
+    db.init_app(app)
+
+
+def configure_security(app):
+    from app.accounts import passwords
+    from app.extensions import csrf, limiter, talisman
+
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        strict_transport_security=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy={
+            "default-src": "'self'",
+            "img-src": "'self' data:",
+            "style-src": "'self'",
+            "script-src": "'self'",
+            "object-src": "'none'",
+            "base-uri": "'self'",
+            "form-action": "'self'",
+            "frame-ancestors": "'none'",
+        },
+        referrer_policy="same-origin",
+    )
+    if app.config.get("PASSWORD_HASHING") == "cheap":
+        passwords.use_cheap_hashing()
+
+
+def configure_i18n(app):
+    from app.extensions import babel
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "fr")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    babel.init_app(app)
+
+
+def configure_auth(app):
+    from app.accounts.services import load_session_user
+    from app.extensions import login_manager
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+
+
+def register_blueprints(app):
+    from app.accounts.views import bp as accounts_bp
+    from app.admin.views import bp as admin_bp
+    from app.api import bp as api_bp
+    from app.extensions import csrf
+    from app.main import bp as main_bp
+    from app.structures.views import bp as structures_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(structures_bp)
+    app.register_blueprint(admin_bp)
+    csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
+    app.register_blueprint(api_bp)
+
+
+def register_error_handlers(app):
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_helpers(app):
+    from app.templating import register
+
+    register(app)

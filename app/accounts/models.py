@@ -1,0 +1,98 @@
+import secrets
+
+from flask_login import UserMixin
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentListField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
+
+from app.clock import utcnow
+from app.reference import PROFESSIONS, STRUCTURE_ROLES, USER_STATUSES, profession_label
+
+
+def new_nonce():
+    return secrets.token_urlsafe(16)
+
+
+class Membership(EmbeddedDocument):
+    """The roles a user holds in one structure (the structure's id, not a dereferenced link)."""
+
+    structure = ObjectIdField(required=True)
+    roles = ListField(StringField(choices=list(STRUCTURE_ROLES)))
+
+
+class User(UserMixin, Document):
+    """An account: one individual e-mail, one person."""
+
+    email = StringField(required=True, unique=True, max_length=254)
+    name = StringField(required=True, max_length=200)
+    profession = StringField(choices=list(PROFESSIONS))
+    phone = StringField(max_length=30)
+    password_hash = StringField()
+    platform_admin = BooleanField(default=False)
+    status = StringField(choices=list(USER_STATUSES), default="active")
+    memberships = EmbeddedDocumentListField(Membership)
+    failed_logins = IntField(default=0)
+    locked_until = DateTimeField()
+    # Part of the session id: changing it (password change, suspension) ends every session.
+    session_nonce = StringField(default=new_nonce)
+    last_login_at = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "users",
+        "indexes": ["memberships.structure", "name", "status"],
+    }
+
+    def __repr__(self):
+        return f"<User {self.email}>"
+
+    def get_id(self):
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_active(self):
+        return self.status == "active"
+
+    @property
+    def profession_label(self):
+        return profession_label(self.profession)
+
+    @property
+    def status_label(self):
+        return USER_STATUSES.get(self.status, self.status)
+
+    def roles_in(self, structure_id):
+        for membership in self.memberships:
+            if membership.structure == structure_id:
+                return set(membership.roles)
+        return set()
+
+
+class ApiToken(Document):
+    """A personal API token; only its SHA-256 is stored, the token is shown once."""
+
+    user = ObjectIdField(required=True)
+    name = StringField(required=True, max_length=100)
+    token_hash = StringField(required=True, unique=True)
+    prefix = StringField(required=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField()
+    revoked_at = DateTimeField()
+
+    meta = {"collection": "api_tokens", "indexes": [("user", "-created_at")]}
+
+    def __repr__(self):
+        return f"<ApiToken {self.prefix}… of {self.user}>"
+
+    @property
+    def active(self):
+        return self.revoked_at is None

@@ -1,0 +1,294 @@
+"""Accounts: sign-in, profiles, administration of users, personal API tokens."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import current_app
+from mongoengine import Q
+from mongoengine.errors import NotUniqueError
+
+from app import audit, policy
+from app.accounts import schemas
+from app.accounts.models import ApiToken, Membership, User, new_nonce
+from app.accounts.passwords import hash_password, needs_rehash, verify_password
+from app.clock import utcnow
+from app.errors import Conflict, NotFound, ServiceError
+from app.structures.models import Structure
+from app.validation import InvalidInput, check
+
+TOKEN_PREFIX = "prc_"  # noqa: S105 - a marker, not a secret
+# A token's last use is written at most this often, not on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+DUPLICATE_EMAIL = "Un compte existe déjà avec cette adresse e-mail."
+BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
+
+
+class LoginFailed(ServiceError):
+    status = 401
+    code = "login_failed"
+    message = BAD_CREDENTIALS
+
+
+def normalize_email(email):
+    return (email or "").strip().lower()
+
+
+def clean_input(data):
+    """Trim strings and normalise the e-mail before validation."""
+    cleaned = {
+        k: v.strip() if isinstance(v, str) and "password" not in k else v for k, v in data.items()
+    }
+    if "email" in cleaned:
+        cleaned["email"] = normalize_email(cleaned["email"])
+    return cleaned
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+def authenticate(email, password):
+    """Return the active user with these credentials, or raise LoginFailed (French message)."""
+    config = current_app.config
+    user = User.objects(email=normalize_email(email)).first()
+    if user is None:
+        verify_password(None, password or "")  # same cost as a wrong password
+        audit.record(
+            None,
+            "login.failure",
+            object_type="User",
+            email=normalize_email(email)[:254],
+            reason="unknown_email",
+        )
+        raise LoginFailed()
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        audit.record(user, "login.failure", user, reason="locked")
+        raise LoginFailed(
+            "Ce compte est verrouillé après plusieurs tentatives infructueuses. "
+            f"Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
+        )
+    if not verify_password(user.password_hash, password or ""):
+        _count_failure(user, config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        audit.record(user, "login.failure", user, reason="wrong_password")
+        raise LoginFailed()
+    if user.status != "active":
+        audit.record(user, "login.failure", user, reason=f"status_{user.status}")
+        raise LoginFailed(
+            "Ce compte est suspendu. Contactez l'administrateur de la plateforme."
+            if user.status == "suspended"
+            else "Ce compte n'est pas encore activé. Il doit être vérifié par l'équipe de la "
+            "plateforme."
+        )
+    updates = {"set__failed_logins": 0, "unset__locked_until": True, "set__last_login_at": now}
+    if needs_rehash(user.password_hash):
+        updates["set__password_hash"] = hash_password(password)
+    User.objects(id=user.id).update_one(**updates)
+    user.reload()
+    audit.record(user, "login.success", user)
+    return user
+
+
+def _count_failure(user, max_failures, lock_minutes):
+    # Atomic increment: parallel guesses cannot slip past the lock.
+    updated = User.objects(id=user.id).modify(inc__failed_logins=1, new=True)
+    if updated and updated.failed_logins >= max_failures:
+        User.objects(id=user.id).update_one(
+            set__locked_until=utcnow() + timedelta(minutes=lock_minutes), set__failed_logins=0
+        )
+
+
+def load_session_user(session_id):
+    """flask-login's loader: `id:nonce`; a changed nonce or an inactive account ends the session."""
+    user_id, _, nonce = (session_id or "").partition(":")
+    user = find_user(user_id)
+    if user is None or user.session_nonce != nonce or not user.is_active:
+        return None
+    return user
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def find_user(user_id):
+    try:
+        return User.objects(id=ObjectId(user_id)).first()
+    except (InvalidId, TypeError):
+        return None
+
+
+def get_user(actor, user_id):
+    user = find_user(user_id)
+    if user is None:
+        raise NotFound("Ce compte n'existe pas.")
+    policy.require(actor, "user.view", user)
+    return user
+
+
+def list_users(actor, query="", page=1, per_page=50):
+    policy.require(actor, "user.list")
+    users = User.objects.order_by("name")
+    query = query.strip()
+    if query:
+        users = users.filter(Q(email__icontains=query) | Q(name__icontains=query))
+    return users.skip((page - 1) * per_page).limit(per_page)
+
+
+def resolve_memberships(items, pointer="/memberships"):
+    """Turn [{structure: key, roles}] into Membership documents, in one query."""
+    keys = [item["structure"] for item in items]
+    structures = {s.key: s for s in Structure.objects(key__in=keys).only("id", "key", "active")}
+    errors = {}
+    for index, key in enumerate(keys):
+        if key not in structures:
+            errors[f"{pointer}/{index}/structure"] = "Cette structure n'existe pas."
+        elif keys.index(key) != index:
+            errors[f"{pointer}/{index}/structure"] = "Cette structure figure deux fois."
+    if errors:
+        raise InvalidInput(errors)
+    return [Membership(structure=structures[i["structure"]].id, roles=i["roles"]) for i in items]
+
+
+def create_user(actor, data):
+    policy.require(actor, "user.create")
+    data = check(schemas.USER_CREATE, clean_input(data))
+    memberships = resolve_memberships(data.get("memberships", []))
+    return insert_user(actor, data, memberships)
+
+
+def insert_user(actor, data, memberships):
+    if User.objects(email=data["email"]).count():
+        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    user = User(
+        email=data["email"],
+        name=data["name"],
+        profession=data.get("profession"),
+        phone=data.get("phone"),
+        platform_admin=data.get("platform_admin", False),
+        status=data.get("status", "active"),
+        memberships=memberships,
+        password_hash=hash_password(data["password"]),
+    )
+    try:
+        user.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    audit.record(actor, "user.create", user, email=user.email, memberships=_describe(memberships))
+    return user
+
+
+def _describe(memberships):
+    return [{"structure": str(m.structure), "roles": list(m.roles)} for m in memberships]
+
+
+def update_user(actor, user, data):
+    """Change an account (platform admin): identity, status, admin flag, memberships, password."""
+    policy.require(actor, "user.edit", user)
+    data = check(schemas.USER_UPDATE, clean_input(data))
+    demotes_self = data.get("platform_admin") is False or data.get("status", "active") != "active"
+    if actor is not policy.SYSTEM and user.id == actor.id and demotes_self:
+        raise InvalidInput(
+            {
+                "/status": "Vous ne pouvez pas suspendre votre propre compte ni retirer vos "
+                "propres droits d'administration."
+            }
+        )
+    if "email" in data and User.objects(email=data["email"], id__ne=user.id).count():
+        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    if "memberships" in data:
+        user.memberships = resolve_memberships(data["memberships"])
+    for field in ("email", "name", "profession", "phone", "platform_admin", "status"):
+        if field in data:
+            setattr(user, field, data[field])
+    if "password" in data:
+        user.password_hash = hash_password(data["password"])
+    if "password" in data or data.get("status", "active") != "active":
+        user.session_nonce = new_nonce()  # end the sessions of a suspended or reset account
+    user.updated_at = utcnow()
+    try:
+        user.save()
+    except NotUniqueError:
+        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    audit.record(actor, "user.update", user, fields=sorted(data))
+    return user
+
+
+def update_profile(actor, data):
+    policy.require(actor, "profile.edit", actor)
+    data = check(schemas.PROFILE_UPDATE, clean_input(data))
+    actor.name = data["name"]
+    actor.profession = data.get("profession") or None
+    actor.phone = data.get("phone") or None
+    actor.updated_at = utcnow()
+    actor.save()
+    audit.record(actor, "profile.update", actor)
+    return actor
+
+
+def change_password(actor, data):
+    policy.require(actor, "profile.edit", actor)
+    data = check(schemas.PASSWORD_CHANGE, data)
+    if not verify_password(actor.password_hash, data["current_password"]):
+        raise InvalidInput({"/current_password": "Le mot de passe actuel est incorrect."})
+    actor.password_hash = hash_password(data["new_password"])
+    actor.session_nonce = new_nonce()
+    actor.save()
+    audit.record(actor, "profile.password_change", actor)
+    return actor
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(actor, user, data):
+    """Create a token for `user`; return (token document, the token, shown only this once)."""
+    policy.require(actor, "token.manage", user)
+    data = check(schemas.TOKEN_CREATE, clean_input(data))
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user.id, name=data["name"], token_hash=_digest(plain), prefix=plain[:10])
+    token.save(force_insert=True)
+    audit.record(actor, "token.create", token, user=str(user.id), name=token.name)
+    return token, plain
+
+
+def list_tokens(actor, user):
+    policy.require(actor, "token.manage", user)
+    return ApiToken.objects(user=user.id).order_by("-created_at")
+
+
+def revoke_token(actor, user, token_id):
+    policy.require(actor, "token.manage", user)
+    try:
+        token = ApiToken.objects(id=ObjectId(token_id), user=user.id).first()
+    except (InvalidId, TypeError):
+        token = None
+    if token is None:
+        raise NotFound("Ce jeton n'existe pas.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        token.save()
+        audit.record(actor, "token.revoke", token, user=str(user.id))
+    return token
+
+
+def user_for_token(plain):
+    """The active user behind an API token, or None (unknown, revoked, inactive account)."""
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
+        return None
+    token = ApiToken.objects(token_hash=_digest(plain), revoked_at=None).first()
+    if token is None:
+        return None
+    user = find_user(token.user)
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects(id=token.id).update_one(set__last_used_at=now)
+    return user

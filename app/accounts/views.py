@@ -1,0 +1,116 @@
+"""Sign-in, sign-out, profile and personal API tokens."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.extensions import limiter
+from app.forms import posted, rerender
+from app.validation import InvalidInput
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target):
+    """Only a path of this site: never an absolute or protocol-relative URL."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    if request.method == "GET":
+        return render_template("accounts/login.html", values={}, errors={})
+    try:
+        user = services.authenticate(
+            request.form.get("email", ""), request.form.get("password", "")
+        )
+    except services.LoginFailed as error:
+        return rerender("accounts/login.html", error, status=401)
+    login_user(user)
+    flash(f"Bienvenue, {user.name}.", "success")
+    return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+
+
+@bp.post("/deconnexion")
+@login_required
+def logout():
+    logout_user()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/profil", methods=["GET", "POST"])
+@login_required
+def profile():
+    if request.method == "POST":
+        try:
+            services.update_profile(current_user, posted("name", "profession", "phone"))
+        except InvalidInput as error:
+            return rerender("accounts/profile.html", error)
+        flash("Votre profil est enregistré.", "success")
+        return redirect(url_for("accounts.profile"))
+    values = {
+        "name": current_user.name,
+        "profession": current_user.profession or "",
+        "phone": current_user.phone or "",
+    }
+    return render_template("accounts/profile.html", values=values, errors={})
+
+
+@bp.post("/profil/mot-de-passe")
+@login_required
+def change_password():
+    try:
+        user = services.change_password(current_user, posted("current_password", "new_password"))
+    except InvalidInput as error:
+        values = {
+            "name": current_user.name,
+            "profession": current_user.profession or "",
+            "phone": current_user.phone or "",
+        }
+        return render_template(
+            "accounts/profile.html", values=values, errors={}, password_errors=error.fields
+        ), 400
+    login_user(user)  # the session id changed with the password: keep this session
+    flash("Votre mot de passe est modifié. Vos autres sessions sont fermées.", "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.route("/profil/jetons", methods=["GET", "POST"])
+@login_required
+def tokens():
+    new_token = None
+    if request.method == "POST":
+        try:
+            _, new_token = services.create_token(current_user, current_user, posted("name"))
+        except InvalidInput as error:
+            return rerender(
+                "accounts/tokens.html",
+                error,
+                tokens=services.list_tokens(current_user, current_user),
+            )
+    return render_template(
+        "accounts/tokens.html",
+        values={},
+        errors={},
+        new_token=new_token,
+        tokens=services.list_tokens(current_user, current_user),
+    )
+
+
+@bp.post("/profil/jetons/<token_id>/revoquer")
+@login_required
+def revoke_token(token_id):
+    services.revoke_token(current_user, current_user, token_id)
+    flash("Le jeton est révoqué : il ne donne plus accès à l'API.", "success")
+    return redirect(url_for("accounts.tokens"))

@@ -1,0 +1,94 @@
+"""Platform administration: accounts and the audit trail."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app import audit, policy
+from app.accounts import services
+from app.errors import ServiceError
+from app.forms import posted, rerender
+from app.structures.services import list_structures, structures_by_id
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+USER_FIELDS = ("email", "name", "profession", "phone", "password", "status")
+PER_PAGE = 50
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+def _page():
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+@bp.get("/utilisateurs")
+def users():
+    query = request.args.get("q", "")
+    page = _page()
+    found = list(services.list_users(current_user, query, page, PER_PAGE))
+    return render_template(
+        "admin/users.html", users=found, query=query, page=page, per_page=PER_PAGE
+    )
+
+
+@bp.route("/utilisateurs/nouveau", methods=["GET", "POST"])
+def create_user():
+    policy.require(current_user, "user.create")
+    structures = list_structures(current_user, include_inactive=False)
+    if request.method == "POST":
+        data = posted(*USER_FIELDS, booleans=("platform_admin",))
+        structure_key, roles = request.form.get("structure"), request.form.getlist("roles")
+        if structure_key:
+            data["memberships"] = [{"structure": structure_key, "roles": roles}]
+        try:
+            user = services.create_user(current_user, data)
+        except ServiceError as error:
+            return rerender(
+                "admin/user_form.html", error, status=error.status, user=None, structures=structures
+            )
+        flash(f"Le compte de {user.name} est créé.", "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    return render_template(
+        "admin/user_form.html", values={}, errors={}, user=None, structures=structures
+    )
+
+
+@bp.route("/utilisateurs/<user_id>", methods=["GET", "POST"])
+def edit_user(user_id):
+    user = services.get_user(current_user, user_id)
+    policy.require(current_user, "user.edit", user)
+    memberships = structures_by_id(m.structure for m in user.memberships)
+    if request.method == "POST":
+        data = posted(*USER_FIELDS, booleans=("platform_admin",))
+        data.setdefault("phone", "")
+        try:
+            services.update_user(current_user, user, data)
+        except ServiceError as error:
+            return rerender(
+                "admin/user_form.html",
+                error,
+                status=error.status,
+                user=user,
+                memberships=memberships,
+            )
+        flash("Le compte est enregistré.", "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    values = {field: user[field] or "" for field in USER_FIELDS if field != "password"}
+    values["platform_admin"] = "on" if user.platform_admin else ""
+    return render_template(
+        "admin/user_form.html", values=values, errors={}, user=user, memberships=memberships
+    )
+
+
+@bp.get("/journal")
+def audit_trail():
+    page = _page()
+    action = request.args.get("action", "").strip()
+    events = list(audit.list_events(current_user, action, page, PER_PAGE))
+    return render_template(
+        "admin/audit.html", events=events, action=action, page=page, per_page=PER_PAGE
+    )

@@ -1,0 +1,93 @@
+"""The API blueprint: token authentication, JSON bodies, and the route registry behind OpenAPI."""
+
+import json
+
+from flask import Blueprint, g, request
+
+from app.accounts.services import user_for_token
+from app.errors import Unauthorized, json_error
+from app.validation import check
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Every route declared with `route` below, for the OpenAPI document: (rule, method, spec).
+ROUTES = []
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
+MAX_PER_PAGE = 100
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        error = Unauthorized()
+        response, status = json_error(error.status, error.code, error.message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="parcours"'
+        return response, status
+    g.api_user = user
+    return None
+
+
+def route(rule, method, summary, *, body=None, response=None, status=200, params=(), tag=None):
+    """Declare an API route and what the OpenAPI document says of it."""
+
+    def decorator(view):
+        spec = {
+            "summary": summary,
+            "body": body,
+            "response": response,
+            "status": status,
+            "params": params,
+            "tag": tag,
+            "operation_id": view.__name__,
+        }
+        ROUTES.append((rule, method.lower(), spec))
+        bp.add_url_rule(rule, view.__name__, view, methods=[method])
+        return view
+
+    return decorator
+
+
+def json_body(schema):
+    """The request's JSON object, checked against `schema` (415, 400, 413 or 422 otherwise)."""
+    if request.mimetype != "application/json":
+        return _abort(
+            415,
+            "unsupported_media_type",
+            "Le contenu doit être du JSON (en-tête Content-Type: application/json).",
+        )
+    try:
+        data = json.loads(request.get_data(cache=True) or b"")
+    except (ValueError, UnicodeDecodeError):
+        return _abort(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.")
+    if not isinstance(data, dict):
+        return _abort(400, "malformed_json", "Le corps de la requête doit être un objet JSON.")
+    return check(schema, data)
+
+
+class ApiAbort(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _abort(status, code, message):
+    raise ApiAbort(status, code, message)
+
+
+@bp.errorhandler(ApiAbort)
+def _api_abort(error):
+    return json_error(error.status, error.code, error.message)
+
+
+def page_args():
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = min(MAX_PER_PAGE, max(1, request.args.get("per_page", 50, type=int) or 50))
+    return page, per_page
+
+
+def current_api_user():
+    return g.api_user

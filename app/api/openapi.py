@@ -1,0 +1,104 @@
+"""The OpenAPI 3.1 document, generated from the routes declared with `route`."""
+
+import re
+
+from flask import current_app
+
+from app import __version__
+from app.api.core import ROUTES, bp
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "En français"},
+                "fields": {
+                    "type": "object",
+                    "description": "Message par champ, clé = pointeur JSON (/email)",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+ERROR_STATUSES = {
+    "400": "Requête invalide (JSON mal formé)",
+    "401": "Jeton absent, inconnu ou révoqué",
+    "403": "Action non permise",
+    "404": "Ressource inconnue",
+    "409": "Conflit (doublon)",
+    "413": "Corps trop volumineux",
+    "415": "Le corps doit être application/json",
+    "422": "Données invalides (détail par champ)",
+}
+QUERY_PARAMS = {
+    "q": {"type": "string"},
+    "page": {"type": "integer", "minimum": 1},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+}
+
+
+def _path(rule):
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def _operation(rule, spec):
+    operation = {
+        "operationId": spec["operation_id"],
+        "summary": spec["summary"],
+        "tags": [spec["tag"]] if spec["tag"] else [],
+    }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"<(?:\w+:)?(\w+)>", rule)
+    ]
+    parameters += [{"name": n, "in": "query", "schema": QUERY_PARAMS[n]} for n in spec["params"]]
+    if parameters:
+        operation["parameters"] = parameters
+    if spec["body"]:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": spec["body"]}},
+        }
+    success = {"description": "Succès"}
+    if spec["response"]:
+        success["content"] = {"application/json": {"schema": spec["response"]}}
+    errors = {
+        code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
+        for code, text in ERROR_STATUSES.items()
+    }
+    operation["responses"] = {str(spec["status"]): success, **errors}
+    return operation
+
+
+def build_document():
+    paths = {}
+    for rule, method, spec in ROUTES:
+        paths.setdefault("/api/v1" + _path(rule), {})[method] = _operation(rule, spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "API Parcours",
+            "version": __version__,
+            "description": "API REST de Parcours. Authentification : en-tête "
+            "`Authorization: Bearer <jeton>` (jeton personnel créé dans « Mon profil »).",
+            "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
+        },
+        "servers": [{"url": current_app.config["BASE_URL"]}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": ERROR},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return build_document()

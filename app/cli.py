@@ -1,0 +1,157 @@
+"""The `parcours` command."""
+
+import os
+import sys
+
+import click
+from flask.cli import FlaskGroup, pass_script_info, with_appcontext
+from werkzeug.serving import run_simple
+
+from app import audit, db, policy
+
+
+def _create_app():
+    from app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+def cli():
+    """Parcours: a care-pathway coordination platform.
+
+    Without MONGODB_URI, every command uses the embedded database kept in PARCOURS_DATA_DIR
+    (default ./instance), starting it when no other Parcours process has.
+    """
+
+
+def main():
+    # Operator commands run on the server: a missing SECRET_KEY is generated in the data dir.
+    os.environ.setdefault("PARCOURS_ENV", "development")
+    cli(prog_name="parcours")
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@pass_script_info
+def run_command(info, host, port):
+    """Start Parcours on http://HOST:PORT (development server).
+
+    On an empty embedded database, the demo region is created first. For production, run
+    wsgi:app under gunicorn with MONGODB_URI set (see the README).
+    """
+    app = info.load_app()
+    with app.app_context():
+        if app.config.get("EMBEDDED_DATABASE") and app.config["DEMO_SEED"] and db.is_empty():
+            from app.demo import seed_demo
+
+            click.echo(f"Empty database: creating the demo region ({seed_demo()} documents).")
+    click.echo(f"Parcours is ready on http://{host}:{port}/ (Ctrl+C to stop).")
+    # Not app.run(): Flask ignores it inside a CLI command.
+    run_simple(host, port, app, threaded=True)
+
+
+@cli.command("demo")
+@with_appcontext
+def demo_command():
+    """Create the demo region (structures and accounts); safe to run again."""
+    from app.demo import demo_logins, seed_demo
+
+    created = seed_demo()
+    click.echo(f"Demo region ready ({created} documents created). Logins:")
+    for email, password, name in demo_logins():
+        click.echo(f"  {email:32} {password}  ({name})")
+
+
+@cli.group("users")
+def users_group():
+    """Manage accounts."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Initial password (at least 10 characters); asked when omitted.",
+)
+@click.option("--name", help="Full name (default: the part of EMAIL before @).")
+@click.option("--profession", help="Profession code, e.g. 10 (Médecin) or coordinateur.")
+@click.option("--platform-admin", is_flag=True, help="Make the account a platform administrator.")
+@click.option("--structure", help="Key of a structure to make the account a member of.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["structure_admin", "coordinator", "professional"]),
+    help="Role in --structure; repeat for several.",
+)
+@with_appcontext
+def create_user_command(email, password, name, profession, platform_admin, structure, roles):
+    """Create an active account for EMAIL."""
+    from app.accounts.services import create_user
+
+    data = {
+        "email": email,
+        "password": password,
+        "name": name or email.split("@")[0],
+        "platform_admin": platform_admin,
+    }
+    if profession:
+        data["profession"] = profession
+    if structure:
+        data["memberships"] = [{"structure": structure, "roles": list(roles) or ["professional"]}]
+    user = _run_service(create_user, policy.SYSTEM, data)
+    click.echo(f"Created {user.email} ({user.id}).")
+
+
+@cli.group("tokens")
+def tokens_group():
+    """Manage personal API tokens."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="A name to recognise the token.")
+@with_appcontext
+def create_token_command(email, name):
+    """Create an API token for EMAIL and print it (it is shown only once)."""
+    from app.accounts.models import User
+    from app.accounts.services import create_token, normalize_email
+
+    user = User.objects(email=normalize_email(email)).first()
+    if user is None:
+        raise click.ClickException(f"No account with the e-mail {email}.")
+    _, token = _run_service(create_token, policy.SYSTEM, user, {"name": name})
+    click.echo(token)
+
+
+@cli.group("audit")
+def audit_group():
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def verify_command():
+    """Check the hash chain of the audit trail; report the first broken link."""
+    checked, problem = audit.verify()
+    if problem:
+        click.echo(f"BROKEN after {checked} valid events: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"Audit trail intact: {checked} events verified.")
+
+
+def _run_service(service, *args):
+    """Call a service; turn its refusal into a readable CLI error."""
+    from app.errors import ServiceError
+    from app.validation import InvalidInput
+
+    try:
+        return service(*args)
+    except (ServiceError, InvalidInput) as error:
+        details = "; ".join(f"{k}: {v}" for k, v in getattr(error, "fields", {}).items())
+        raise click.ClickException(f"{error.message} {details}".strip())

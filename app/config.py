@@ -1,0 +1,99 @@
+"""Settings read from the environment (DESIGN.md §5).
+
+`load_config` returns a plain mapping; `create_app(config)` lays a test mapping over it.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong: start-up stops with this message."""
+
+
+DEFAULTS = {
+    "PARCOURS_ENV": "production",
+    "PARCOURS_DATA_DIR": "instance",
+    "MONGODB_URI": "",
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_TLS": False,
+    "MAIL_FROM": "parcours@localhost",
+    "PLUGINS": "",
+    # Where Flask-Limiter keeps its counters; use the MongoDB URI with several workers.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    # Failed passwords in a row before an account is locked, and for how long.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_MINUTES": 15,
+    # JSON bodies of the API; uploads raise it per route.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "DEMO_SEED": True,
+}
+
+INT_KEYS = {"SMTP_PORT", "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "MAX_CONTENT_LENGTH"}
+BOOL_KEYS = {"SMTP_TLS", "DEMO_SEED"}
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name
+
+
+def _parse(key, raw):
+    if key in INT_KEYS:
+        return int(raw)
+    if key in BOOL_KEYS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw
+
+
+def load_config(environ=None, overrides=None):
+    """Return the settings: defaults, then the environment, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key in [*DEFAULTS, "SECRET_KEY"]:
+        if key in environ:
+            config[key] = _parse(key, environ[key])
+    config.update(overrides or {})
+    config["PARCOURS_DATA_DIR"] = str(Path(config["PARCOURS_DATA_DIR"]).resolve())
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _development_secret(config)
+    config.update(_cookie_settings(config["BASE_URL"]))
+    return config
+
+
+def is_development(config):
+    return config.get("PARCOURS_ENV") == "development"
+
+
+def _development_secret(config):
+    """Keep one generated key in the data dir, so sessions survive a restart in development."""
+    if not is_development(config):
+        raise ConfigError(
+            "SECRET_KEY is not set. Set it to a long random value "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+            "or set PARCOURS_ENV=development to let Parcours generate one."
+        )
+    path = Path(config["PARCOURS_DATA_DIR"]) / SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _cookie_settings(base_url):
+    secure = urlsplit(base_url).scheme == "https"
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
+    }

@@ -1,0 +1,190 @@
+"""The embedded database: a SecantusDB server run as a child process.
+
+Used when MONGODB_URI is unset. The first Parcours process on a data dir starts the server and
+owns it; later processes (a second `parcours run`, `parcours worker`, a CLI command) find it
+through the port file and reuse it. SecantusDB is GPL-2.0: we only ever talk to it over the
+wire, never import it.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymongo
+from pymongo.errors import PyMongoError
+
+PORT_FILE = "secantus.json"
+LOCK_FILE = "secantus.lock"
+LOG_FILE = "secantus.log"
+STORAGE_DIR = "db"
+START_TIMEOUT = 30.0
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded server could not be started."""
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers_ping(port, timeout_ms=500):
+    client = pymongo.MongoClient(
+        "127.0.0.1", port, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent():
+    """Ask Linux to stop the server if its owner dies without cleaning up (kill -9)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedServer:
+    """One SecantusDB process listening on 127.0.0.1."""
+
+    def __init__(self, process, port, log_path):
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def uri(self):
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    @classmethod
+    def start(cls, storage_path, log_path, port=None):
+        port = port or free_port()
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--storage-path", str(storage_path), "--log-level", "WARNING"]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - fixed command, no user input
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            )
+        server = cls(process, port, log_path)
+        server._wait_until_ready()
+        return server
+
+    def _wait_until_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedDatabaseError(
+                    f"SecantusDB exited with code {self.process.returncode}; "
+                    f"see {self.log_path}:\n{self._log_tail()}"
+                )
+            if answers_ping(self.port, timeout_ms=200):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedDatabaseError(f"SecantusDB did not answer within {START_TIMEOUT:.0f} s")
+
+    def _log_tail(self):
+        with contextlib.suppress(OSError):
+            return Path(self.log_path).read_text(errors="replace")[-2000:]
+        return ""
+
+    def stop(self, timeout=10):
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def _locked(path):
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_port_file(path):
+    try:
+        info = json.loads(path.read_text())
+        return int(info["port"]), int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+_owned = {}
+
+
+def ensure_server(data_dir):
+    """Return the URI of the data dir's server, starting it if no live one answers."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port_file = data_dir / PORT_FILE
+    with _locked(data_dir / LOCK_FILE):
+        found = _read_port_file(port_file)
+        if found:
+            port, pid = found
+            if _pid_alive(pid) and answers_ping(port):
+                return f"mongodb://127.0.0.1:{port}/"
+            port_file.unlink(missing_ok=True)  # stale: its server is gone
+        server = EmbeddedServer.start(data_dir / STORAGE_DIR, data_dir / LOG_FILE)
+        port_file.write_text(
+            json.dumps({"port": server.port, "pid": server.process.pid, "owner": os.getpid()})
+        )
+    _owned[str(data_dir)] = server
+    atexit.register(_stop_owned, data_dir)
+    _stop_on_sigterm()
+    return server.uri
+
+
+def _stop_owned(data_dir):
+    server = _owned.pop(str(data_dir), None)
+    if server is None:
+        return
+    server.stop()
+    port_file = Path(data_dir) / PORT_FILE
+    if _read_port_file(port_file) == (server.port, server.process.pid):
+        port_file.unlink(missing_ok=True)
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM into a normal exit so that atexit stops the server we own."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -1,0 +1,37 @@
+"""Home, health check, legal and help pages."""
+
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user, login_required
+
+from app import db
+from app.structures.services import structures_of
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("main/index.html", structures=structures_of(current_user))
+
+
+@bp.get("/healthz")
+def healthz():
+    if db.ping():
+        return jsonify(status="ok", database="ok")
+    return jsonify(status="error", database="unreachable"), 503
+
+
+@bp.get("/mentions-legales")
+def legal():
+    return render_template("main/legal.html")
+
+
+@bp.get("/confidentialite")
+def privacy():
+    return render_template("main/privacy.html")
+
+
+@bp.get("/aide")
+def help_page():
+    return render_template("main/help.html")

@@ -1,0 +1,140 @@
+"""Structures and their members."""
+
+from mongoengine.errors import NotUniqueError
+
+from app import audit, policy
+from app.accounts.models import Membership, User
+from app.accounts.services import clean_input, find_user, insert_user
+from app.clock import utcnow
+from app.errors import Conflict, NotFound
+from app.structures import schemas
+from app.structures.models import Structure
+from app.validation import InvalidInput, check
+
+DUPLICATE_KEY = "Une structure existe déjà avec cet identifiant."
+OPTIONAL_FIELDS = ("finess", "siret", "address", "department", "phone", "email")
+
+
+def get_structure(actor, key, action="structure.view"):
+    structure = Structure.objects(key=key).first()
+    if structure is None:
+        raise NotFound("Cette structure n'existe pas.")
+    policy.require(actor, action, structure)
+    return structure
+
+
+def list_structures(actor, include_inactive=True):
+    policy.require(actor, "structure.list")
+    structures = Structure.objects.order_by("name")
+    return structures if include_inactive else structures.filter(active=True)
+
+
+def structures_of(user):
+    """The active structures `user` belongs to, in one query."""
+    ids = [m.structure for m in user.memberships]
+    return list(Structure.objects(id__in=ids, active=True).order_by("name")) if ids else []
+
+
+def structures_by_id(ids):
+    return {s.id: s for s in Structure.objects(id__in=list(ids))} if ids else {}
+
+
+def create_structure(actor, data):
+    policy.require(actor, "structure.create")
+    data = check(schemas.STRUCTURE_CREATE, clean_input(data))
+    if Structure.objects(key=data["key"]).count():
+        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    structure = Structure(**{k: v for k, v in data.items() if v != ""})
+    try:
+        structure.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    audit.record(actor, "structure.create", structure, key=structure.key)
+    return structure
+
+
+def update_structure(actor, structure, data):
+    """Edit a structure; `{"active": false}` deactivates it: its members lose their roles."""
+    policy.require(actor, "structure.edit", structure)
+    data = check(schemas.STRUCTURE_UPDATE, clean_input(data))
+    for field, value in data.items():
+        setattr(structure, field, None if value == "" and field in OPTIONAL_FIELDS else value)
+    structure.updated_at = utcnow()
+    structure.save()
+    action = {False: "structure.deactivate", True: "structure.reactivate"}.get(
+        data.get("active"), "structure.update"
+    )
+    audit.record(actor, action, structure, fields=sorted(data))
+    return structure
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+def list_members(actor, structure):
+    policy.require(actor, "structure.manage_members", structure)
+    return User.objects(memberships__structure=structure.id).order_by("name")
+
+
+def get_member(actor, structure, user_id):
+    policy.require(actor, "structure.manage_members", structure)
+    user = find_user(user_id)
+    if user is None or not user.roles_in(structure.id):
+        raise NotFound("Ce membre n'existe pas dans cette structure.")
+    return user
+
+
+def add_member(actor, structure, data):
+    """Give roles in `structure` to the account with this e-mail, creating it if needed."""
+    policy.require(actor, "structure.manage_members", structure)
+    data = check(schemas.MEMBER_ADD, clean_input(data))
+    user = User.objects(email=data["email"]).first()
+    if user is None:
+        missing = {
+            f"/{f}": "Ce champ est obligatoire pour créer le compte."
+            for f in ("name", "password")
+            if not data.get(f)
+        }
+        if missing:
+            raise InvalidInput(
+                missing,
+                "Aucun compte n'existe avec cette adresse : "
+                "renseignez le nom et un mot de passe pour le créer.",
+            )
+        membership = Membership(structure=structure.id, roles=data["roles"])
+        fields = {k: data[k] for k in ("email", "name", "profession", "password") if k in data}
+        user = insert_user(actor, fields, [membership])
+    elif user.roles_in(structure.id):
+        raise Conflict(
+            "Cette personne est déjà membre de la structure.",
+            fields={"/email": "Cette personne est déjà membre de la structure."},
+        )
+    else:
+        User.objects(id=user.id).update_one(
+            push__memberships=Membership(structure=structure.id, roles=data["roles"])
+        )
+        user.reload()
+    audit.record(actor, "member.add", user, structure=structure.key, roles=data["roles"])
+    return user
+
+
+def set_member_roles(actor, structure, user, data):
+    """Replace `user`'s roles in `structure`; no role left removes the membership."""
+    policy.require(actor, "structure.manage_members", structure)
+    roles = check(schemas.MEMBER_ROLES, data)["roles"]
+    if not roles:
+        return remove_member(actor, structure, user)
+    User.objects(id=user.id, memberships__structure=structure.id).update_one(
+        set__memberships__S__roles=roles
+    )
+    user.reload()
+    audit.record(actor, "member.roles", user, structure=structure.key, roles=roles)
+    return user
+
+
+def remove_member(actor, structure, user):
+    policy.require(actor, "structure.manage_members", structure)
+    User.objects(id=user.id).update_one(pull__memberships__structure=structure.id)
+    user.reload()
+    audit.record(actor, "member.remove", user, structure=structure.key)
+    return user

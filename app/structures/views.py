@@ -1,0 +1,123 @@
+"""Structures (platform admin) and their members (platform admin, structure admin)."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app import policy
+from app.errors import ServiceError
+from app.forms import posted, rerender
+from app.structures import services
+
+bp = Blueprint("structures", __name__, url_prefix="/structures")
+
+STRUCTURE_FIELDS = (
+    "key",
+    "name",
+    "sector",
+    "kind",
+    "finess",
+    "siret",
+    "address",
+    "department",
+    "phone",
+    "email",
+)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    pass
+
+
+@bp.get("/")
+def index():
+    return render_template(
+        "structures/list.html", structures=services.list_structures(current_user)
+    )
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+def create():
+    policy.require(current_user, "structure.create")
+    if request.method == "POST":
+        try:
+            structure = services.create_structure(current_user, posted(*STRUCTURE_FIELDS))
+        except ServiceError as error:
+            return rerender("structures/form.html", error, status=error.status, structure=None)
+        flash(f"La structure « {structure.name} » est créée.", "success")
+        return redirect(url_for("structures.index"))
+    return render_template("structures/form.html", values={}, errors={}, structure=None)
+
+
+@bp.route("/<key>/modifier", methods=["GET", "POST"])
+def edit(key):
+    structure = services.get_structure(current_user, key, "structure.edit")
+    if request.method == "POST":
+        data = {field: request.form.get(field, "").strip() for field in STRUCTURE_FIELDS[1:]}
+        try:
+            services.update_structure(current_user, structure, data)
+        except ServiceError as error:
+            return rerender("structures/form.html", error, status=error.status, structure=structure)
+        flash("La structure est enregistrée.", "success")
+        return redirect(url_for("structures.index"))
+    values = {field: structure[field] or "" for field in STRUCTURE_FIELDS}
+    return render_template("structures/form.html", values=values, errors={}, structure=structure)
+
+
+@bp.post("/<key>/activation")
+def set_active(key):
+    structure = services.get_structure(current_user, key, "structure.edit")
+    active = request.form.get("active") == "1"
+    services.update_structure(current_user, structure, {"active": active})
+    flash(
+        "La structure est réactivée."
+        if active
+        else "La structure est désactivée : ses membres n'y ont plus de rôle.",
+        "success",
+    )
+    return redirect(url_for("structures.index"))
+
+
+@bp.route("/<key>/membres", methods=["GET", "POST"])
+def members(key):
+    structure = services.get_structure(current_user, key, "structure.manage_members")
+    if request.method == "POST":
+        data = posted("email", "name", "profession", "password", lists=("roles",))
+        try:
+            user = services.add_member(current_user, structure, data)
+        except ServiceError as error:
+            return rerender(
+                "structures/members.html",
+                error,
+                status=error.status,
+                structure=structure,
+                members=services.list_members(current_user, structure),
+            )
+        flash(f"{user.name} est membre de la structure.", "success")
+        return redirect(url_for("structures.members", key=key))
+    return render_template(
+        "structures/members.html",
+        structure=structure,
+        values={},
+        errors={},
+        members=services.list_members(current_user, structure),
+    )
+
+
+@bp.post("/<key>/membres/<user_id>/roles")
+def member_roles(key, user_id):
+    structure = services.get_structure(current_user, key, "structure.manage_members")
+    user = services.get_member(current_user, structure, user_id)
+    services.set_member_roles(current_user, structure, user, posted(lists=("roles",)))
+    flash(f"Les rôles de {user.name} sont enregistrés.", "success")
+    return redirect(url_for("structures.members", key=key))
+
+
+@bp.post("/<key>/membres/<user_id>/retirer")
+def remove_member(key, user_id):
+    structure = services.get_structure(current_user, key, "structure.manage_members")
+    user = services.get_member(current_user, structure, user_id)
+    services.remove_member(current_user, structure, user)
+    flash(f"{user.name} ne fait plus partie de la structure.", "success")
+    return redirect(url_for("structures.members", key=key))

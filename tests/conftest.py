@@ -1,0 +1,211 @@
+"""Fixtures in layers: one database server per session, a fresh database and app per test."""
+
+import re
+import uuid
+
+import pymongo
+import pytest
+
+from app import create_app, policy
+from app.accounts.services import create_token, create_user
+from app.embedded import EmbeddedServer
+from app.structures.services import create_structure
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def db_server(tmp_path_factory):
+    """ONE SecantusDB server for the whole test session, over real TCP."""
+    folder = tmp_path_factory.mktemp("secantus")
+    server = EmbeddedServer.start(folder / "db", folder / "secantus.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_config(db_server, tmp_path):
+    return {
+        "TESTING": True,
+        "MONGODB_URI": f"{db_server.uri}t_{uuid.uuid4().hex[:16]}",
+        "SECRET_KEY": "test-secret-key",
+        "PARCOURS_DATA_DIR": str(tmp_path / "data"),
+        "PASSWORD_HASHING": "cheap",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+    client = pymongo.MongoClient(app_config["MONGODB_URI"])
+    client.drop_database(client.get_default_database().name)
+    client.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_structure(app):
+    counter = iter(range(1, 10_000))
+
+    def make(**fields):
+        n = next(counter)
+        data = {"key": f"structure-{n}", "name": f"Structure {n}", "sector": "sanitaire",
+                "kind": "hopital", **fields}
+        return create_structure(policy.SYSTEM, data)
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 10_000))
+
+    def make(structure=None, roles=("professional",), **fields):
+        n = next(counter)
+        data = {"email": f"user{n}@example.org", "name": f"Utilisateur {n}",
+                "password": PASSWORD, "profession": "60", **fields}
+        if structure is not None:
+            data["memberships"] = [{"structure": structure.key, "roles": list(roles)}]
+        return create_user(policy.SYSTEM, data)
+
+    return make
+
+
+@pytest.fixture
+def structure(make_structure):
+    return make_structure(key="dac-test", name="DAC de test", sector="medico_social", kind="dac")
+
+
+@pytest.fixture
+def other_structure(make_structure):
+    return make_structure(key="autre", name="Autre structure")
+
+
+@pytest.fixture
+def platform_admin(make_user):
+    return make_user(email="admin@example.org", name="Admin Plateforme", platform_admin=True)
+
+
+@pytest.fixture
+def structure_admin(make_user, structure):
+    return make_user(structure, roles=["structure_admin"], email="sadmin@example.org",
+                     name="Admin Structure", profession="coordinateur")
+
+
+@pytest.fixture
+def coordinator(make_user, structure):
+    return make_user(structure, roles=["coordinator"], email="coord@example.org",
+                     name="Coordinatrice", profession="coordinateur")
+
+
+@pytest.fixture
+def professional(make_user, structure):
+    return make_user(structure, email="pro@example.org", name="Infirmière Pro")
+
+
+# --- web and API helpers ---------------------------------------------------------------------
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+class Web:
+    """The test client as a person uses it: pages, forms with their CSRF token, login."""
+
+    def __init__(self, client):
+        self.client = client
+        self._token = None
+
+    def csrf(self):
+        if self._token is None:
+            page = self.client.get("/connexion").get_data(as_text=True)
+            self._token = CSRF_RE.search(page).group(1)
+        return self._token
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf())
+        return self.client.post(url, data=data, **kwargs)
+
+    def login(self, user_or_email, password=PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        return self.post("/connexion", {"email": email, "password": password})
+
+    def logout(self):
+        response = self.post("/deconnexion")
+        self._token = None
+        return response
+
+
+@pytest.fixture
+def web(client):
+    return Web(client)
+
+
+@pytest.fixture
+def login_as(app):
+    """A fresh, logged-in Web for a user: login_as(user)."""
+
+    def login(user):
+        browser = Web(app.test_client())
+        response = browser.login(user)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return browser
+
+    return login
+
+
+class Api:
+    def __init__(self, client, token=None):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method, url, json=None, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(f"/api/v1{url}", method=method, json=json, headers=headers,
+                                **kwargs)
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, json=None, **kwargs):
+        return self.request("POST", url, json=json, **kwargs)
+
+    def patch(self, url, json=None, **kwargs):
+        return self.request("PATCH", url, json=json, **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.request("DELETE", url, **kwargs)
+
+
+@pytest.fixture
+def api_as(app):
+    """An API client with a new token of `user`: api_as(user)."""
+
+    def make(user):
+        _, token = create_token(policy.SYSTEM, user, {"name": "tests"})
+        return Api(app.test_client(), token)
+
+    return make
+
+
+@pytest.fixture
+def anonymous_api(client):
+    return Api(client)
