@@ -7,6 +7,7 @@ broken link. Events are numbered; a unique index on the number serialises concur
 
 import hashlib
 import json
+import threading
 from datetime import UTC
 
 from flask import has_request_context, request
@@ -90,12 +91,31 @@ def _actor(actor):
     return str(actor.id), actor.email
 
 
+_indexed_databases = set()
+_index_lock = threading.Lock()
+
+
+def _ensure_unique_seq():
+    """Create the unique index on `seq` before the first write to a database.
+
+    MongoEngine creates indexes lazily on a collection's first use, and a second thread can
+    insert before that finishes: two events with one number would fork the chain.
+    """
+    name = AuditEvent._get_db().name
+    if name in _indexed_databases:
+        return
+    with _index_lock:
+        AuditEvent.ensure_indexes()
+        _indexed_databases.add(name)
+
+
 def record(actor, action, obj=None, *, object_type=None, object_id=None, dossier=None, **details):
     """Append one event: `actor` did `action` on `obj` (a document) with `details`."""
     actor_id, actor_label = _actor(actor)
     if obj is not None:
         object_type = object_type or type(obj).__name__
         object_id = object_id or str(obj.id)
+    _ensure_unique_seq()
     now = utcnow()
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what Mongo keeps
     for _ in range(MAX_RETRIES):

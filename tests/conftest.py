@@ -14,6 +14,12 @@ from app.structures.services import create_structure
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture
+def password():
+    """The password of every account made by `make_user`."""
+    return PASSWORD
+
+
 @pytest.fixture(scope="session")
 def db_server(tmp_path_factory):
     """ONE SecantusDB server for the whole test session, over real TCP."""
@@ -63,8 +69,13 @@ def make_structure(app):
 
     def make(**fields):
         n = next(counter)
-        data = {"key": f"structure-{n}", "name": f"Structure {n}", "sector": "sanitaire",
-                "kind": "hopital", **fields}
+        data = {
+            "key": f"structure-{n}",
+            "name": f"Structure {n}",
+            "sector": "sanitaire",
+            "kind": "hopital",
+            **fields,
+        }
         return create_structure(policy.SYSTEM, data)
 
     return make
@@ -76,8 +87,13 @@ def make_user(app):
 
     def make(structure=None, roles=("professional",), **fields):
         n = next(counter)
-        data = {"email": f"user{n}@example.org", "name": f"Utilisateur {n}",
-                "password": PASSWORD, "profession": "60", **fields}
+        data = {
+            "email": f"user{n}@example.org",
+            "name": f"Utilisateur {n}",
+            "password": PASSWORD,
+            "profession": "60",
+            **fields,
+        }
         if structure is not None:
             data["memberships"] = [{"structure": structure.key, "roles": list(roles)}]
         return create_user(policy.SYSTEM, data)
@@ -102,14 +118,24 @@ def platform_admin(make_user):
 
 @pytest.fixture
 def structure_admin(make_user, structure):
-    return make_user(structure, roles=["structure_admin"], email="sadmin@example.org",
-                     name="Admin Structure", profession="coordinateur")
+    return make_user(
+        structure,
+        roles=["structure_admin"],
+        email="sadmin@example.org",
+        name="Admin Structure",
+        profession="coordinateur",
+    )
 
 
 @pytest.fixture
 def coordinator(make_user, structure):
-    return make_user(structure, roles=["coordinator"], email="coord@example.org",
-                     name="Coordinatrice", profession="coordinateur")
+    return make_user(
+        structure,
+        roles=["coordinator"],
+        email="coord@example.org",
+        name="Coordinatrice",
+        profession="coordinateur",
+    )
 
 
 @pytest.fixture
@@ -179,8 +205,9 @@ class Api:
 
     def request(self, method, url, json=None, **kwargs):
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        return self.client.open(f"/api/v1{url}", method=method, json=json, headers=headers,
-                                **kwargs)
+        return self.client.open(
+            f"/api/v1{url}", method=method, json=json, headers=headers, **kwargs
+        )
 
     def get(self, url, **kwargs):
         return self.request("GET", url, **kwargs)

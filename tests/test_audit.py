@@ -1,0 +1,102 @@
+"""The hash-chained audit trail."""
+
+import threading
+
+import pymongo
+import pytest
+
+from app import audit, policy
+from app.audit import AuditEvent
+from app.cli import cli
+
+
+def _collection(app):
+    client = pymongo.MongoClient(app.config["MONGODB_URI"])
+    return client, client.get_default_database().audit_events
+
+
+def test_writes_are_chained(structure, professional):
+    events = list(AuditEvent.objects.order_by("seq"))
+    assert [e.action for e in events] == ["structure.create", "user.create"]
+    assert [e.seq for e in events] == [1, 2]
+    assert events[0].prev_hash == audit.GENESIS
+    assert events[1].prev_hash == events[0].hash
+    assert events[1].actor == "system"
+    assert events[1].object_id == str(professional.id)
+    assert audit.verify() == (2, None)
+
+
+def test_verify_command_reports_an_intact_trail(runner, structure, professional):
+    result = runner.invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 0
+    assert "2 events verified" in result.output
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda c: c.update_one({"seq": 2}, {"$set": {"details.email": "x@example.org"}}),
+            "event #2 (user.create) was altered",
+        ),
+        (
+            lambda c: c.update_one({"seq": 1}, {"$set": {"actor": "someone"}}),
+            "event #1 (structure.create) was altered",
+        ),
+        (lambda c: c.delete_one({"seq": 2}), "event #2 is missing"),
+        (
+            lambda c: c.update_one({"seq": 3}, {"$set": {"prev_hash": "0" * 64}}),
+            "event #3 does not follow event #2",
+        ),
+    ],
+)
+def test_verify_finds_the_first_broken_link(app, runner, make_user, structure, tamper, message):
+    make_user()
+    make_user()
+    client, collection = _collection(app)
+    tamper(collection)
+    client.close()
+    result = runner.invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_a_recomputed_hash_still_breaks_the_next_link(app, runner, make_user, structure):
+    make_user()
+    make_user()
+    event = AuditEvent.objects.get(seq=2)
+    event.details = {"email": "forged@example.org"}
+    event.hash = audit.compute_hash(event)
+    event.save()
+    checked, problem = audit.verify()
+    assert checked == 2
+    assert problem == "event #3 does not follow event #2"
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(app):
+    errors = []
+
+    def write(n):
+        try:
+            with app.app_context():
+                for i in range(10):
+                    audit.record(
+                        policy.SYSTEM, "test.concurrent", object_type="T", object_id=f"{n}-{i}"
+                    )
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == 40
+    assert audit.verify() == (40, None)
+
+
+def test_only_platform_admins_list_events(professional, platform_admin):
+    assert len(list(audit.list_events(platform_admin))) >= 2
+    with pytest.raises(policy.Forbidden):
+        list(audit.list_events(professional))

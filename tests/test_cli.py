@@ -1,0 +1,206 @@
+"""The `parcours` command: in-process through the CLI runner, and as a real process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pymongo
+import pytest
+
+from app.accounts.models import ApiToken, User
+from app.cli import cli
+from app.demo import DEMO_PASSWORD, STRUCTURES, USERS
+from app.embedded import PORT_FILE, answers_ping, free_port
+from app.structures.models import Structure
+
+PARCOURS = str(Path(sys.executable).with_name("parcours"))
+
+
+def invoke(runner, *args, **kwargs):
+    return runner.invoke(cli, list(args), **kwargs)
+
+
+def test_users_create_makes_an_active_member(runner, structure):
+    result = invoke(
+        runner,
+        "users",
+        "create",
+        "Nouvelle@Example.org",
+        "--password",
+        "un-mot-de-passe",
+        "--name",
+        "Nouvelle Personne",
+        "--profession",
+        "60",
+        "--structure",
+        structure.key,
+        "--role",
+        "coordinator",
+    )
+    assert result.exit_code == 0, result.output
+    user = User.objects.get(email="nouvelle@example.org")
+    assert user.status == "active"
+    assert user.roles_in(structure.id) == {"coordinator"}
+
+
+def test_users_create_platform_admin(runner):
+    result = invoke(
+        runner,
+        "users",
+        "create",
+        "root@example.org",
+        "--password",
+        "un-mot-de-passe",
+        "--platform-admin",
+    )
+    assert result.exit_code == 0, result.output
+    assert User.objects.get(email="root@example.org").platform_admin
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad-email", "--password", "un-mot-de-passe"], "adresse e-mail valide"),
+        (["a@example.org", "--password", "court"], "au moins 10 caractères"),
+        (
+            ["a@example.org", "--password", "un-mot-de-passe", "--structure", "nope"],
+            "Cette structure n'existe pas",
+        ),
+        (
+            ["a@example.org", "--password", "un-mot-de-passe", "--profession", "99999"],
+            "Choisissez une valeur",
+        ),
+    ],
+)
+def test_users_create_refuses_bad_input(runner, args, message):
+    result = invoke(runner, "users", "create", *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert User.objects.count() == 0
+
+
+def test_users_create_refuses_a_duplicate(runner, professional):
+    result = invoke(
+        runner, "users", "create", professional.email.upper(), "--password", "un-mot-de-passe"
+    )
+    assert result.exit_code == 1
+    assert "Un compte existe déjà" in result.output
+    assert User.objects.count() == 1
+
+
+def test_tokens_create_prints_a_working_token(runner, client, professional):
+    result = invoke(runner, "tokens", "create", professional.email, "--name", "logiciel")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert token.startswith("prc_")
+    stored = ApiToken.objects.get(user=professional.id)
+    assert token not in json.dumps(stored.to_mongo().to_dict(), default=str)
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json["email"] == professional.email
+
+
+def test_tokens_create_for_unknown_user(runner):
+    result = invoke(runner, "tokens", "create", "personne@example.org")
+    assert result.exit_code == 1
+    assert "No account" in result.output
+    assert ApiToken.objects.count() == 0
+
+
+def test_demo_is_idempotent(runner):
+    first = invoke(runner, "demo")
+    assert first.exit_code == 0, first.output
+    assert f"{len(STRUCTURES) + len(USERS)} documents created" in first.output
+    second = invoke(runner, "demo")
+    assert "(0 documents created)" in second.output
+    assert Structure.objects.count() == len(STRUCTURES)
+    assert User.objects.count() == len(USERS)
+    sectors = {s.sector for s in Structure.objects}
+    assert sectors == {"sanitaire", "social", "medico_social"}
+    professions = {u.profession for u in User.objects(memberships__roles="professional")}
+    assert len(professions) == 5
+
+
+def test_demo_accounts_can_log_in(runner, web):
+    invoke(runner, "demo")
+    assert web.login("dr.dupuis@parcours.test", DEMO_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["demo"], ["users", "create"], ["tokens", "create"], ["audit", "verify"]],
+)
+def test_every_command_explains_itself(runner, command):
+    result = invoke(runner, *command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+# --- the real command, as a user starts it -------------------------------------------------
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+        return response.status, response.read().decode()
+
+
+def _start(data_dir, port):
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "SECRET_KEY"}}
+    env["PARCOURS_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [PARCOURS, "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        try:
+            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return process, time.monotonic() - started
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(process.communicate()[0])
+
+
+def _stop(process):
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=30)[0]
+    return output
+
+
+def test_parcours_run_seeds_an_empty_database_and_keeps_data_across_restarts(tmp_path):
+    port = free_port()
+    process, _ = _start(tmp_path, port)
+    try:
+        status, page = _get(f"http://127.0.0.1:{port}/connexion")
+        assert status == 200
+        assert 'lang="fr"' in page
+        db_port = json.loads((tmp_path / PORT_FILE).read_text())["port"]
+        client = pymongo.MongoClient("127.0.0.1", db_port)
+        assert client.parcours.users.count_documents({}) == len(USERS)
+        client.parcours.users.update_one({"email": USERS[0][0]}, {"$set": {"name": "Modifié"}})
+        client.close()
+    finally:
+        output = _stop(process)
+    assert "creating the demo region" in output
+    assert not answers_ping(db_port, timeout_ms=300)
+
+    process, _ = _start(tmp_path, port)
+    try:
+        db_port = json.loads((tmp_path / PORT_FILE).read_text())["port"]
+        client = pymongo.MongoClient("127.0.0.1", db_port)
+        assert client.parcours.users.count_documents({}) == len(USERS)
+        assert client.parcours.users.find_one({"email": USERS[0][0]})["name"] == "Modifié"
+        client.close()
+    finally:
+        output = _stop(process)
+    assert "creating the demo region" not in output

@@ -1,0 +1,150 @@
+"""The embedded SecantusDB server: start, share, clean up, persist."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pymongo
+import pytest
+
+from app import embedded
+
+
+def _python(code, data_dir, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def _port(data_dir):
+    return json.loads((data_dir / embedded.PORT_FILE).read_text())["port"]
+
+
+def _wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def owned(tmp_path):
+    """This test process owns the data dir's server; stopped at the end of the test."""
+    uri = embedded.ensure_server(tmp_path)
+    yield uri
+    embedded._stop_owned(tmp_path)
+
+
+def test_a_second_process_reuses_the_running_server(tmp_path, owned):
+    child = _python(
+        """
+        import sys
+        from app.embedded import ensure_server
+        print(ensure_server(sys.argv[1]))
+        """,
+        tmp_path,
+    )
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert out.strip() == owned
+    # The child did not own it: the server outlives the child and the port file is ours.
+    info = json.loads((tmp_path / embedded.PORT_FILE).read_text())
+    assert info["owner"] == os.getpid()
+    assert embedded.answers_ping(_port(tmp_path))
+
+
+def test_same_process_gets_the_same_server(tmp_path, owned):
+    assert embedded.ensure_server(tmp_path) == owned
+
+
+def test_a_stale_port_file_is_replaced(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / embedded.PORT_FILE).write_text(
+        json.dumps({"port": embedded.free_port(), "pid": dead.pid, "owner": dead.pid})
+    )
+    try:
+        uri = embedded.ensure_server(tmp_path)
+        info = json.loads((tmp_path / embedded.PORT_FILE).read_text())
+        assert info["pid"] != dead.pid
+        assert uri.endswith(f":{info['port']}/")
+        assert embedded.answers_ping(info["port"])
+    finally:
+        embedded._stop_owned(tmp_path)
+
+
+def test_a_garbled_port_file_is_replaced(tmp_path):
+    (tmp_path / embedded.PORT_FILE).write_text("not json")
+    try:
+        embedded.ensure_server(tmp_path)
+        assert embedded.answers_ping(_port(tmp_path))
+    finally:
+        embedded._stop_owned(tmp_path)
+
+
+def test_the_server_stops_when_its_owner_exits(tmp_path):
+    child = _python(
+        """
+        import sys
+        from app.embedded import ensure_server
+        print(ensure_server(sys.argv[1]), flush=True)
+        """,
+        tmp_path,
+    )
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    port = int(out.strip().rsplit(":", 1)[1].strip("/"))
+    assert _wait_until(lambda: not embedded.answers_ping(port, timeout_ms=200))
+    assert not (tmp_path / embedded.PORT_FILE).exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_the_server_stops_when_its_owner_is_killed(tmp_path, sig):
+    child = _python(
+        """
+        import sys, time
+        from app.embedded import ensure_server
+        print(ensure_server(sys.argv[1]), flush=True)
+        time.sleep(60)
+        """,
+        tmp_path,
+    )
+    line = child.stdout.readline()
+    port = int(line.strip().rsplit(":", 1)[1].strip("/"))
+    assert embedded.answers_ping(port)
+    child.send_signal(sig)
+    child.communicate(timeout=10)
+    assert _wait_until(lambda: not embedded.answers_ping(port, timeout_ms=200))
+
+
+def test_data_survives_a_restart(tmp_path):
+    uri = embedded.ensure_server(tmp_path)
+    client = pymongo.MongoClient(uri)
+    client.parcours.notes.insert_one({"text": "toujours là"})
+    client.close()
+    embedded._stop_owned(tmp_path)
+
+    uri = embedded.ensure_server(tmp_path)
+    try:
+        client = pymongo.MongoClient(uri)
+        assert client.parcours.notes.find_one({}, {"_id": 0}) == {"text": "toujours là"}
+        client.close()
+    finally:
+        embedded._stop_owned(tmp_path)
+
+
+def test_a_server_that_cannot_start_gives_a_clear_error(tmp_path):
+    blocker = tmp_path / "db"
+    blocker.write_text("a file where the storage folder should be")
+    with pytest.raises(embedded.EmbeddedDatabaseError, match="SecantusDB"):
+        embedded.EmbeddedServer.start(blocker, tmp_path / "log")
