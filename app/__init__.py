@@ -36,7 +36,16 @@ def configure_security(app):
     from app.extensions import csrf, limiter, talisman
 
     csrf.init_app(app)
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    if not app.config["RATELIMIT_STORAGE_URI"] and app.config.get("EMBEDDED_DATABASE"):
+        app.config["RATELIMIT_STORAGE_URI"] = "memory://"  # one process: `parcours run`
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        # Counters in the application's database: shared by every worker and server.
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["DATABASE_URI"]
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            "database_name": app.config["DATABASE_NAME"],
+            "counter_collection_name": "ratelimit_counters",
+            "window_collection_name": "ratelimit_windows",
+        }
     limiter.init_app(app)
     talisman.init_app(
         app,

@@ -25,8 +25,8 @@ DEFAULTS = {
     "SMTP_TLS": False,
     "MAIL_FROM": "parcours@localhost",
     "PLUGINS": "",
-    # Where Flask-Limiter keeps its counters; use the MongoDB URI with several workers.
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Where Flask-Limiter keeps its counters; empty: in the application's database.
+    "RATELIMIT_STORAGE_URI": "",
     "LOGIN_RATE_LIMIT": "10 per minute",
     # Failed passwords in a row before an account is locked, and for how long.
     "LOGIN_MAX_FAILURES": 5,

@@ -1,6 +1,7 @@
 """The MongoDB connection, through MongoEngine."""
 
 import mongoengine
+from pymongo import monitoring
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
@@ -14,12 +15,18 @@ def init_app(app):
     if not uri:
         uri = embedded.ensure_server(app.config["PARCOURS_DATA_DIR"])
         app.config["EMBEDDED_DATABASE"] = True
+    app.config["DATABASE_URI"] = uri
+    app.config["DATABASE_NAME"] = database_name(uri)
     connect(uri)
+
+
+def database_name(uri):
+    return parse_uri(uri).get("database") or DEFAULT_DB
 
 
 def connect(uri):
     """(Re)bind MongoEngine's default alias to `uri`; its path names the database."""
-    name = parse_uri(uri).get("database") or DEFAULT_DB
+    name = database_name(uri)
     mongoengine.disconnect()
     mongoengine.connect(
         db=name,
@@ -44,3 +51,27 @@ def ping():
 
 def is_empty():
     return not any(not name.startswith("system.") for name in database().list_collection_names())
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands sent to MongoDB (round trips), for tests and benchmarks.
+
+    Register it once with `pymongo.monitoring.register` before clients are created.
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.names = []
+
+    def reset(self):
+        self.count, self.names = 0, []
+
+    def started(self, event):
+        self.count += 1
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass

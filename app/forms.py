@@ -2,7 +2,11 @@
 
 from flask import render_template, request
 
+from app.errors import ServiceError
 from app.validation import InvalidInput
+
+# What a form view catches to show the form again: a refusal by a service or invalid fields.
+FORM_ERRORS = (ServiceError, InvalidInput)
 
 
 def posted(*fields, lists=(), booleans=()):
@@ -13,8 +17,9 @@ def posted(*fields, lists=(), booleans=()):
     return data
 
 
-def rerender(template, error, status=400, **context):
+def rerender(template, error, status=None, **context):
     """The same page again with what was typed and an error message per field."""
+    status = status or getattr(error, "status", 400)
     fields = error.fields if isinstance(error, InvalidInput) else getattr(error, "fields", {})
     return (
         render_template(

@@ -29,9 +29,16 @@ def _administers(user, structure):
 
 
 def _structure_admin_of_user(user, target_user):
-    """A structure admin sees the accounts of their own structures' members."""
+    """A structure admin sees the accounts of their own active structures' members."""
+    if target_user is None:
+        return False
     admin_of = {m.structure for m in user.memberships if "structure_admin" in m.roles}
-    return any(m.structure in admin_of for m in target_user.memberships)
+    shared = admin_of & {m.structure for m in target_user.memberships}
+    if not shared:
+        return False
+    from app.structures.models import Structure  # a deactivated structure gives no role
+
+    return Structure.objects(id__in=list(shared), active=True).count() > 0
 
 
 def _self(user, target):

@@ -30,6 +30,13 @@ def check(schema, data):
         _validators[id(schema)] = validator
     fields = {}
     for error in validator.iter_errors(data):
+        if error.validator == "required":
+            # One error per missing name, without saying which: report every missing name.
+            for name in error.validator_value:
+                if name not in (error.instance or {}):
+                    pointer = pointer_of([*error.absolute_path, name])
+                    fields.setdefault(pointer, "Ce champ est obligatoire.")
+            continue
         pointer, message = french_error(error)
         fields.setdefault(pointer, message)
     if fields:

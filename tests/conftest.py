@@ -5,13 +5,26 @@ import uuid
 
 import pymongo
 import pytest
+from pymongo import monitoring
 
 from app import create_app, policy
 from app.accounts.services import create_token, create_user
+from app.db import CommandCounter
 from app.embedded import EmbeddedServer
 from app.structures.services import create_structure
 
 PASSWORD = "correct-horse-battery"
+
+# Counts every MongoDB command of the test process (clients created after this line).
+COMMANDS = CommandCounter()
+monitoring.register(COMMANDS)
+
+
+@pytest.fixture
+def db_commands():
+    """The command counter, reset: `db_commands.count` after a request is its round trips."""
+    COMMANDS.reset()
+    return COMMANDS
 
 
 @pytest.fixture
@@ -37,6 +50,8 @@ def app_config(db_server, tmp_path):
         "SECRET_KEY": "test-secret-key",
         "PARCOURS_DATA_DIR": str(tmp_path / "data"),
         "PASSWORD_HASHING": "cheap",
+        # Per-app counters; test_rate_limit_storage covers the shared MongoDB storage.
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
 
 

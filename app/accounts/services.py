@@ -92,6 +92,10 @@ def authenticate(email, password):
     return user
 
 
+def record_logout(user):
+    audit.record(user, "logout", user)
+
+
 def _count_failure(user, max_failures, lock_minutes):
     # Atomic increment: parallel guesses cannot slip past the lock.
     updated = User.objects(id=user.id).modify(inc__failed_logins=1, new=True)
@@ -128,10 +132,18 @@ def get_user(actor, user_id):
     return user
 
 
+# Past these no account can match, no page can exist: answer nothing rather than fail (the
+# database caps regular expressions at 1,000 characters and skips at 64-bit integers).
+MAX_QUERY = 254
+MAX_PAGE = 1_000_000
+
+
 def list_users(actor, query="", page=1, per_page=50):
     policy.require(actor, "user.list")
     users = User.objects.order_by("name")
     query = query.strip()
+    if len(query) > MAX_QUERY or page > MAX_PAGE:
+        return users.none()
     if query:
         users = users.filter(Q(email__icontains=query) | Q(name__icontains=query))
     return users.skip((page - 1) * per_page).limit(per_page)

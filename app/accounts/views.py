@@ -17,6 +17,8 @@ def _safe_next(target):
     """Only a path of this site: never an absolute or protocol-relative URL."""
     if not target:
         return None
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None  # browsers read "/\\host" as "//host" and drop tabs and newlines
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
@@ -44,6 +46,7 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
+    services.record_logout(current_user._get_current_object())
     logout_user()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("accounts.login"))

@@ -5,8 +5,7 @@ from flask_login import current_user, login_required
 
 from app import audit, policy
 from app.accounts import services
-from app.errors import ServiceError
-from app.forms import posted, rerender
+from app.forms import FORM_ERRORS, posted, rerender
 from app.structures.services import list_structures, structures_by_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -46,10 +45,8 @@ def create_user():
             data["memberships"] = [{"structure": structure_key, "roles": roles}]
         try:
             user = services.create_user(current_user, data)
-        except ServiceError as error:
-            return rerender(
-                "admin/user_form.html", error, status=error.status, user=None, structures=structures
-            )
+        except FORM_ERRORS as error:
+            return rerender("admin/user_form.html", error, user=None, structures=structures)
         flash(f"Le compte de {user.name} est créé.", "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template(
@@ -65,13 +62,15 @@ def edit_user(user_id):
     if request.method == "POST":
         data = posted(*USER_FIELDS, booleans=("platform_admin",))
         data.setdefault("phone", "")
+        # Required on this form: an emptied field is an error, not "leave unchanged".
+        data.setdefault("email", "")
+        data.setdefault("name", "")
         try:
             services.update_user(current_user, user, data)
-        except ServiceError as error:
+        except FORM_ERRORS as error:
             return rerender(
                 "admin/user_form.html",
                 error,
-                status=error.status,
                 user=user,
                 memberships=memberships,
             )

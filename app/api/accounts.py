@@ -2,6 +2,7 @@
 
 from flask import request
 
+from app import policy
 from app.accounts import schemas, services
 from app.api.core import current_api_user, json_body, page_args, route
 from app.api.serializers import user_json, users_json
@@ -46,7 +47,9 @@ def list_users():
     tag="Comptes",
 )
 def create_user():
-    user = services.create_user(current_api_user(), json_body(schemas.USER_CREATE))
+    actor = current_api_user()
+    policy.require(actor, "user.create")  # refused before the body is even read
+    user = services.create_user(actor, json_body(schemas.USER_CREATE))
     return {"id": str(user.id)}, 201
 
 

@@ -61,7 +61,9 @@ def json_body(schema):
         )
     try:
         data = json.loads(request.get_data(cache=True) or b"")
-    except (ValueError, UnicodeDecodeError):
+        # A lone surrogate ("\ud800") parses but is not text: it could not be stored.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError; nesting too deep
         return _abort(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.")
     if not isinstance(data, dict):
         return _abort(400, "malformed_json", "Le corps de la requête doit être un objet JSON.")

@@ -1,5 +1,6 @@
 """API: structures (platform admin) and their members (platform or structure admin)."""
 
+from app import policy
 from app.accounts.schemas import USER_OUT
 from app.api.core import current_api_user, json_body, route
 from app.api.serializers import structure_json, user_json, users_json
@@ -34,6 +35,7 @@ def list_structures():
 )
 def create_structure():
     actor = current_api_user()
+    policy.require(actor, "structure.create")  # refused before the body is even read
     structure = services.create_structure(actor, json_body(schemas.STRUCTURE_CREATE))
     return structure_json(structure), 201
 

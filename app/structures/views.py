@@ -4,8 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import policy
-from app.errors import ServiceError
-from app.forms import posted, rerender
+from app.forms import FORM_ERRORS, posted, rerender
 from app.structures import services
 
 bp = Blueprint("structures", __name__, url_prefix="/structures")
@@ -43,8 +42,8 @@ def create():
     if request.method == "POST":
         try:
             structure = services.create_structure(current_user, posted(*STRUCTURE_FIELDS))
-        except ServiceError as error:
-            return rerender("structures/form.html", error, status=error.status, structure=None)
+        except FORM_ERRORS as error:
+            return rerender("structures/form.html", error, structure=None)
         flash(f"La structure « {structure.name} » est créée.", "success")
         return redirect(url_for("structures.index"))
     return render_template("structures/form.html", values={}, errors={}, structure=None)
@@ -57,8 +56,8 @@ def edit(key):
         data = {field: request.form.get(field, "").strip() for field in STRUCTURE_FIELDS[1:]}
         try:
             services.update_structure(current_user, structure, data)
-        except ServiceError as error:
-            return rerender("structures/form.html", error, status=error.status, structure=structure)
+        except FORM_ERRORS as error:
+            return rerender("structures/form.html", error, structure=structure)
         flash("La structure est enregistrée.", "success")
         return redirect(url_for("structures.index"))
     values = {field: structure[field] or "" for field in STRUCTURE_FIELDS}
@@ -86,11 +85,10 @@ def members(key):
         data = posted("email", "name", "profession", "password", lists=("roles",))
         try:
             user = services.add_member(current_user, structure, data)
-        except ServiceError as error:
+        except FORM_ERRORS as error:
             return rerender(
                 "structures/members.html",
                 error,
-                status=error.status,
                 structure=structure,
                 members=services.list_members(current_user, structure),
             )

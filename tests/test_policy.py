@@ -1,0 +1,229 @@
+"""The access policy, action by action and kind of user by kind of user (app.policy.can)."""
+
+from types import SimpleNamespace
+
+import pytest
+from flask_login import AnonymousUserMixin
+
+from app import policy
+from app.accounts.services import update_user
+from app.errors import Forbidden
+from app.structures.services import update_structure
+
+SYSTEM = policy.SYSTEM
+
+# Kinds of actor. Each one has a "home" structure: the structure the structure-level actions
+# target, and whose professional member the account-level actions target.
+KINDS = (
+    "platform_admin",  # no membership
+    "admin_of_target",  # structure admin of the target structure
+    "admin_of_other",  # structure admin of another structure, looking at the target one
+    "coordinator",  # coordinator in the target structure
+    "professional",  # professional in the target structure
+    "no_membership",  # an active account that belongs to no structure
+    "suspended_platform_admin",
+    "suspended_admin_of_target",
+    "requested_admin_of_target",  # account not yet verified, already given roles
+    "admin_of_deactivated",  # structure admin of a deactivated structure, looking at it
+    "anonymous",  # flask-login's anonymous user
+    "none",  # no user at all
+    "system",  # policy.SYSTEM, the actor of operator commands
+)
+
+T, F = True, False
+
+# action: (target, {kind: expected}); targets: None (a collection), "structure" (the kind's
+# home structure), "member" (a professional member of that structure), "self".
+MATRIX = {
+    "structure.list": (None, "TFFFFFFFFFFFT"),
+    "structure.create": (None, "TFFFFFFFFFFFT"),
+    "structure.edit": ("structure", "TFFFFFFFFFFFT"),
+    "structure.view": ("structure", "TTFTTFFFFFFFT"),
+    "structure.manage_members": ("structure", "TTFFFFFFFFFFT"),
+    "user.list": (None, "TFFFFFFFFFFFT"),
+    "user.create": (None, "TFFFFFFFFFFFT"),
+    "user.edit": ("member", "TFFFFFFFFFFFT"),
+    "user.view": ("member", "TTFFFFFFFFFFT"),
+    "profile.edit": ("self", "TTTTTTFFFTFFT"),
+    "token.manage": ("self", "TTTTTTFFFTFFT"),
+    "audit.view": (None, "TFFFFFFFFFFFT"),
+}
+
+
+def test_matrix_covers_every_action_and_kind():
+    assert set(MATRIX) == set(policy.ACTIONS)
+    assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
+
+
+@pytest.fixture
+def world(make_structure, make_user, structure, other_structure):
+    """Two active structures, one deactivated, and an actor of every kind."""
+    closed = make_structure(key="fermee", name="Structure fermée")
+    # Members first, roles given while the structure is active; then it is deactivated.
+    users = {
+        "platform_admin": make_user(platform_admin=True),
+        "admin_of_target": make_user(structure, roles=["structure_admin"]),
+        "admin_of_other": make_user(other_structure, roles=["structure_admin"]),
+        "coordinator": make_user(structure, roles=["coordinator"]),
+        "professional": make_user(structure, roles=["professional"]),
+        "no_membership": make_user(),
+        "suspended_platform_admin": make_user(platform_admin=True, status="suspended"),
+        "suspended_admin_of_target": make_user(
+            structure, roles=["structure_admin"], status="suspended"
+        ),
+        "requested_admin_of_target": make_user(
+            structure, roles=["structure_admin"], status="requested"
+        ),
+        "admin_of_deactivated": make_user(closed, roles=["structure_admin"]),
+        "anonymous": AnonymousUserMixin(),
+        "none": None,
+        "system": SYSTEM,
+    }
+    members = {
+        structure.key: make_user(structure, roles=["professional"]),
+        closed.key: make_user(closed, roles=["professional"]),
+    }
+    update_structure(SYSTEM, closed, {"active": False})
+    home = dict.fromkeys(KINDS, structure)
+    home["admin_of_deactivated"] = closed
+    return SimpleNamespace(
+        users=users, home=home, members=members, structure=structure, closed=closed
+    )
+
+
+def resolve(world, kind, target):
+    actor = world.users[kind]
+    if target == "structure":
+        return world.home[kind]
+    if target == "member":
+        return world.members[world.home[kind].key]
+    if target == "self":
+        # SYSTEM, None and the anonymous user have no account: they act on someone's.
+        return actor if hasattr(actor, "memberships") else world.members[world.structure.key]
+    return None
+
+
+@pytest.mark.parametrize("action", sorted(MATRIX))
+def test_can(world, action):
+    """One action for every kind of actor; the whole row is compared, so a failure shows all."""
+    target, flags = MATRIX[action]
+    expected = {kind: flag == "T" for kind, flag in zip(KINDS, flags, strict=True)}
+    answers = {
+        kind: policy.can(world.users[kind], action, resolve(world, kind, target)) for kind in KINDS
+    }
+    assert all(type(answer) is bool for answer in answers.values()), answers
+    assert answers == expected
+    # `require` agrees with `can`: silent when allowed, Forbidden otherwise.
+    for kind in KINDS:
+        actor, resolved = world.users[kind], resolve(world, kind, target)
+        if expected[kind]:
+            assert policy.require(actor, action, resolved) is None
+        else:
+            with pytest.raises(Forbidden):
+                policy.require(actor, action, resolved)
+
+
+@pytest.mark.parametrize("action", ["structure.delete", "", "STRUCTURE.LIST", "user.view "])
+def test_unknown_action_raises_key_error(platform_admin, action):
+    # Even the actors that are always (SYSTEM) or never (None) allowed: a typo must not pass.
+    for actor in (SYSTEM, None, AnonymousUserMixin(), platform_admin):
+        with pytest.raises(KeyError, match="unknown policy action"):
+            policy.can(actor, action)
+        with pytest.raises(KeyError):
+            policy.require(actor, action)
+
+
+def test_actions_are_the_rules():
+    assert frozenset(policy.RULES) == policy.ACTIONS
+    assert isinstance(policy.ACTIONS, frozenset)
+
+
+# --- user.view in detail ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(make_user, structure, other_structure):
+    return SimpleNamespace(
+        admin=make_user(structure, roles=["structure_admin"]),
+        member=make_user(structure, roles=["professional"]),
+        coordinator=make_user(structure, roles=["coordinator", "professional"]),
+        outsider=make_user(other_structure, roles=["professional"]),
+        loner=make_user(),
+        platform_admin=make_user(platform_admin=True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "expected"),
+    [
+        ("member", "member", True),  # oneself
+        ("loner", "loner", True),
+        ("outsider", "outsider", True),
+        ("admin", "admin", True),
+        ("admin", "member", True),  # a member of the structure they administer
+        ("admin", "coordinator", True),
+        ("admin", "outsider", False),  # a member of another structure
+        ("admin", "loner", False),  # an account without structure
+        ("admin", "platform_admin", False),
+        ("member", "admin", False),  # a colleague is not enough
+        ("member", "coordinator", False),
+        ("coordinator", "member", False),  # coordinating is not administering
+        ("outsider", "member", False),
+        ("loner", "member", False),
+        ("platform_admin", "member", True),
+        ("platform_admin", "loner", True),
+    ],
+)
+def test_user_view(people, actor, target, expected):
+    assert policy.can(getattr(people, actor), "user.view", getattr(people, target)) is expected
+
+
+def test_user_view_admin_elsewhere_coordinator_here(make_user, structure, other_structure):
+    """Administering one structure gives nothing over the members of another one."""
+    actor = make_user(structure, roles=["coordinator"])
+    update_user(
+        SYSTEM,
+        actor,
+        {
+            "memberships": [
+                {"structure": structure.key, "roles": ["coordinator"]},
+                {"structure": other_structure.key, "roles": ["structure_admin"]},
+            ]
+        },
+    )
+    member_here = make_user(structure)
+    member_there = make_user(other_structure)
+    assert policy.can(actor, "user.view", member_here) is False
+    assert policy.can(actor, "user.view", member_there) is True
+    assert policy.can(actor, "structure.manage_members", structure) is False
+    assert policy.can(actor, "structure.manage_members", other_structure) is True
+
+
+def test_user_view_ends_when_admin_is_suspended(people):
+    assert policy.can(people.admin, "user.view", people.member) is True
+    update_user(SYSTEM, people.admin, {"status": "suspended"})
+    assert policy.can(people.admin, "user.view", people.member) is False
+    assert policy.can(people.admin, "user.view", people.admin) is False
+
+
+def test_user_view_ends_when_structure_is_deactivated(people, structure):
+    """A deactivated structure's administrators lose their roles, over accounts too."""
+    update_structure(SYSTEM, structure, {"active": False})
+    assert policy.can(people.admin, "structure.manage_members", structure) is False
+    assert policy.can(people.admin, "user.view", people.member) is False
+    assert policy.can(people.admin, "user.view", people.admin) is True  # still oneself
+    update_structure(SYSTEM, structure, {"active": True})
+    assert policy.can(people.admin, "user.view", people.member) is True
+
+
+def test_profile_and_tokens_are_ones_own(people):
+    for action in ("profile.edit", "token.manage"):
+        assert policy.can(people.member, action, people.member) is True
+        assert policy.can(people.admin, action, people.member) is False
+        # Not even a platform administrator manages someone else's tokens or profile.
+        assert policy.can(people.platform_admin, action, people.member) is False
+
+
+@pytest.mark.parametrize("actor", ["admin", "member", "loner", "platform_admin"])
+def test_user_view_without_target_answers_instead_of_crashing(people, actor):
+    assert policy.can(getattr(people, actor), "user.view", None) is (actor == "platform_admin")
