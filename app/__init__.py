@@ -20,9 +20,15 @@ def create_app(config=None):
 
 
 def configure_settings(app, overrides):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from app.config import load_config
 
     app.config.update(load_config(overrides=overrides))
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        # Behind nginx: the client's address and scheme come from the X-Forwarded-* headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def configure_database(app):

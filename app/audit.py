@@ -3,8 +3,13 @@
 Each event stores the hash of the previous one and its own hash over its content, so altering,
 removing or inserting an event breaks the chain from that point: `verify()` finds the first
 broken link. Events are numbered; a unique index on the number serialises concurrent writers.
+
+Every query here is an equality or a bounded range on `seq`: the embedded database reads every
+document that matches a query before it applies `limit`, so "the last event" or "page 3" must
+never be an open-ended sort. The tip document names the last number without a scan.
 """
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -13,6 +18,7 @@ from datetime import UTC
 from flask import has_request_context, request
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError
 
 from app import policy
 from app.clock import utcnow
@@ -20,6 +26,10 @@ from app.policy import SYSTEM
 
 GENESIS = "0" * 64
 MAX_RETRIES = 20
+TIP_ID = "tip"
+# Events scanned per round trip when a page is filtered by action, and at most per page.
+FILTER_WINDOW = 2000
+FILTER_MAX_WINDOWS = 50
 
 
 class AuditEvent(Document):
@@ -49,6 +59,16 @@ class AuditEvent(Document):
 
     def __repr__(self):
         return f"<AuditEvent #{self.seq} {self.action}>"
+
+
+class AuditTip(Document):
+    """The number and hash of the last event: a hint that saves a scan, the events are the truth."""
+
+    id = StringField(primary_key=True, default=TIP_ID)
+    seq = IntField(required=True)
+    hash = StringField(required=True)
+
+    meta = {"collection": "audit_tip"}
 
 
 def _content(event):
@@ -118,10 +138,10 @@ def record(actor, action, obj=None, *, object_type=None, object_id=None, dossier
     _ensure_unique_seq()
     now = utcnow()
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what Mongo keeps
+    last_seq, last_hash = tip()
     for _ in range(MAX_RETRIES):
-        last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
         event = AuditEvent(
-            seq=(last.seq + 1) if last else 1,
+            seq=last_seq + 1,
             time=now,
             actor=actor_id,
             actor_label=actor_label,
@@ -131,22 +151,72 @@ def record(actor, action, obj=None, *, object_type=None, object_id=None, dossier
             dossier=dossier,
             origin=_origin(),
             details=details,
-            prev_hash=last.hash if last else GENESIS,
+            prev_hash=last_hash,
         )
         event.hash = compute_hash(event)
         try:
             event.save(force_insert=True)
-            return event
         except NotUniqueError:
-            continue  # another writer took this number: chain after it
+            # Another writer took this number: chain after the events written since.
+            last_seq, last_hash = _follow(last_seq, last_hash)
+            continue
+        _move_tip(event.seq, event.hash)
+        return event
     raise RuntimeError("could not append to the audit trail")
 
 
-def list_events(actor, action="", page=1, per_page=50):
-    """The trail, newest first, optionally for one action (platform admin)."""
+def tip():
+    """(number, hash) of the last event, or (0, GENESIS) for an empty trail."""
+    found = AuditTip._get_collection().find_one({"_id": TIP_ID})
+    return (found["seq"], found["hash"]) if found else (0, GENESIS)
+
+
+def _follow(seq, digest):
+    """Walk forward from event `seq` to the real end (the tip may lag after a crash)."""
+    while True:
+        following = AuditEvent.objects(seq=seq + 1).only("seq", "hash").first()
+        if following is None:
+            return seq, digest
+        seq, digest = following.seq, following.hash
+
+
+def _move_tip(seq, digest):
+    # A DuplicateKeyError means a concurrent writer already moved it past `seq`.
+    with contextlib.suppress(DuplicateKeyError):
+        AuditTip._get_collection().update_one(
+            {"_id": TIP_ID, "seq": {"$lt": seq}},
+            {"$set": {"seq": seq, "hash": digest}},
+            upsert=True,
+        )
+
+
+def list_events(actor, action="", before=None, per_page=50):
+    """Up to `per_page` events numbered below `before` (default: all), newest first.
+
+    Filtered by action, the trail is read backwards in bounded windows of numbers, at most
+    FILTER_MAX_WINDOWS of them per page.
+    Return (events, before): the number to pass as `before` for the next page, or None.
+    """
     policy.require(actor, "audit.view")
-    events = AuditEvent.objects(action=action) if action else AuditEvent.objects
-    return events.order_by("-seq").skip((page - 1) * per_page).limit(per_page)
+    upper = tip()[0] + 1
+    if before is not None:
+        upper = max(1, min(before, upper))
+    if not action:
+        lower = max(1, upper - per_page)
+        events = list(AuditEvent.objects(seq__gte=lower, seq__lt=upper).order_by("-seq"))
+        return events, (lower if lower > 1 else None)
+    events = []
+    for _ in range(FILTER_MAX_WINDOWS):
+        lower = max(1, upper - FILTER_WINDOW)
+        window = AuditEvent.objects(action=action, seq__gte=lower, seq__lt=upper)
+        events += window.order_by("-seq")
+        upper = lower
+        if len(events) >= per_page:
+            upper = events[per_page - 1].seq
+            return events[:per_page], upper
+        if lower <= 1:
+            return events, None
+    return events, upper
 
 
 def verify(batch_size=1000):
@@ -161,4 +231,7 @@ def verify(batch_size=1000):
             return checked, f"event #{event.seq} ({event.action}) was altered"
         expected_prev, expected_seq = event.hash, expected_seq + 1
         checked += 1
+    last_seq, last_hash = tip()
+    if last_seq > checked or (last_seq == checked and checked and last_hash != expected_prev):
+        return checked, f"events after #{checked} are missing (the trail reached #{last_seq})"
     return checked, None

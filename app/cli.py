@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup, pass_script_info, with_appcontext
 from werkzeug.serving import run_simple
 
 from app import audit, db, policy
+from app.config import is_development
 
 
 def _create_app():
@@ -43,7 +44,8 @@ def run_command(info, host, port):
     """
     app = info.load_app()
     with app.app_context():
-        if app.config.get("EMBEDDED_DATABASE") and app.config["DEMO_SEED"] and db.is_empty():
+        seed = app.config["DEMO_SEED"] and is_development(app.config)
+        if seed and app.config.get("EMBEDDED_DATABASE") and db.is_empty():
             from app.demo import seed_demo
 
             click.echo(f"Empty database: creating the demo region ({seed_demo()} documents).")

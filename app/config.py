@@ -31,12 +31,20 @@ DEFAULTS = {
     # Failed passwords in a row before an account is locked, and for how long.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
+    "TRUSTED_PROXIES": 0,
     # JSON bodies of the API; uploads raise it per route.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DEMO_SEED": True,
 }
 
-INT_KEYS = {"SMTP_PORT", "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "MAX_CONTENT_LENGTH"}
+INT_KEYS = {
+    "SMTP_PORT",
+    "LOGIN_MAX_FAILURES",
+    "LOGIN_LOCK_MINUTES",
+    "MAX_CONTENT_LENGTH",
+    "TRUSTED_PROXIES",
+}
 BOOL_KEYS = {"SMTP_TLS", "DEMO_SEED"}
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name
 

@@ -56,7 +56,11 @@ HTTP_MESSAGES = {
     415: ("unsupported_media_type", "Le contenu doit être du JSON (application/json)."),
     422: ("invalid", "Les données envoyées sont invalides."),
     429: ("too_many_requests", "Trop de tentatives. Réessayez dans une minute."),
-    500: ("server_error", "Une erreur interne est survenue. L'équipe technique a été prévenue."),
+    500: (
+        "server_error",
+        "Une erreur interne est survenue. Réessayez plus tard ; si le problème "
+        "persiste, contactez le support de la plateforme.",
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """Helpers for the HTML forms of the views: read the posted fields, show errors back."""
 
 from flask import render_template, request
+from flask_login import current_user
 
 from app.errors import ServiceError
 from app.validation import InvalidInput
@@ -20,7 +21,7 @@ def posted(*fields, lists=(), booleans=()):
 def rerender(template, error, status=None, **context):
     """The same page again with what was typed and an error message per field."""
     status = status or getattr(error, "status", 400)
-    fields = error.fields if isinstance(error, InvalidInput) else getattr(error, "fields", {})
+    fields = getattr(error, "fields", {})
     return (
         render_template(
             template,
@@ -31,3 +32,8 @@ def rerender(template, error, status=None, **context):
         ),
         status,
     )
+
+
+def acting_user():
+    """The signed-in user as the document itself, not flask-login's proxy, for services."""
+    return current_user._get_current_object()

@@ -63,6 +63,8 @@ RULES = {
     "user.view": lambda user, target: (
         _is_platform_admin(user) or _self(user, target) or _structure_admin_of_user(user, target)
     ),
+    # Phone, platform role and every membership: not for a structure admin's eyes.
+    "user.view_details": lambda user, target: _is_platform_admin(user) or _self(user, target),
     "profile.edit": lambda user, target: _self(user, target),
     "token.manage": lambda user, target: _self(user, target),
     # Audit trail

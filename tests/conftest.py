@@ -5,6 +5,7 @@ import uuid
 
 import pymongo
 import pytest
+from flask import g, request_started
 from pymongo import monitoring
 
 from app import create_app, policy
@@ -55,11 +56,20 @@ def app_config(db_server, tmp_path):
     }
 
 
+def _fresh_g(sender, **extra):
+    g._get_current_object().__dict__.clear()
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    # The test's app context stays pushed for factories and services, and Flask reuses it for
+    # every test-client request: give each request an empty `g` as in production, so that a
+    # user or CSRF token cached by one request or client does not leak into the next.
+    request_started.connect(_fresh_g, app)
     with app.app_context():
         yield app
+    request_started.disconnect(_fresh_g, app)
     client = pymongo.MongoClient(app_config["MONGODB_URI"])
     client.drop_database(client.get_default_database().name)
     client.close()
@@ -172,7 +182,7 @@ class Web:
 
     def csrf(self):
         if self._token is None:
-            page = self.client.get("/connexion").get_data(as_text=True)
+            page = self.client.get("/connexion", follow_redirects=True).get_data(as_text=True)
             self._token = CSRF_RE.search(page).group(1)
         return self._token
 
@@ -187,7 +197,10 @@ class Web:
 
     def login(self, user_or_email, password=PASSWORD):
         email = getattr(user_or_email, "email", user_or_email)
-        return self.post("/connexion", {"email": email, "password": password})
+        response = self.post("/connexion", {"email": email, "password": password})
+        if response.status_code == 302:
+            self._token = None  # signing in starts a new session, with a new CSRF token
+        return response
 
     def logout(self):
         response = self.post("/deconnexion")

@@ -821,7 +821,7 @@ def alphas(make_user):
         ("q=alpha&per_page=2&page=4", []),
         ("q=%20%20alpha%205%20", ["Alpha 5"]),  # trimmed
         ("q=.*", []),  # not a regular expression
-        ("q=alpha.", []),
+        ("q=alpha.", ["Alpha 1", "Alpha 2", "Alpha 3", "Alpha 4", "Alpha 5"]),  # words only
         ("q=(", []),
         ("q=[a-z]", []),
         ("q=%5C", []),
@@ -1105,10 +1105,11 @@ def test_add_member_keeps_other_memberships(apis, people):
         json={"email": "outsider@example.org", "roles": ["professional"]},
     )
     assert response.status_code == 201
+    # The structure admin sees their own structure only; the other membership is kept.
     assert response.get_json()["memberships"] == [
-        {"structure": "autre", "roles": ["professional"]},
         {"structure": "dac-test", "roles": ["professional"]},
     ]
+    assert len(User.objects.get(email="outsider@example.org").memberships) == 2
 
 
 def test_add_member_creates_the_account(apis, web):
@@ -1129,7 +1130,48 @@ def test_add_member_creates_the_account(apis, web):
     assert response.get_json()["id"] == str(user.id)
     assert user.platform_admin is False
     assert [e.action for e in new_events(seq)] == ["user.create", "member.add"]
+    assert user.status == "requested"  # verified by the platform team before first sign-in
+    assert web.login("nouvelle@example.org", "mot-de-passe-initial").status_code == 401
+    response = apis.platform_admin.patch(f"/users/{user.id}", json={"status": "active"})
+    assert response.status_code == 200
     assert web.login("nouvelle@example.org", "mot-de-passe-initial").status_code == 302
+
+
+def test_a_platform_admin_adds_an_active_account(apis):
+    response = apis.platform_admin.post(
+        "/structures/dac-test/members",
+        json={
+            "email": "active@example.org",
+            "roles": ["coordinator"],
+            "name": "Active",
+            "password": "mot-de-passe-initial",
+        },
+    )
+    assert response.status_code == 201
+    assert User.objects.get(email="active@example.org").status == "active"
+
+
+def test_a_structure_admin_sees_only_their_structure_of_a_member(
+    apis, structure, other_structure, make_user
+):
+    member = make_user(structure, phone="0601020304")
+    User.objects(id=member.id).update_one(
+        push__memberships={"structure": other_structure.id, "roles": ["professional"]}
+    )
+    for response in (
+        apis.structure_admin.get(f"/users/{member.id}"),
+        apis.structure_admin.get("/structures/dac-test/members"),
+    ):
+        body = response.get_json()
+        shown = (
+            body if "id" in body else next(u for u in body["items"] if u["id"] == str(member.id))
+        )
+        assert shown["memberships"] == [{"structure": "dac-test", "roles": ["professional"]}]
+        assert "phone" not in shown
+        assert "platform_admin" not in shown
+    full = apis.platform_admin.get(f"/users/{member.id}").get_json()
+    assert len(full["memberships"]) == 2
+    assert full["phone"] == "0601020304"
 
 
 def test_add_member_without_account_needs_name_and_password(apis):
@@ -1209,6 +1251,10 @@ def test_change_roles_of_multi_structure_member_touches_only_this_one(
         f"/structures/dac-test/members/{people.professional.id}", json={"roles": ["coordinator"]}
     )
     assert response.get_json()["memberships"] == [
+        {"structure": "dac-test", "roles": ["coordinator"]},
+    ]
+    full = apis.platform_admin.get(f"/users/{people.professional.id}").get_json()
+    assert full["memberships"] == [
         {"structure": "dac-test", "roles": ["coordinator"]},
         {"structure": "autre", "roles": ["professional"]},
     ]

@@ -97,6 +97,60 @@ def test_concurrent_writers_keep_one_unbroken_chain(app):
 
 
 def test_only_platform_admins_list_events(professional, platform_admin):
-    assert len(list(audit.list_events(platform_admin))) >= 2
+    events, _ = audit.list_events(platform_admin)
+    assert len(events) >= 2
     with pytest.raises(policy.Forbidden):
-        list(audit.list_events(professional))
+        audit.list_events(professional)
+
+
+def test_a_lagging_tip_is_caught_up(app, make_user, structure):
+    """A writer that stopped between its insert and moving the tip leaves no fork."""
+    make_user()
+    client, _ = _collection(app)
+    client.get_default_database().audit_tip.update_one({}, {"$set": {"seq": 1}})
+    client.close()
+    make_user()
+    assert audit.tip()[0] == 3
+    assert audit.verify() == (3, None)
+
+
+def test_a_lost_tip_is_rebuilt_from_the_events(app, make_user, structure):
+    make_user()
+    client, _ = _collection(app)
+    client.get_default_database().audit_tip.delete_many({})
+    client.close()
+    make_user()
+    assert audit.tip()[0] == 3
+    assert audit.verify() == (3, None)
+
+
+def test_pages_are_bounded_ranges_of_numbers(platform_admin, db_commands):
+    for n in range(120):
+        audit.record(
+            platform_admin, "test.a" if n % 3 else "test.b", object_type="T", object_id=str(n)
+        )
+    events, before = audit.list_events(platform_admin, per_page=50)
+    assert [e.seq for e in events] == list(range(121, 71, -1))
+    events, before = audit.list_events(platform_admin, before=before, per_page=50)
+    assert [e.seq for e in events] == list(range(71, 21, -1))
+    events, before = audit.list_events(platform_admin, before=before, per_page=50)
+    assert [e.seq for e in events] == list(range(21, 0, -1))
+    assert before is None
+
+    db_commands.reset()
+    events, before = audit.list_events(platform_admin, "test.b", per_page=30)
+    assert [e.object_id for e in events] == [str(n) for n in range(117, 27, -3)]
+    assert db_commands.names == ["find", "find"]  # the tip, one window
+    events, before = audit.list_events(platform_admin, "test.b", before=before, per_page=30)
+    assert [e.object_id for e in events] == [str(n) for n in range(27, -1, -3)]
+    assert before is None
+
+
+def test_verify_sees_events_removed_from_the_end(app, runner, make_user, structure):
+    make_user()
+    client, collection = _collection(app)
+    collection.delete_one({"seq": 2})
+    client.close()
+    result = runner.invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "events after #1 are missing (the trail reached #2)" in result.output

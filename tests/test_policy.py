@@ -44,6 +44,8 @@ MATRIX = {
     "user.create": (None, "TFFFFFFFFFFFT"),
     "user.edit": ("member", "TFFFFFFFFFFFT"),
     "user.view": ("member", "TTFFFFFFFFFFT"),
+    # A structure admin sees a member, not their phone, platform role or other structures.
+    "user.view_details": ("member", "TFFFFFFFFFFFT"),
     "profile.edit": ("self", "TTTTTTFFFTFFT"),
     "token.manage": ("self", "TTTTTTFFFTFFT"),
     "audit.view": (None, "TFFFFFFFFFFFT"),
@@ -227,3 +229,9 @@ def test_profile_and_tokens_are_ones_own(people):
 @pytest.mark.parametrize("actor", ["admin", "member", "loner", "platform_admin"])
 def test_user_view_without_target_answers_instead_of_crashing(people, actor):
     assert policy.can(getattr(people, actor), "user.view", None) is (actor == "platform_admin")
+
+
+def test_everyone_sees_their_own_details(people):
+    for actor in ("admin", "member"):
+        user = getattr(people, actor)
+        assert policy.can(user, "user.view_details", user) is True

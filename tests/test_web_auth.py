@@ -3,44 +3,16 @@
 import re
 from urllib.parse import urlsplit
 
-import mongoengine
 import pytest
-from flask import g, request_started
+from helpers import PASSWORD, html, snapshot
 
 from app import create_app
 from app.accounts.models import User
 from app.audit import AuditEvent
 
-# The password of every account that conftest's `make_user` creates (conftest.PASSWORD: the
-# module cannot be imported by name, tests/e2e has a conftest too).
-PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
 CSRF_MESSAGE = "Le formulaire a expiré ou n&#39;est pas valide."
-COLLECTIONS = ("users", "structures", "api_tokens", "audit_events")
-
-
-@pytest.fixture(autouse=True)
-def separate_requests(app):
-    """Give each request its own `g`, as in production.
-
-    The `app` fixture keeps an application context open and Flask reuses it for the requests
-    of every test client: `g` (where flask-login caches the signed-in user and Flask-WTF the
-    CSRF token) would otherwise leak from one request, and one browser, to the next.
-    """
-
-    def forget(sender, **extra):
-        g._get_current_object().__dict__.clear()
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
-
-
-def snapshot():
-    """Every document the features write, to compare before and after a refused request."""
-    db = mongoengine.get_db()
-    return {name: list(db[name].find({}, sort=[("_id", 1)])) for name in COLLECTIONS}
 
 
 def location(response):
@@ -55,10 +27,6 @@ def session_user_id(client):
 def is_logged_in(browser):
     response = browser.get("/")
     return response.status_code == 200
-
-
-def html(response):
-    return response.get_data(as_text=True)
 
 
 # --- sign-in ---------------------------------------------------------------------------------
@@ -605,3 +573,26 @@ def test_session_cookie_is_secure_behind_https(app, app_config, professional):
     response = client.get("/connexion", base_url="http://parcours.example")
     assert response.status_code in {301, 302}
     assert response.headers["Location"].startswith("https://")
+
+
+def test_signing_in_starts_a_new_session(web, professional):
+    browser = web
+    before = browser.csrf()
+    assert browser.login(professional).status_code == 302
+    browser._token = None
+    assert browser.csrf() != before  # nothing of the anonymous session survives
+
+
+def test_the_proxy_address_is_trusted_only_when_configured(app_config, professional):
+    for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.7")):
+        behind = create_app({**app_config, "TRUSTED_PROXIES": hops})
+        client = behind.test_client()
+        page = client.get("/connexion").get_data(as_text=True)
+        token = CSRF_RE.search(page).group(1)
+        client.post(
+            "/connexion",
+            data={"email": professional.email, "password": "faux", "csrf_token": token},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+        event = AuditEvent.objects(action="login.failure").order_by("-seq").first()
+        assert event.origin == f"web {expected}"

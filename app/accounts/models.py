@@ -15,6 +15,7 @@ from mongoengine import (
 
 from app.clock import utcnow
 from app.reference import PROFESSIONS, STRUCTURE_ROLES, USER_STATUSES, profession_label
+from app.text import fold, tokens
 
 
 def new_nonce():
@@ -44,13 +45,18 @@ class User(UserMixin, Document):
     # Part of the session id: changing it (password change, suspension) ends every session.
     session_nonce = StringField(default=new_nonce)
     last_login_at = DateTimeField()
+    # Folded tokens of the name and e-mail, kept by clean(): what the user search looks in.
+    search_keys = ListField(StringField())
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     meta = {
         "collection": "users",
-        "indexes": ["memberships.structure", "name", "status"],
+        "indexes": ["memberships.structure", "name", "status", "search_keys"],
     }
+
+    def clean(self):
+        self.search_keys = tokens(self.name, self.email) + [fold(self.email)]
 
     def __repr__(self):
         return f"<User {self.email}>"

@@ -87,9 +87,12 @@ USER_OUT = {
         "name": {"type": "string"},
         "profession": {"type": ["string", "null"]},
         "profession_label": {"type": "string"},
-        "phone": {"type": ["string", "null"]},
+        "phone": {
+            "type": ["string", "null"],
+            "description": "Au compte lui-même et aux administrateurs de la plateforme seulement",
+        },
         "status": {"enum": list(USER_STATUSES)},
-        "platform_admin": {"type": "boolean"},
+        "platform_admin": {"type": "boolean", "description": "Idem"},
         "memberships": {
             "type": "array",
             "items": {

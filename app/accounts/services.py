@@ -7,10 +7,9 @@ from datetime import timedelta
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import current_app
-from mongoengine import Q
 from mongoengine.errors import NotUniqueError
 
-from app import audit, policy
+from app import audit, policy, text
 from app.accounts import schemas
 from app.accounts.models import ApiToken, Membership, User, new_nonce
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -132,21 +131,35 @@ def get_user(actor, user_id):
     return user
 
 
-# Past these no account can match, no page can exist: answer nothing rather than fail (the
-# database caps regular expressions at 1,000 characters and skips at 64-bit integers).
+# Past these no account can match and no page can exist: answer nothing.
 MAX_QUERY = 254
 MAX_PAGE = 1_000_000
 
 
 def list_users(actor, query="", page=1, per_page=50):
+    """Accounts by name; with `query`, those whose name or e-mail words start with its words."""
     policy.require(actor, "user.list")
-    users = User.objects.order_by("name")
-    query = query.strip()
     if len(query) > MAX_QUERY or page > MAX_PAGE:
-        return users.none()
-    if query:
-        users = users.filter(Q(email__icontains=query) | Q(name__icontains=query))
-    return users.skip((page - 1) * per_page).limit(per_page)
+        return []
+    start = (page - 1) * per_page
+    wanted = text.tokens(query)
+    if not query.strip():
+        return list(User.objects.order_by("name").skip(start).limit(per_page))
+    if not wanted:
+        return []  # only punctuation: no word to look for
+    # The longest word is likely the most selective: its prefix range on the index gives the
+    # candidates (ids, names and keys only), the other words filter them, the page is loaded.
+    longest = max(wanted, key=len)
+    candidates = User.objects(__raw__={"search_keys": text.prefix_range(longest)})
+    found = [
+        u
+        for u in candidates.only("id", "name", "search_keys")
+        if text.matches_all(u.search_keys, wanted)
+    ]
+    found.sort(key=lambda user: text.fold(user.name))
+    ids = [user.id for user in found[start : start + per_page]]
+    users = {user.id: user for user in User.objects(id__in=ids)} if ids else {}
+    return [users[i] for i in ids if i in users]
 
 
 def resolve_memberships(items, pointer="/memberships"):
@@ -224,6 +237,8 @@ def update_user(actor, user, data):
         user.save()
     except NotUniqueError:
         raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    if "password" in data:  # a reset after a compromise: the tokens go too
+        ApiToken.objects(user=user.id, revoked_at=None).update(set__revoked_at=utcnow())
     audit.record(actor, "user.update", user, fields=sorted(data))
     return user
 

@@ -2,12 +2,21 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
 from app.extensions import limiter
-from app.forms import posted, rerender
+from app.forms import acting_user, posted, rerender
 from app.validation import InvalidInput
 
 bp = Blueprint("accounts", __name__)
@@ -38,6 +47,7 @@ def login():
         )
     except services.LoginFailed as error:
         return rerender("accounts/login.html", error, status=401)
+    session.clear()  # a new session at sign-in: nothing from before survives (fixation)
     login_user(user)
     flash(f"Bienvenue, {user.name}.", "success")
     return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
@@ -46,7 +56,7 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
-    services.record_logout(current_user._get_current_object())
+    services.record_logout(acting_user())
     logout_user()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("accounts.login"))
@@ -57,32 +67,34 @@ def logout():
 def profile():
     if request.method == "POST":
         try:
-            services.update_profile(current_user, posted("name", "profession", "phone"))
+            services.update_profile(acting_user(), posted("name", "profession", "phone"))
         except InvalidInput as error:
             return rerender("accounts/profile.html", error)
         flash("Votre profil est enregistré.", "success")
         return redirect(url_for("accounts.profile"))
-    values = {
+    return render_template("accounts/profile.html", values=_profile_values(), errors={})
+
+
+def _profile_values():
+    return {
         "name": current_user.name,
         "profession": current_user.profession or "",
         "phone": current_user.phone or "",
     }
-    return render_template("accounts/profile.html", values=values, errors={})
 
 
 @bp.post("/profil/mot-de-passe")
 @login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def change_password():
     try:
-        user = services.change_password(current_user, posted("current_password", "new_password"))
+        user = services.change_password(acting_user(), posted("current_password", "new_password"))
     except InvalidInput as error:
-        values = {
-            "name": current_user.name,
-            "profession": current_user.profession or "",
-            "phone": current_user.phone or "",
-        }
         return render_template(
-            "accounts/profile.html", values=values, errors={}, password_errors=error.fields
+            "accounts/profile.html",
+            values=_profile_values(),
+            errors={},
+            password_errors=error.fields,
         ), 400
     login_user(user)  # the session id changed with the password: keep this session
     flash("Votre mot de passe est modifié. Vos autres sessions sont fermées.", "success")
@@ -95,25 +107,25 @@ def tokens():
     new_token = None
     if request.method == "POST":
         try:
-            _, new_token = services.create_token(current_user, current_user, posted("name"))
+            _, new_token = services.create_token(acting_user(), acting_user(), posted("name"))
         except InvalidInput as error:
             return rerender(
                 "accounts/tokens.html",
                 error,
-                tokens=services.list_tokens(current_user, current_user),
+                tokens=services.list_tokens(acting_user(), acting_user()),
             )
     return render_template(
         "accounts/tokens.html",
         values={},
         errors={},
         new_token=new_token,
-        tokens=services.list_tokens(current_user, current_user),
+        tokens=services.list_tokens(acting_user(), acting_user()),
     )
 
 
 @bp.post("/profil/jetons/<token_id>/revoquer")
 @login_required
 def revoke_token(token_id):
-    services.revoke_token(current_user, current_user, token_id)
+    services.revoke_token(acting_user(), acting_user(), token_id)
     flash("Le jeton est révoqué : il ne donne plus accès à l'API.", "success")
     return redirect(url_for("accounts.tokens"))

@@ -1,11 +1,12 @@
 """Platform administration: accounts and the audit trail."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app import audit, policy
 from app.accounts import services
-from app.forms import FORM_ERRORS, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender
+from app.paging import page_number
 from app.structures.services import list_structures, structures_by_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -20,15 +21,11 @@ def require_login():
     pass
 
 
-def _page():
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
 @bp.get("/utilisateurs")
 def users():
     query = request.args.get("q", "")
-    page = _page()
-    found = list(services.list_users(current_user, query, page, PER_PAGE))
+    page = page_number()
+    found = list(services.list_users(acting_user(), query, page, PER_PAGE))
     return render_template(
         "admin/users.html", users=found, query=query, page=page, per_page=PER_PAGE
     )
@@ -36,15 +33,15 @@ def users():
 
 @bp.route("/utilisateurs/nouveau", methods=["GET", "POST"])
 def create_user():
-    policy.require(current_user, "user.create")
-    structures = list_structures(current_user, include_inactive=False)
+    policy.require(acting_user(), "user.create")
+    structures = list_structures(acting_user(), include_inactive=False)
     if request.method == "POST":
         data = posted(*USER_FIELDS, booleans=("platform_admin",))
         structure_key, roles = request.form.get("structure"), request.form.getlist("roles")
         if structure_key:
             data["memberships"] = [{"structure": structure_key, "roles": roles}]
         try:
-            user = services.create_user(current_user, data)
+            user = services.create_user(acting_user(), data)
         except FORM_ERRORS as error:
             return rerender("admin/user_form.html", error, user=None, structures=structures)
         flash(f"Le compte de {user.name} est créé.", "success")
@@ -56,8 +53,8 @@ def create_user():
 
 @bp.route("/utilisateurs/<user_id>", methods=["GET", "POST"])
 def edit_user(user_id):
-    user = services.get_user(current_user, user_id)
-    policy.require(current_user, "user.edit", user)
+    user = services.get_user(acting_user(), user_id)
+    policy.require(acting_user(), "user.edit", user)
     memberships = structures_by_id(m.structure for m in user.memberships)
     if request.method == "POST":
         data = posted(*USER_FIELDS, booleans=("platform_admin",))
@@ -66,7 +63,7 @@ def edit_user(user_id):
         data.setdefault("email", "")
         data.setdefault("name", "")
         try:
-            services.update_user(current_user, user, data)
+            services.update_user(acting_user(), user, data)
         except FORM_ERRORS as error:
             return rerender(
                 "admin/user_form.html",
@@ -85,9 +82,9 @@ def edit_user(user_id):
 
 @bp.get("/journal")
 def audit_trail():
-    page = _page()
     action = request.args.get("action", "").strip()
-    events = list(audit.list_events(current_user, action, page, PER_PAGE))
+    before = request.args.get("before", type=int)
+    events, next_before = audit.list_events(acting_user(), action, before, PER_PAGE)
     return render_template(
-        "admin/audit.html", events=events, action=action, page=page, per_page=PER_PAGE
+        "admin/audit.html", events=events, action=action, before=before, next_before=next_before
     )

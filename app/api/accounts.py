@@ -20,7 +20,8 @@ CREATED = {"type": "object", "properties": {"id": {"type": "string"}}}
 
 @route("/me", "GET", "Le compte de l'appelant", response=schemas.USER_OUT, tag="Comptes")
 def me():
-    return user_json(current_api_user())
+    actor = current_api_user()
+    return user_json(actor, actor)
 
 
 @route(
@@ -34,7 +35,7 @@ def me():
 def list_users():
     page, per_page = page_args()
     users = services.list_users(current_api_user(), request.args.get("q", ""), page, per_page)
-    return {"items": users_json(users), "page": page, "per_page": per_page}
+    return {"items": users_json(users, current_api_user()), "page": page, "per_page": per_page}
 
 
 @route(
@@ -49,13 +50,14 @@ def list_users():
 def create_user():
     actor = current_api_user()
     policy.require(actor, "user.create")  # refused before the body is even read
-    user = services.create_user(actor, json_body(schemas.USER_CREATE))
+    user = services.create_user(actor, json_body())
     return {"id": str(user.id)}, 201
 
 
 @route("/users/<user_id>", "GET", "Un compte", response=schemas.USER_OUT, tag="Comptes")
 def get_user(user_id):
-    return user_json(services.get_user(current_api_user(), user_id))
+    actor = current_api_user()
+    return user_json(services.get_user(actor, user_id), actor)
 
 
 @route(
@@ -69,4 +71,4 @@ def get_user(user_id):
 def update_user(user_id):
     actor = current_api_user()
     user = services.get_user(actor, user_id)
-    return user_json(services.update_user(actor, user, json_body(schemas.USER_UPDATE)))
+    return user_json(services.update_user(actor, user, json_body()), actor)

@@ -6,14 +6,13 @@ from flask import Blueprint, g, request
 
 from app.accounts.services import user_for_token
 from app.errors import Unauthorized, json_error
-from app.validation import check
+from app.paging import page_number, page_size
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Every route declared with `route` below, for the OpenAPI document: (rule, method, spec).
 ROUTES = []
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
-MAX_PER_PAGE = 100
 
 
 @bp.before_request
@@ -51,8 +50,8 @@ def route(rule, method, summary, *, body=None, response=None, status=200, params
     return decorator
 
 
-def json_body(schema):
-    """The request's JSON object, checked against `schema` (415, 400, 413 or 422 otherwise)."""
+def json_body():
+    """The request's JSON object (415, 400 or 413 otherwise); services validate its fields."""
     if request.mimetype != "application/json":
         return _abort(
             415,
@@ -67,7 +66,7 @@ def json_body(schema):
         return _abort(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.")
     if not isinstance(data, dict):
         return _abort(400, "malformed_json", "Le corps de la requête doit être un objet JSON.")
-    return check(schema, data)
+    return data
 
 
 class ApiAbort(Exception):
@@ -86,9 +85,7 @@ def _api_abort(error):
 
 
 def page_args():
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    per_page = min(MAX_PER_PAGE, max(1, request.args.get("per_page", 50, type=int) or 50))
-    return page, per_page
+    return page_number(), page_size()
 
 
 def current_api_user():

@@ -36,7 +36,7 @@ def list_structures():
 def create_structure():
     actor = current_api_user()
     policy.require(actor, "structure.create")  # refused before the body is even read
-    structure = services.create_structure(actor, json_body(schemas.STRUCTURE_CREATE))
+    structure = services.create_structure(actor, json_body())
     return structure_json(structure), 201
 
 
@@ -58,9 +58,7 @@ def get_structure(key):
 def update_structure(key):
     actor = current_api_user()
     structure = services.get_structure(actor, key, "structure.edit")
-    return structure_json(
-        services.update_structure(actor, structure, json_body(schemas.STRUCTURE_UPDATE))
-    )
+    return structure_json(services.update_structure(actor, structure, json_body()))
 
 
 @route(
@@ -73,7 +71,7 @@ def update_structure(key):
 def list_members(key):
     actor = current_api_user()
     structure = services.get_structure(actor, key, "structure.manage_members")
-    return {"items": users_json(services.list_members(actor, structure))}
+    return {"items": users_json(services.list_members(actor, structure), actor)}
 
 
 @route(
@@ -88,7 +86,8 @@ def list_members(key):
 def add_member(key):
     actor = current_api_user()
     structure = services.get_structure(actor, key, "structure.manage_members")
-    return user_json(services.add_member(actor, structure, json_body(schemas.MEMBER_ADD))), 201
+    user = services.add_member(actor, structure, json_body())
+    return user_json(user, actor), 201
 
 
 @route(
@@ -103,8 +102,8 @@ def set_member_roles(key, user_id):
     actor = current_api_user()
     structure = services.get_structure(actor, key, "structure.manage_members")
     user = services.get_member(actor, structure, user_id)
-    data = json_body(schemas.MEMBER_ROLES)
-    return user_json(services.set_member_roles(actor, structure, user, data))
+    data = json_body()
+    return user_json(services.set_member_roles(actor, structure, user, data), actor)
 
 
 @route(

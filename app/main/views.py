@@ -1,9 +1,10 @@
 """Home, health check, legal and help pages."""
 
 from flask import Blueprint, jsonify, render_template
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app import db
+from app.forms import acting_user
 from app.structures.services import structures_of
 
 bp = Blueprint("main", __name__)
@@ -12,7 +13,7 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @login_required
 def index():
-    return render_template("main/index.html", structures=structures_of(current_user))
+    return render_template("main/index.html", structures=structures_of(acting_user()))
 
 
 @bp.get("/healthz")

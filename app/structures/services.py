@@ -85,9 +85,14 @@ def get_member(actor, structure, user_id):
 
 
 def add_member(actor, structure, data):
-    """Give roles in `structure` to the account with this e-mail, creating it if needed."""
+    """Give roles in `structure` to the account with this e-mail, creating it if needed.
+
+    An account created by a structure admin waits for the platform team's verification
+    ("requested"); one created by a platform admin is active at once.
+    """
     policy.require(actor, "structure.manage_members", structure)
     data = check(schemas.MEMBER_ADD, clean_input(data))
+    membership = Membership(structure=structure.id, roles=data["roles"])
     user = User.objects(email=data["email"]).first()
     if user is None:
         missing = {
@@ -101,18 +106,17 @@ def add_member(actor, structure, data):
                 "Aucun compte n'existe avec cette adresse : "
                 "renseignez le nom et un mot de passe pour le créer.",
             )
-        membership = Membership(structure=structure.id, roles=data["roles"])
         fields = {k: data[k] for k in ("email", "name", "profession", "password") if k in data}
+        fields["status"] = "active" if policy.can(actor, "user.create") else "requested"
         user = insert_user(actor, fields, [membership])
-    elif user.roles_in(structure.id):
-        raise Conflict(
-            "Cette personne est déjà membre de la structure.",
-            fields={"/email": "Cette personne est déjà membre de la structure."},
-        )
     else:
-        User.objects(id=user.id).update_one(
-            push__memberships=Membership(structure=structure.id, roles=data["roles"])
+        # Conditional push: two concurrent additions cannot give two memberships.
+        added = User.objects(id=user.id, memberships__structure__ne=structure.id).update_one(
+            push__memberships=membership
         )
+        if not added:
+            message = "Cette personne est déjà membre de la structure."
+            raise Conflict(message, fields={"/email": message})
         user.reload()
     audit.record(actor, "member.add", user, structure=structure.key, roles=data["roles"])
     return user

@@ -1,10 +1,10 @@
 """Structures (platform admin) and their members (platform admin, structure admin)."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app import policy
-from app.forms import FORM_ERRORS, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender
 from app.structures import services
 
 bp = Blueprint("structures", __name__, url_prefix="/structures")
@@ -32,16 +32,16 @@ def require_login():
 @bp.get("/")
 def index():
     return render_template(
-        "structures/list.html", structures=services.list_structures(current_user)
+        "structures/list.html", structures=services.list_structures(acting_user())
     )
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
 def create():
-    policy.require(current_user, "structure.create")
+    policy.require(acting_user(), "structure.create")
     if request.method == "POST":
         try:
-            structure = services.create_structure(current_user, posted(*STRUCTURE_FIELDS))
+            structure = services.create_structure(acting_user(), posted(*STRUCTURE_FIELDS))
         except FORM_ERRORS as error:
             return rerender("structures/form.html", error, structure=None)
         flash(f"La structure « {structure.name} » est créée.", "success")
@@ -51,11 +51,11 @@ def create():
 
 @bp.route("/<key>/modifier", methods=["GET", "POST"])
 def edit(key):
-    structure = services.get_structure(current_user, key, "structure.edit")
+    structure = services.get_structure(acting_user(), key, "structure.edit")
     if request.method == "POST":
         data = {field: request.form.get(field, "").strip() for field in STRUCTURE_FIELDS[1:]}
         try:
-            services.update_structure(current_user, structure, data)
+            services.update_structure(acting_user(), structure, data)
         except FORM_ERRORS as error:
             return rerender("structures/form.html", error, structure=structure)
         flash("La structure est enregistrée.", "success")
@@ -66,9 +66,9 @@ def edit(key):
 
 @bp.post("/<key>/activation")
 def set_active(key):
-    structure = services.get_structure(current_user, key, "structure.edit")
+    structure = services.get_structure(acting_user(), key, "structure.edit")
     active = request.form.get("active") == "1"
-    services.update_structure(current_user, structure, {"active": active})
+    services.update_structure(acting_user(), structure, {"active": active})
     flash(
         "La structure est réactivée."
         if active
@@ -80,42 +80,49 @@ def set_active(key):
 
 @bp.route("/<key>/membres", methods=["GET", "POST"])
 def members(key):
-    structure = services.get_structure(current_user, key, "structure.manage_members")
+    structure = services.get_structure(acting_user(), key, "structure.manage_members")
     if request.method == "POST":
         data = posted("email", "name", "profession", "password", lists=("roles",))
         try:
-            user = services.add_member(current_user, structure, data)
+            user = services.add_member(acting_user(), structure, data)
         except FORM_ERRORS as error:
             return rerender(
                 "structures/members.html",
                 error,
                 structure=structure,
-                members=services.list_members(current_user, structure),
+                members=services.list_members(acting_user(), structure),
             )
-        flash(f"{user.name} est membre de la structure.", "success")
+        if user.status == "requested":
+            flash(
+                f"Le compte de {user.name} est créé : il pourra se connecter une fois vérifié "
+                "par l'équipe de la plateforme.",
+                "success",
+            )
+        else:
+            flash(f"{user.name} est membre de la structure.", "success")
         return redirect(url_for("structures.members", key=key))
     return render_template(
         "structures/members.html",
         structure=structure,
         values={},
         errors={},
-        members=services.list_members(current_user, structure),
+        members=services.list_members(acting_user(), structure),
     )
 
 
 @bp.post("/<key>/membres/<user_id>/roles")
 def member_roles(key, user_id):
-    structure = services.get_structure(current_user, key, "structure.manage_members")
-    user = services.get_member(current_user, structure, user_id)
-    services.set_member_roles(current_user, structure, user, posted(lists=("roles",)))
+    structure = services.get_structure(acting_user(), key, "structure.manage_members")
+    user = services.get_member(acting_user(), structure, user_id)
+    services.set_member_roles(acting_user(), structure, user, posted(lists=("roles",)))
     flash(f"Les rôles de {user.name} sont enregistrés.", "success")
     return redirect(url_for("structures.members", key=key))
 
 
 @bp.post("/<key>/membres/<user_id>/retirer")
 def remove_member(key, user_id):
-    structure = services.get_structure(current_user, key, "structure.manage_members")
-    user = services.get_member(current_user, structure, user_id)
-    services.remove_member(current_user, structure, user)
+    structure = services.get_structure(acting_user(), key, "structure.manage_members")
+    user = services.get_member(acting_user(), structure, user_id)
+    services.remove_member(acting_user(), structure, user)
     flash(f"{user.name} ne fait plus partie de la structure.", "success")
     return redirect(url_for("structures.members", key=key))

@@ -66,6 +66,33 @@ def test_admin_navigation_on_a_desktop(live_server, desktop, platform_admin, str
     page.get_by_role("button", name="Se connecter").click()
     navigation = page.get_by_role("navigation", name="Navigation principale")
     navigation.get_by_role("link", name="Structures").click()
-    expect(page.get_by_role("cell", name=re.compile("DAC de test"))).to_be_visible()
+    expect(page.locator(".list-group-item", has_text="DAC de test")).to_contain_text("Active")
     navigation.get_by_role("link", name="Journal d'audit").click()
     expect(page.get_by_role("cell", name="login.success").first).to_be_visible()
+
+
+def test_structure_admin_manages_members_on_a_phone(
+    live_server, phone, structure_admin, professional, password
+):
+    page = phone
+    page.goto(f"{live_server}/connexion")
+    page.get_by_label("Adresse e-mail").fill(structure_admin.email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("link", name="Gérer les membres").click()
+    expect(page.get_by_role("heading", name="Membres")).to_be_visible()
+    assert _no_horizontal_scroll(page)
+
+    page.get_by_label("Adresse e-mail").fill("nouveau@example.org")
+    page.locator("#new-coordinator").check()
+    page.get_by_role("button", name="Ajouter").click()
+    expect(page.get_by_text("Ce champ est obligatoire pour créer le compte.").first).to_be_visible()
+    expect(page.get_by_label("Adresse e-mail")).to_have_value("nouveau@example.org")
+
+    page.get_by_label("Nom complet").fill("Nouveau Coordinateur")
+    page.get_by_label("Mot de passe initial").fill("mot-de-passe-initial")
+    page.locator("#new-coordinator").check()
+    page.get_by_role("button", name="Ajouter").click()
+    expect(page.get_by_role("alert")).to_contain_text("vérifié par l'équipe de la plateforme")
+    expect(page.get_by_text("Nouveau Coordinateur", exact=True)).to_be_visible()
+    assert _no_horizontal_scroll(page)
