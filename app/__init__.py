@@ -83,12 +83,15 @@ def configure_i18n(app):
 
 
 def configure_auth(app):
+    from flask_babel import lazy_gettext
+
     from app.accounts.services import load_session_user
     from app.extensions import login_manager
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message = lazy_gettext("Connectez-vous pour accéder à cette page.")
+    login_manager.localize_callback = str  # flash the text of the request's locale
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_session_user)

@@ -111,6 +111,11 @@ def _actor(actor):
     return str(actor.id), actor.email
 
 
+def actor_id(actor):
+    """How documents name who did something: a user id, or "system"."""
+    return _actor(actor)[0]
+
+
 _indexed_databases = set()
 _index_lock = threading.Lock()
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, pass_script_info, with_appcontext
@@ -48,7 +49,8 @@ def run_command(info, host, port):
         if seed and app.config.get("EMBEDDED_DATABASE") and db.is_empty():
             from app.demo import seed_demo
 
-            click.echo(f"Empty database: creating the demo region ({seed_demo()} documents).")
+            created = seed_demo(shipped_forms())
+            click.echo(f"Empty database: creating the demo region ({created} documents).")
     click.echo(f"Parcours is ready on http://{host}:{port}/ (Ctrl+C to stop).")
     # Not app.run(): Flask ignores it inside a CLI command.
     run_simple(host, port, app, threaded=True)
@@ -60,7 +62,7 @@ def demo_command():
     """Create the demo region (structures and accounts); safe to run again."""
     from app.demo import demo_logins, seed_demo
 
-    created = seed_demo()
+    created = seed_demo(shipped_forms())
     click.echo(f"Demo region ready ({created} documents created). Logins:")
     for email, password, name in demo_logins():
         click.echo(f"  {email:32} {password}  ({name})")
@@ -129,6 +131,31 @@ def create_token_command(email, name):
         raise click.ClickException(f"No account with the e-mail {email}.")
     _, token = _run_service(create_token, policy.SYSTEM, user, {"name": name})
     click.echo(token)
+
+
+@cli.group("forms")
+def forms_group():
+    """The form library."""
+
+
+@forms_group.command("sync")
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False))
+@with_appcontext
+def sync_forms_command(folder):
+    """Load the *.json forms of FOLDER (default: the forms shipped with Parcours).
+
+    A new file creates its form; a changed file publishes a new version; an unchanged one
+    changes nothing.
+    """
+    from app.formkit.services import sync_directory
+
+    report = _run_service(sync_directory, folder or shipped_forms())
+    for state in ("created", "published", "unchanged"):
+        click.echo(f"{state}: {', '.join(report[state]) or '-'}")
+
+
+def shipped_forms():
+    return Path(__file__).resolve().parent.parent / "forms"
 
 
 @cli.group("audit")

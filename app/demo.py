@@ -3,6 +3,7 @@
 from app import policy
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.formkit.services import sync_directory
 from app.structures.models import Structure
 from app.structures.services import create_structure
 
@@ -94,8 +95,11 @@ USERS = [
 ]
 
 
-def seed_demo():
-    """Create what is missing of the demo region; return how many documents were created."""
+def seed_demo(forms_folder=None):
+    """Create what is missing of the demo region; return how many documents were created.
+
+    With `forms_folder`, its forms are loaded too (parcours forms sync).
+    """
     created = 0
     existing = set(Structure.objects(key__in=[s["key"] for s in STRUCTURES]).scalar("key"))
     for data in STRUCTURES:
@@ -113,6 +117,9 @@ def seed_demo():
             data["memberships"] = [{"structure": structure, "roles": roles}]
         create_user(policy.SYSTEM, data)
         created += 1
+    if forms_folder is not None and forms_folder.is_dir():
+        report = sync_directory(forms_folder)
+        created += len(report["created"]) + len(report["published"])
     return created
 
 

@@ -67,6 +67,10 @@ RULES = {
     "user.view_details": lambda user, target: _is_platform_admin(user) or _self(user, target),
     "profile.edit": lambda user, target: _self(user, target),
     "token.manage": lambda user, target: _self(user, target),
+    # Forms: anyone signed in reads the library. Target of form.manage: the owner structure
+    # of the form, None for a platform-wide form (platform admins only).
+    "form.view": lambda user, target: True,
+    "form.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
     # Audit trail
     "audit.view": lambda user, target: _is_platform_admin(user),
 }

@@ -81,6 +81,16 @@ CARE_ROLES = {
     "ergotherapeute": "Ergothérapeute",
 }
 
+# What the data of a form is about: the habilitation matrix decides who reads each category.
+DATA_CATEGORIES = {
+    "administratif": "Administratif",
+    "social": "Social",
+    "medical": "Médical",
+    "soins": "Soins",
+    "autonomie": "Autonomie",
+    "psychologique": "Psychologique",
+}
+
 USER_STATUSES = {
     "requested": "Demande en cours",
     "verified": "Identité vérifiée",

@@ -30,15 +30,8 @@ def check(schema, data):
         _validators[id(schema)] = validator
     fields = {}
     for error in validator.iter_errors(data):
-        if error.validator == "required":
-            # One error per missing name, without saying which: report every missing name.
-            for name in error.validator_value:
-                if name not in (error.instance or {}):
-                    pointer = pointer_of([*error.absolute_path, name])
-                    fields.setdefault(pointer, "Ce champ est obligatoire.")
-            continue
-        pointer, message = french_error(error)
-        fields.setdefault(pointer, message)
+        for pointer, message in french_errors(error):
+            fields.setdefault(pointer, message)
     if fields:
         raise InvalidInput(dict(sorted(fields.items())))
     return data
@@ -48,16 +41,50 @@ def pointer_of(path):
     return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
+def french_errors(error):
+    """Yield (JSON pointer, French message) for one jsonschema error.
+
+    A "required" error does not say which name is missing: every missing name is reported.
+    Errors of anyOf (and oneOf between schemas) are their sub-errors'.
+    """
+    if error.validator == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        for name in error.validator_value:
+            if name not in instance:
+                yield pointer_of([*error.absolute_path, name]), "Ce champ est obligatoire."
+        return
+    if error.validator == "anyOf" and error.context:
+        for sub in error.context:
+            yield from french_errors(sub)
+        return
+    yield french_error(error)
+
+
 def french_error(error):
     """Return (JSON pointer, French message) for one jsonschema error."""
     path = list(error.absolute_path)
     kind, value = error.validator, error.validator_value
-    if kind == "required":
-        missing = next((name for name in value if name not in (error.instance or {})), "")
-        return pointer_of([*path, missing]), "Ce champ est obligatoire."
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return pointer_of([*path, extra[0] if extra else ""]), "Ce champ n'est pas attendu."
+    if kind == "dependentRequired":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = next(
+            (
+                need
+                for trigger, needs in value.items()
+                if trigger in instance
+                for need in needs
+                if need not in instance
+            ),
+            "",
+        )
+        return pointer_of([*path, missing]), "Ce champ est obligatoire."
+    if kind in {"minimum", "maximum"} and {"minimum", "maximum"} <= set(error.schema):
+        low, high = error.schema["minimum"], error.schema["maximum"]
+        return pointer_of(path), f"La valeur doit être comprise entre {low} et {high}."
+    if kind == "oneOf" and all("const" in branch for branch in value):
+        return pointer_of(path), "Choisissez une valeur de la liste."
     return pointer_of(path), _message(kind, value, error.instance)
 
 

@@ -13,7 +13,7 @@ import pymongo
 import pytest
 
 from app.accounts.models import ApiToken, User
-from app.cli import cli
+from app.cli import cli, shipped_forms
 from app.demo import DEMO_PASSWORD, STRUCTURES, USERS
 from app.embedded import PORT_FILE, answers_ping, free_port
 from app.structures.models import Structure
@@ -115,7 +115,8 @@ def test_tokens_create_for_unknown_user(runner):
 def test_demo_is_idempotent(runner):
     first = invoke(runner, "demo")
     assert first.exit_code == 0, first.output
-    assert f"{len(STRUCTURES) + len(USERS)} documents created" in first.output
+    forms = len(list(shipped_forms().glob("*.json")))
+    assert f"{len(STRUCTURES) + len(USERS) + forms} documents created" in first.output
     second = invoke(runner, "demo")
     assert "(0 documents created)" in second.output
     assert Structure.objects.count() == len(STRUCTURES)

@@ -49,6 +49,9 @@ MATRIX = {
     "profile.edit": ("self", "TTTTTTFFFTFFT"),
     "token.manage": ("self", "TTTTTTFFFTFFT"),
     "audit.view": (None, "TFFFFFFFFFFFT"),
+    "form.view": (None, "TTTTTTFFFTFFT"),
+    # The target is the form's owner structure; a global form (None) is platform admin's.
+    "form.manage": ("structure", "TTFFFFFFFFFFT"),
 }
 
 
@@ -235,3 +238,8 @@ def test_everyone_sees_their_own_details(people):
     for actor in ("admin", "member"):
         user = getattr(people, actor)
         assert policy.can(user, "user.view_details", user) is True
+
+
+def test_only_platform_admins_manage_global_forms(people):
+    assert policy.can(people.platform_admin, "form.manage", None) is True
+    assert policy.can(people.admin, "form.manage", None) is False

@@ -245,7 +245,7 @@ def test_create_structure_with_a_duplicate_key(admin, structure):
         ({"finess": "3100000012"}, "finess", "Le format de la valeur est invalide."),
         ({"siret": "123"}, "siret", "Le format de la valeur est invalide."),
         ({"department": "999A"}, "department", "Le format de la valeur est invalide."),
-        ({"email": "pas-une-adresse"}, "email", "La valeur est invalide."),
+        ({"email": "pas-une-adresse"}, "email", "Saisissez une adresse e-mail valide."),
     ],
 )
 def test_create_structure_with_invalid_fields(admin, changes, field, message):

@@ -82,11 +82,12 @@ def authenticate(email, password):
             else "Ce compte n'est pas encore activé. Il doit être vérifié par l'équipe de la "
             "plateforme."
         )
-    updates = {"set__failed_logins": 0, "unset__locked_until": True, "set__last_login_at": now}
+    updates = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if needs_rehash(user.password_hash):
-        updates["set__password_hash"] = hash_password(password)
-    User.objects(id=user.id).update_one(**updates)
-    user.reload()
+        updates["password_hash"] = hash_password(password)
+    User.objects(id=user.id).update_one(**{f"set__{k}": v for k, v in updates.items()})
+    for field, value in updates.items():
+        setattr(user, field, value)
     audit.record(user, "login.success", user)
     return user
 

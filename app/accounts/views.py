@@ -12,6 +12,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
@@ -49,7 +50,7 @@ def login():
         return rerender("accounts/login.html", error, status=401)
     session.clear()  # a new session at sign-in: nothing from before survives (fixation)
     login_user(user)
-    flash(f"Bienvenue, {user.name}.", "success")
+    flash(_("Bienvenue, %(name)s.", name=user.name), "success")
     return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
 
 
@@ -58,7 +59,7 @@ def login():
 def logout():
     services.record_logout(acting_user())
     logout_user()
-    flash("Vous êtes déconnecté.", "info")
+    flash(_("Vous êtes déconnecté."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -70,7 +71,7 @@ def profile():
             services.update_profile(acting_user(), posted("name", "profession", "phone"))
         except InvalidInput as error:
             return rerender("accounts/profile.html", error)
-        flash("Votre profil est enregistré.", "success")
+        flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", values=_profile_values(), errors={})
 
@@ -97,7 +98,7 @@ def change_password():
             password_errors=error.fields,
         ), 400
     login_user(user)  # the session id changed with the password: keep this session
-    flash("Votre mot de passe est modifié. Vos autres sessions sont fermées.", "success")
+    flash(_("Votre mot de passe est modifié. Vos autres sessions sont fermées."), "success")
     return redirect(url_for("accounts.profile"))
 
 
@@ -127,5 +128,5 @@ def tokens():
 @login_required
 def revoke_token(token_id):
     services.revoke_token(acting_user(), acting_user(), token_id)
-    flash("Le jeton est révoqué : il ne donne plus accès à l'API.", "success")
+    flash(_("Le jeton est révoqué : il ne donne plus accès à l'API."), "success")
     return redirect(url_for("accounts.tokens"))

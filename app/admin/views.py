@@ -1,6 +1,7 @@
 """Platform administration: accounts and the audit trail."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from app import audit, policy
@@ -44,7 +45,7 @@ def create_user():
             user = services.create_user(acting_user(), data)
         except FORM_ERRORS as error:
             return rerender("admin/user_form.html", error, user=None, structures=structures)
-        flash(f"Le compte de {user.name} est créé.", "success")
+        flash(_("Le compte de %(name)s est créé.", name=user.name), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template(
         "admin/user_form.html", values={}, errors={}, user=None, structures=structures
@@ -71,7 +72,7 @@ def edit_user(user_id):
                 user=user,
                 memberships=memberships,
             )
-        flash("Le compte est enregistré.", "success")
+        flash(_("Le compte est enregistré."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     values = {field: user[field] or "" for field in USER_FIELDS if field != "password"}
     values["platform_admin"] = "on" if user.platform_admin else ""

@@ -1,6 +1,7 @@
 """Structures (platform admin) and their members (platform admin, structure admin)."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from app import policy
@@ -44,7 +45,7 @@ def create():
             structure = services.create_structure(acting_user(), posted(*STRUCTURE_FIELDS))
         except FORM_ERRORS as error:
             return rerender("structures/form.html", error, structure=None)
-        flash(f"La structure « {structure.name} » est créée.", "success")
+        flash(_("La structure « %(name)s » est créée.", name=structure.name), "success")
         return redirect(url_for("structures.index"))
     return render_template("structures/form.html", values={}, errors={}, structure=None)
 
@@ -58,7 +59,7 @@ def edit(key):
             services.update_structure(acting_user(), structure, data)
         except FORM_ERRORS as error:
             return rerender("structures/form.html", error, structure=structure)
-        flash("La structure est enregistrée.", "success")
+        flash(_("La structure est enregistrée."), "success")
         return redirect(url_for("structures.index"))
     values = {field: structure[field] or "" for field in STRUCTURE_FIELDS}
     return render_template("structures/form.html", values=values, errors={}, structure=structure)
@@ -70,9 +71,9 @@ def set_active(key):
     active = request.form.get("active") == "1"
     services.update_structure(acting_user(), structure, {"active": active})
     flash(
-        "La structure est réactivée."
+        _("La structure est réactivée.")
         if active
-        else "La structure est désactivée : ses membres n'y ont plus de rôle.",
+        else _("La structure est désactivée : ses membres n'y ont plus de rôle."),
         "success",
     )
     return redirect(url_for("structures.index"))
@@ -94,12 +95,15 @@ def members(key):
             )
         if user.status == "requested":
             flash(
-                f"Le compte de {user.name} est créé : il pourra se connecter une fois vérifié "
-                "par l'équipe de la plateforme.",
+                _(
+                    "Le compte de %(name)s est créé : il pourra se connecter une fois vérifié "
+                    "par l'équipe de la plateforme.",
+                    name=user.name,
+                ),
                 "success",
             )
         else:
-            flash(f"{user.name} est membre de la structure.", "success")
+            flash(_("%(name)s est membre de la structure.", name=user.name), "success")
         return redirect(url_for("structures.members", key=key))
     return render_template(
         "structures/members.html",
@@ -115,7 +119,7 @@ def member_roles(key, user_id):
     structure = services.get_structure(acting_user(), key, "structure.manage_members")
     user = services.get_member(acting_user(), structure, user_id)
     services.set_member_roles(acting_user(), structure, user, posted(lists=("roles",)))
-    flash(f"Les rôles de {user.name} sont enregistrés.", "success")
+    flash(_("Les rôles de %(name)s sont enregistrés.", name=user.name), "success")
     return redirect(url_for("structures.members", key=key))
 
 
@@ -124,5 +128,5 @@ def remove_member(key, user_id):
     structure = services.get_structure(acting_user(), key, "structure.manage_members")
     user = services.get_member(acting_user(), structure, user_id)
     services.remove_member(acting_user(), structure, user)
-    flash(f"{user.name} ne fait plus partie de la structure.", "success")
+    flash(_("%(name)s ne fait plus partie de la structure.", name=user.name), "success")
     return redirect(url_for("structures.members", key=key))

@@ -1,0 +1,156 @@
+"""The form library: create forms, publish immutable versions, validate submissions."""
+
+import hashlib
+import json
+from pathlib import Path
+
+from mongoengine.errors import NotUniqueError
+
+from app import audit, policy
+from app.errors import Conflict, NotFound
+from app.formkit import schemas
+from app.formkit.models import Form, FormVersion
+from app.formkit.schema import check_form_schema, validate_data
+from app.structures.models import Structure
+from app.validation import InvalidInput, check
+
+DUPLICATE_KEY = "Un formulaire existe déjà avec cet identifiant."
+
+
+def _canonical(value):
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _digest(schema, ui_schema, title):
+    return hashlib.sha256(_canonical([schema, ui_schema, title]).encode()).hexdigest()
+
+
+def _owner(key):
+    if not key:
+        return None
+    structure = Structure.objects(key=key).first()
+    if structure is None:
+        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
+    return structure
+
+
+def _owner_of(form):
+    return Structure.objects(id=form.owner).first() if form.owner else None
+
+
+def get_form(actor, key):
+    form = Form.objects(key=key).first()
+    if form is None:
+        raise NotFound("Ce formulaire n'existe pas.")
+    policy.require(actor, "form.view", form)
+    return form
+
+
+def list_forms(actor):
+    policy.require(actor, "form.view")
+    return Form.objects.order_by("title")
+
+
+def get_version(actor, key, version=None):
+    """The version `version` of form `key`, the latest when None."""
+    form = get_form(actor, key)
+    number = form.latest_version if version is None else version
+    found = FormVersion.objects(form=key, version=number).first()
+    if found is None:
+        raise NotFound("Cette version du formulaire n'existe pas.")
+    return form, found
+
+
+def create_form(actor, data):
+    """Create a form and publish its first version; return (form, version)."""
+    data = check(schemas.FORM_CREATE, data)
+    owner = _owner(data.get("structure"))
+    policy.require(actor, "form.manage", owner)
+    check_form_schema(data["schema"], data.get("ui_schema"))
+    if Form.objects(key=data["key"]).count():
+        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    form = Form(
+        key=data["key"],
+        title=data["title"],
+        description=data.get("description"),
+        owner=owner.id if owner else None,
+        sector=data.get("sector") or (owner.sector if owner else None),
+        category=data["category"],
+        created_by=audit.actor_id(actor),
+    )
+    try:
+        form.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    audit.record(actor, "form.create", form, key=form.key)
+    return form, _publish(actor, form, data["schema"], data.get("ui_schema") or {}, form.title)
+
+
+def publish_version(actor, form, data):
+    """Publish a new immutable version of `form`; earlier versions stay readable."""
+    policy.require(actor, "form.manage", _owner_of(form))
+    data = check(schemas.VERSION_CREATE, data)
+    check_form_schema(data["schema"], data.get("ui_schema"))
+    title = data.get("title") or form.title
+    return _publish(actor, form, data["schema"], data.get("ui_schema") or {}, title)
+
+
+def _publish(actor, form, schema, ui_schema, title):
+    number = form.latest_version + 1
+    version = FormVersion(
+        form=form.key,
+        version=number,
+        title=title,
+        schema_json=_canonical(schema),
+        ui_schema_json=_canonical(ui_schema),
+        digest=_digest(schema, ui_schema, title),
+        author=audit.actor_id(actor),
+    )
+    try:
+        version.save(force_insert=True)
+    except NotUniqueError:
+        raise Conflict("Une autre version vient d'être publiée : rechargez et réessayez.")
+    # Compare-and-set: the latest version only ever moves forward.
+    Form.objects(key=form.key, latest_version=number - 1).update_one(
+        set__latest_version=number, set__title=title
+    )
+    form.latest_version, form.title = number, title
+    audit.record(actor, "form.publish", form, key=form.key, version=number)
+    return version
+
+
+def validate_submission(version, data):
+    """Return `data` if it is a valid submission of `version`, else raise InvalidInput."""
+    return validate_data(version.form, version.version, version.schema, data)
+
+
+# --- forms shipped as files ------------------------------------------------------------------
+
+
+def sync_directory(folder, actor=policy.SYSTEM):
+    """Load every *.json form of `folder`: create new ones, publish a version for changed ones.
+
+    Return {"created": [...], "published": [...], "unchanged": [...]} of form keys.
+    Idempotent: an unchanged file publishes nothing.
+    """
+    report = {"created": [], "published": [], "unchanged": []}
+    for path in sorted(Path(folder).glob("*.json")):
+        definition = json.loads(path.read_text(encoding="utf-8"))
+        form = Form.objects(key=definition.get("key")).first()
+        if form is None:
+            create_form(actor, definition)
+            report["created"].append(definition["key"])
+            continue
+        latest = FormVersion.objects(form=form.key, version=form.latest_version).first()
+        ui_schema = definition.get("ui_schema") or {}
+        digest = _digest(definition["schema"], ui_schema, definition["title"])
+        if latest is not None and latest.digest == digest:
+            report["unchanged"].append(form.key)
+            continue
+        publish_version(
+            actor,
+            form,
+            {k: definition[k] for k in ("title", "schema", "ui_schema") if k in definition},
+        )
+        report["published"].append(form.key)
+    return report
