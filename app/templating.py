@@ -4,7 +4,14 @@ from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
 from app import __version__, policy
-from app.reference import PROFESSIONS, SECTORS, STRUCTURE_KINDS, STRUCTURE_ROLES, USER_STATUSES
+from app.reference import (
+    DATA_CATEGORIES,
+    PROFESSIONS,
+    SECTORS,
+    STRUCTURE_KINDS,
+    STRUCTURE_ROLES,
+    USER_STATUSES,
+)
 
 
 def _can(action, target=None):
@@ -22,6 +29,7 @@ def register(app):
         can=_can,
         administered_structure_ids=_administered_structure_ids,
         version=__version__,
+        DATA_CATEGORIES=DATA_CATEGORIES,
         PROFESSIONS=PROFESSIONS,
         SECTORS=SECTORS,
         STRUCTURE_KINDS=STRUCTURE_KINDS,
