@@ -1,6 +1,7 @@
 """The MongoDB connection, through MongoEngine."""
 
 import mongoengine
+from mongoengine.errors import NotUniqueError
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
@@ -35,6 +36,18 @@ def connect(uri):
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=5000,
     )
+
+
+def save_unique(document, conflict, *, insert):
+    """Save `document`; a duplicate on a unique index raises `conflict` instead.
+
+    The unique index is the one guard against duplicates (two requests can pass any check
+    made before): services let it refuse, and nothing has been written when it does.
+    """
+    try:
+        document.save(force_insert=insert)
+    except NotUniqueError:
+        raise conflict from None
 
 
 def database():

@@ -1,7 +1,7 @@
 """Helpers for the HTML forms of the views: read the posted fields, show errors back."""
 
 from flask import render_template, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from app.errors import ServiceError
 from app.validation import InvalidInput
@@ -37,3 +37,12 @@ def rerender(template, error, status=None, **context):
 def acting_user():
     """The signed-in user as the document itself, not flask-login's proxy, for services."""
     return current_user._get_current_object()
+
+
+def signed_in_only(blueprint):
+    """Every page of `blueprint` asks for sign-in first."""
+
+    @blueprint.before_request
+    @login_required
+    def require_login():
+        return None

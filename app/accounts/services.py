@@ -7,13 +7,13 @@ from datetime import timedelta
 from bson import ObjectId
 from bson.errors import InvalidId
 from flask import current_app
-from mongoengine.errors import NotUniqueError
 
 from app import audit, policy, text
 from app.accounts import schemas
 from app.accounts.models import ApiToken, Membership, User, new_nonce
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.clock import utcnow
+from app.db import save_unique
 from app.errors import Conflict, NotFound, ServiceError
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
@@ -29,6 +29,10 @@ class LoginFailed(ServiceError):
     status = 401
     code = "login_failed"
     message = BAD_CREDENTIALS
+
+
+def _duplicate_email():
+    return Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
 
 
 def normalize_email(email):
@@ -186,8 +190,6 @@ def create_user(actor, data):
 
 
 def insert_user(actor, data, memberships):
-    if User.objects(email=data["email"]).count():
-        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
     user = User(
         email=data["email"],
         name=data["name"],
@@ -198,10 +200,7 @@ def insert_user(actor, data, memberships):
         memberships=memberships,
         password_hash=hash_password(data["password"]),
     )
-    try:
-        user.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    save_unique(user, _duplicate_email(), insert=True)
     audit.record(actor, "user.create", user, email=user.email, memberships=_describe(memberships))
     return user
 
@@ -222,8 +221,6 @@ def update_user(actor, user, data):
                 "propres droits d'administration."
             }
         )
-    if "email" in data and User.objects(email=data["email"], id__ne=user.id).count():
-        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
     if "memberships" in data:
         user.memberships = resolve_memberships(data["memberships"])
     for field in ("email", "name", "profession", "phone", "platform_admin", "status"):
@@ -234,10 +231,7 @@ def update_user(actor, user, data):
     if "password" in data or data.get("status", "active") != "active":
         user.session_nonce = new_nonce()  # end the sessions of a suspended or reset account
     user.updated_at = utcnow()
-    try:
-        user.save()
-    except NotUniqueError:
-        raise Conflict(DUPLICATE_EMAIL, fields={"/email": DUPLICATE_EMAIL})
+    save_unique(user, _duplicate_email(), insert=False)
     if "password" in data:  # a reset after a compromise: the tokens go too
         ApiToken.objects(user=user.id, revoked_at=None).update(set__revoked_at=utcnow())
     audit.record(actor, "user.update", user, fields=sorted(data))

@@ -2,11 +2,10 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 
 from app import audit, policy
 from app.accounts import services
-from app.forms import FORM_ERRORS, acting_user, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
 from app.paging import page_number
 from app.structures.services import list_structures, structures_by_id
 
@@ -15,11 +14,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 USER_FIELDS = ("email", "name", "profession", "phone", "password", "status")
 PER_PAGE = 50
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
+signed_in_only(bp)
 
 
 @bp.get("/utilisateurs")

@@ -4,9 +4,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from mongoengine.errors import NotUniqueError
-
 from app import audit, policy
+from app.db import save_unique
 from app.errors import Conflict, NotFound
 from app.formkit import schemas
 from app.formkit.models import Form, FormVersion
@@ -67,8 +66,6 @@ def create_form(actor, data):
     owner = _owner(data.get("structure"))
     policy.require(actor, "form.manage", owner)
     check_form_schema(data["schema"], data.get("ui_schema"))
-    if Form.objects(key=data["key"]).count():
-        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
     form = Form(
         key=data["key"],
         title=data["title"],
@@ -78,10 +75,7 @@ def create_form(actor, data):
         category=data["category"],
         created_by=audit.actor_id(actor),
     )
-    try:
-        form.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    save_unique(form, Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY}), insert=True)
     audit.record(actor, "form.create", form, key=form.key)
     return form, _publish(actor, form, data["schema"], data.get("ui_schema") or {}, form.title)
 
@@ -106,10 +100,8 @@ def _publish(actor, form, schema, ui_schema, title):
         digest=_digest(schema, ui_schema, title),
         author=audit.actor_id(actor),
     )
-    try:
-        version.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict("Une autre version vient d'être publiée : rechargez et réessayez.")
+    concurrent = Conflict("Une autre version vient d'être publiée : rechargez et réessayez.")
+    save_unique(version, concurrent, insert=True)
     # Compare-and-set: the latest version only ever moves forward.
     Form.objects(key=form.key, latest_version=number - 1).update_one(
         set__latest_version=number, set__title=title

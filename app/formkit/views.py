@@ -1,22 +1,17 @@
 """The form library in the browser: list, read a version, try a form."""
 
 from flask import Blueprint, render_template, request
-from flask_login import login_required
 
 from app.formkit import services
 from app.formkit.coerce import coerce
 from app.formkit.render import render_form, render_readonly
-from app.forms import acting_user
+from app.forms import acting_user, signed_in_only
 from app.structures.services import structures_by_id
 from app.validation import InvalidInput
 
 bp = Blueprint("formkit", __name__, url_prefix="/formulaires")
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
+signed_in_only(bp)
 
 
 @bp.get("/")

@@ -1,11 +1,10 @@
 """Structures and their members."""
 
-from mongoengine.errors import NotUniqueError
-
 from app import audit, policy
 from app.accounts.models import Membership, User
 from app.accounts.services import clean_input, find_user, insert_user
 from app.clock import utcnow
+from app.db import save_unique
 from app.errors import Conflict, NotFound
 from app.structures import schemas
 from app.structures.models import Structure
@@ -42,13 +41,8 @@ def structures_by_id(ids):
 def create_structure(actor, data):
     policy.require(actor, "structure.create")
     data = check(schemas.STRUCTURE_CREATE, clean_input(data))
-    if Structure.objects(key=data["key"]).count():
-        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
     structure = Structure(**{k: v for k, v in data.items() if v != ""})
-    try:
-        structure.save(force_insert=True)
-    except NotUniqueError:
-        raise Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY})
+    save_unique(structure, Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY}), insert=True)
     audit.record(actor, "structure.create", structure, key=structure.key)
     return structure
 

@@ -2,10 +2,9 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 
 from app import policy
-from app.forms import FORM_ERRORS, acting_user, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
 from app.structures import services
 
 bp = Blueprint("structures", __name__, url_prefix="/structures")
@@ -23,11 +22,7 @@ STRUCTURE_FIELDS = (
     "email",
 )
 
-
-@bp.before_request
-@login_required
-def require_login():
-    pass
+signed_in_only(bp)
 
 
 @bp.get("/")
