@@ -102,6 +102,7 @@ def register_blueprints(app):
     from app.admin.views import bp as admin_bp
     from app.api import bp as api_bp
     from app.extensions import csrf
+    from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
     from app.main import bp as main_bp
     from app.structures.views import bp as structures_bp
@@ -110,6 +111,7 @@ def register_blueprints(app):
     app.register_blueprint(accounts_bp)
     app.register_blueprint(structures_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(formeditor_bp)  # before formkit: /nouveau is not a form key
     app.register_blueprint(formkit_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)

@@ -23,6 +23,12 @@ class Form(Document):
     sector = StringField(choices=list(SECTORS))
     category = StringField(required=True, choices=list(DATA_CATEGORIES))
     latest_version = IntField(default=0)
+    # The unpublished work in progress (JSON text, like the versions), if any.
+    draft_title = StringField(max_length=200)
+    draft_schema_json = StringField()
+    draft_ui_schema_json = StringField()
+    draft_updated_at = DateTimeField()
+    draft_updated_by = StringField()
     created_by = StringField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -31,6 +37,10 @@ class Form(Document):
 
     def __repr__(self):
         return f"<Form {self.key} v{self.latest_version}>"
+
+    @property
+    def has_draft(self):
+        return self.draft_schema_json is not None
 
 
 class FormVersion(Document):

@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 
 from app import audit, policy
+from app.clock import utcnow
 from app.db import save_unique
 from app.errors import Conflict, NotFound
 from app.formkit import schemas
 from app.formkit.models import Form, FormVersion
-from app.formkit.schema import check_form_schema, validate_data
+from app.formkit.schema import MAX_SCHEMA_BYTES, check_form_schema, validate_data
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
@@ -60,12 +61,17 @@ def get_version(actor, key, version=None):
     return form, found
 
 
-def create_form(actor, data):
-    """Create a form and publish its first version; return (form, version)."""
+def create_form(actor, data, publish=True):
+    """Create a form and publish its first version; return (form, version).
+
+    With publish=False the schemas become the form's draft (checked when it is published)
+    and the version returned is None.
+    """
     data = check(schemas.FORM_CREATE, data)
     owner = _owner(data.get("structure"))
     policy.require(actor, "form.manage", owner)
-    check_form_schema(data["schema"], data.get("ui_schema"))
+    if publish:
+        check_form_schema(data["schema"], data.get("ui_schema"))
     form = Form(
         key=data["key"],
         title=data["title"],
@@ -77,6 +83,9 @@ def create_form(actor, data):
     )
     save_unique(form, Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY}), insert=True)
     audit.record(actor, "form.create", form, key=form.key)
+    if not publish:
+        save_draft(actor, form, form.title, data["schema"], data.get("ui_schema") or {})
+        return form, None
     return form, _publish(actor, form, data["schema"], data.get("ui_schema") or {}, form.title)
 
 
@@ -109,6 +118,89 @@ def _publish(actor, form, schema, ui_schema, title):
     form.latest_version, form.title = number, title
     audit.record(actor, "form.publish", form, key=form.key, version=number)
     return version
+
+
+def owner_choices(actor):
+    """The owners `actor` may create forms for: structures they administer, and None (the
+    whole platform) for a platform admin."""
+    from app.structures.services import structures_of
+
+    owners = [s for s in structures_of(actor) if policy.can(actor, "form.manage", s)]
+    return ([None] if policy.can(actor, "form.manage", None) else []) + owners
+
+
+def can_manage(actor, form):
+    return policy.can(actor, "form.manage", _owner_of(form))
+
+
+def require_manage(actor, form):
+    policy.require(actor, "form.manage", _owner_of(form))
+
+
+def save_draft(actor, form, title, schema, ui_schema):
+    """Keep unpublished work: checked only for being JSON objects of a bounded size."""
+    policy.require(actor, "form.manage", _owner_of(form))
+    problems = {}
+    for name, value in (("schema", schema), ("ui_schema", ui_schema)):
+        if not isinstance(value, dict):
+            problems[f"/{name}"] = "Ce champ doit contenir un objet JSON."
+        elif len(_canonical(value).encode()) > MAX_SCHEMA_BYTES:
+            problems[f"/{name}"] = f"Le schéma dépasse {MAX_SCHEMA_BYTES // 1024} Kio."
+    if not title or len(title) > 200:
+        problems["/title"] = "Saisissez un titre de 1 à 200 caractères."
+    if problems:
+        raise InvalidInput(problems)
+    Form.objects(id=form.id).update_one(
+        set__draft_title=title,
+        set__draft_schema_json=_canonical(schema),
+        set__draft_ui_schema_json=_canonical(ui_schema),
+        set__draft_updated_at=utcnow(),
+        set__draft_updated_by=audit.actor_id(actor),
+    )
+    form.reload()
+    audit.record(actor, "form.draft", form, key=form.key)
+    return form
+
+
+def publish_draft(actor, form):
+    """Publish the draft as the next version, then forget the draft."""
+    if not form.has_draft:
+        raise InvalidInput({"/": "Il n'y a pas de brouillon à publier."})
+    version = publish_version(
+        actor,
+        form,
+        {
+            "title": form.draft_title or form.title,
+            "schema": json.loads(form.draft_schema_json),
+            "ui_schema": json.loads(form.draft_ui_schema_json or "{}"),
+        },
+    )
+    Form.objects(id=form.id).update_one(
+        unset__draft_title=True,
+        unset__draft_schema_json=True,
+        unset__draft_ui_schema_json=True,
+        unset__draft_updated_at=True,
+        unset__draft_updated_by=True,
+    )
+    form.reload()
+    return version
+
+
+def export_definition(form, version):
+    """The form as a file: what `parcours forms sync` and the import read back."""
+    owner = _owner_of(form)
+    definition = {
+        "key": form.key,
+        "title": version.title,
+        "description": form.description,
+        "category": form.category,
+        "sector": form.sector,
+        "schema": version.schema,
+        "ui_schema": version.ui_schema,
+    }
+    if owner is not None:
+        definition["structure"] = owner.key
+    return {k: v for k, v in definition.items() if v is not None}
 
 
 def validate_submission(version, data):

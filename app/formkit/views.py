@@ -18,7 +18,8 @@ signed_in_only(bp)
 def index():
     forms = list(services.list_forms(acting_user()))
     owners = structures_by_id({form.owner for form in forms if form.owner})
-    return render_template("formkit/index.html", forms=forms, owners=owners)
+    can_create = bool(services.owner_choices(acting_user()))
+    return render_template("formkit/index.html", forms=forms, owners=owners, can_create=can_create)
 
 
 def _version_of(key):
@@ -31,7 +32,12 @@ def show(key):
     """The form as professionals fill it; submitting checks it without saving anything."""
     form, version = _version_of(key)
     schema, ui_schema = version.schema, version.ui_schema
-    context = {"form": form, "version": version, "versions": range(form.latest_version, 0, -1)}
+    context = {
+        "form": form,
+        "version": version,
+        "versions": range(form.latest_version, 0, -1),
+        "can_edit": services.can_manage(acting_user(), form),
+    }
     if request.method == "GET":
         fields = render_form(schema, ui_schema)
         return render_template("formkit/show.html", fields=fields, **context)
