@@ -55,7 +55,7 @@ def check_form_schema(schema, ui_schema=None):
         )
     if schema.get("type") != "object":
         problems.setdefault("/schema/type", 'La racine du formulaire doit être de type "object".')
-    if _field_depth(schema) > MAX_FIELD_DEPTH:
+    if field_depth(schema) > MAX_FIELD_DEPTH:
         problems.setdefault(
             "/schema",
             f"Le formulaire imbrique plus de {MAX_FIELD_DEPTH} niveaux de sections ou de groupes.",
@@ -95,15 +95,15 @@ def _remote_references(node, path):
     return found
 
 
-def _field_depth(schema):
+def field_depth(schema):
     """Levels of objects and arrays of objects, the root being level 1."""
     if not isinstance(schema, dict):
         return 0
     children = []
     for child in (schema.get("properties") or {}).values():
-        children.append(_field_depth(child))
+        children.append(field_depth(child))
     if isinstance(schema.get("items"), dict):
-        children.append(_field_depth(schema["items"]))
+        children.append(field_depth(schema["items"]))
     own = 1 if schema.get("type") in ("object", "array") else 0
     return own + max(children, default=0)
 
