@@ -37,7 +37,7 @@ def draft(manager, structure):
         },
     )
     assert response.status_code == 302, html(response)
-    assert response.headers["Location"] == "/formulaires/bilan_social/modifier"
+    assert response.headers["Location"] == "/formulaires/bilan_social/concevoir"
     return Form.objects.get(key="bilan_social")
 
 

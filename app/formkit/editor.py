@@ -7,7 +7,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from app.errors import Forbidden
-from app.formkit import services
+from app.formkit import designer, fields, services
 from app.formkit.render import render_form
 from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
 from app.validation import InvalidInput
@@ -15,7 +15,6 @@ from app.validation import InvalidInput
 bp = Blueprint("formeditor", __name__, url_prefix="/formulaires")
 signed_in_only(bp)
 
-STARTER = {"type": "object", "additionalProperties": False, "properties": {}, "required": []}
 MAX_FILE = 300 * 1024
 
 
@@ -65,7 +64,7 @@ def create():
             **{k: definition[k] for k in ("title", "description", "category") if k in definition},
             **data,
         }
-        data["schema"] = definition.get("schema", STARTER)
+        data["schema"] = definition.get("schema", services.EMPTY_SCHEMA)
         data["ui_schema"] = definition.get("ui_schema", {})
         form, _version = services.create_form(acting_user(), data, publish=False)
     except FORM_ERRORS as error:
@@ -74,7 +73,7 @@ def create():
         _("Le formulaire « %(title)s » est créé : complétez-le puis publiez-le.", title=form.title),
         "success",
     )
-    return redirect(url_for("formeditor.edit", key=form.key))
+    return redirect(url_for("formeditor.design", key=form.key))
 
 
 def _editor_page(form, title, schema_text, ui_text, errors=None, status=200, message=None):
@@ -95,15 +94,8 @@ def _editor_page(form, title, schema_text, ui_text, errors=None, status=200, mes
     ), status
 
 
-def _current_texts(form):
-    if form.has_draft:
-        return form.draft_title, form.draft_schema_json, form.draft_ui_schema_json or "{}"
-    _form, version = services.get_version(acting_user(), form.key)
-    return version.title, version.schema_json, version.ui_schema_json
-
-
-def _pretty(text):
-    return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+def _pretty(value):
+    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 @bp.route("/<key>/modifier", methods=["GET", "POST"])
@@ -112,16 +104,16 @@ def edit(key):
     form = services.get_form(actor, key)
     services.require_manage(actor, form)
     if request.method == "GET":
-        title, schema_text, ui_text = _current_texts(form)
-        return _editor_page(form, title, _pretty(schema_text), _pretty(ui_text))
+        title, schema, ui_schema = services.working_copy(actor, form)
+        return _editor_page(form, title, _pretty(schema), _pretty(ui_schema))
     title = request.form.get("title", "").strip()
     schema_text, ui_text = request.form.get("schema", ""), request.form.get("ui_schema", "")
     try:
         definition = _uploaded_definition()
         if definition is not None:
             title = definition.get("title", title)
-            schema_text = json.dumps(definition["schema"], ensure_ascii=False, indent=2)
-            ui_text = json.dumps(definition.get("ui_schema", {}), ensure_ascii=False, indent=2)
+            schema_text = _pretty(definition["schema"])
+            ui_text = _pretty(definition.get("ui_schema", {}))
         schema = _json_field("schema", schema_text)
         ui_schema = _json_field("ui_schema", ui_text)
         services.save_draft(actor, form, title, schema, ui_schema)
@@ -146,3 +138,117 @@ def export(key):
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# --- the field-by-field designer --------------------------------------------------------------
+
+
+def _path(encoded):
+    return [part for part in (encoded or "").split("/") if part]
+
+
+def _number(name, text, kind=float):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise InvalidInput({f"/{name}": _("Saisissez un nombre.")})
+    return value
+
+
+def _field_spec(form):
+    """The designer's add-field form as a spec for designer.add_field."""
+    kind = form.get("type", "")
+    spec = {
+        "type": kind,
+        "label": form.get("label", "").strip(),
+        "required": form.get("required") == "on",
+    }
+    for name in ("help", "placeholder"):
+        if form.get(name, "").strip():
+            spec[name] = form[name].strip()
+    for name in ("minimum", "maximum"):
+        if form.get(name, "").strip():
+            spec[name] = _number(name, form[name].strip(), int if kind == "integer" else float)
+    if form.get("options", "").strip():
+        spec["options"] = [line.strip() for line in form["options"].splitlines() if line.strip()]
+    default = form.get("default", "").strip()
+    if default:
+        if kind == "boolean":
+            spec["default"] = default.lower() in {"oui", "true", "1"}
+        elif kind in {"integer", "number"}:
+            spec["default"] = _number("default", default, int if kind == "integer" else float)
+        elif kind in {"choice", "radio"}:
+            spec["default"] = fields.slugify(default)
+        else:
+            spec["default"] = default
+    allowed = fields.COMMON | fields.KINDS.get(kind, ({}, None, set()))[2]
+    return {key: value for key, value in spec.items() if key in allowed}
+
+
+def _condition_args(form, rows):
+    target, when = form.get("target", ""), form.get("when", "")
+    if target.rpartition("/")[0] != when.rpartition("/")[0]:
+        raise InvalidInput({"/when": _("Les deux champs doivent être dans la même section.")})
+    kinds = {"/".join([*row["path"], row["name"]]): row["type"] for row in rows}
+    equals = form.get("equals", "").strip()
+    if kinds.get(when) == "boolean":
+        equals = equals.lower() in {"oui", "true", "1"}
+    elif equals:
+        equals = fields.slugify(equals)
+    path = _path(target.rpartition("/")[0])
+    return path, target.rpartition("/")[2], when.rpartition("/")[2], equals
+
+
+@bp.route("/<key>/concevoir", methods=["GET", "POST"])
+def design(key):
+    """Build a form field by field; every change is saved in the draft and previewed."""
+    actor = acting_user()
+    form = services.get_form(actor, key)
+    services.require_manage(actor, form)
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        operation = request.form.get("op")
+        try:
+            if operation == "publish":
+                version = services.publish_draft(actor, form)
+                flash(_("Version %(n)s publiée.", n=version.version), "success")
+                return redirect(url_for("formkit.show", key=form.key))
+            path, name = _path(request.form.get("path")), request.form.get("name", "")
+            if operation == "add":
+                services.design(
+                    actor,
+                    form,
+                    "add_field",
+                    _path(request.form.get("container")),
+                    _field_spec(request.form),
+                )
+            elif operation in {"up", "down"}:
+                services.design(actor, form, "move_field", path, name, operation)
+            elif operation == "remove":
+                services.design(actor, form, "remove_field", path, name)
+            elif operation == "condition":
+                rows = designer.describe(*services.working_copy(actor, form)[1:])
+                services.design(actor, form, "set_condition", *_condition_args(request.form, rows))
+            elif operation == "uncondition":
+                services.design(actor, form, "remove_condition", path, name)
+            else:
+                raise InvalidInput({"/op": _("Action inconnue.")})
+            return redirect(url_for("formeditor.design", key=form.key))
+        except InvalidInput as error:
+            errors, message, status = error.fields, error.message, 400
+        form.reload()
+    title, schema, ui_schema = services.working_copy(actor, form)
+    rows = designer.describe(schema, ui_schema)
+    containers = [row for row in rows if row["type"] in {"section", "group"}]
+    return render_template(
+        "formkit/design.html",
+        form=form,
+        title=title,
+        rows=rows,
+        containers=containers,
+        field_types=fields.FIELD_TYPES,
+        preview=render_form(schema, ui_schema, prefix="apercu"),
+        values=request.form if status != 200 else {},
+        errors=errors,
+        error_message=message,
+    ), status

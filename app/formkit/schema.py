@@ -69,6 +69,16 @@ def check_form_schema(schema, ui_schema=None):
         raise InvalidInput(dict(sorted(problems.items())), "Le formulaire ne peut pas être publié.")
 
 
+def check_publishable(schema, ui_schema=None):
+    """What publication asks beyond a safe schema: at least one field."""
+    check_form_schema(schema, ui_schema)
+    if not schema.get("properties"):
+        raise InvalidInput(
+            {"/schema/properties": "Ajoutez au moins un champ avant de publier."},
+            "Le formulaire ne peut pas être publié.",
+        )
+
+
 def _json_depth(value, depth=1):
     if isinstance(value, dict):
         return max([depth, *(_json_depth(v, depth + 1) for v in value.values())])

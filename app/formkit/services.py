@@ -8,13 +8,22 @@ from app import audit, policy
 from app.clock import utcnow
 from app.db import save_unique
 from app.errors import Conflict, NotFound
-from app.formkit import schemas
+from app.formkit import designer, schemas
 from app.formkit.models import Form, FormVersion
-from app.formkit.schema import MAX_SCHEMA_BYTES, check_form_schema, validate_data
+from app.formkit.schema import MAX_SCHEMA_BYTES, check_publishable, validate_data
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
 DUPLICATE_KEY = "Un formulaire existe déjà avec cet identifiant."
+EMPTY_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {}, "required": []}
+DESIGNER_OPERATIONS = {
+    "add_field",
+    "update_field",
+    "remove_field",
+    "move_field",
+    "set_condition",
+    "remove_condition",
+}
 
 
 def _canonical(value):
@@ -71,7 +80,7 @@ def create_form(actor, data, publish=True):
     owner = _owner(data.get("structure"))
     policy.require(actor, "form.manage", owner)
     if publish:
-        check_form_schema(data["schema"], data.get("ui_schema"))
+        check_publishable(data["schema"], data.get("ui_schema"))
     form = Form(
         key=data["key"],
         title=data["title"],
@@ -93,7 +102,7 @@ def publish_version(actor, form, data):
     """Publish a new immutable version of `form`; earlier versions stay readable."""
     policy.require(actor, "form.manage", _owner_of(form))
     data = check(schemas.VERSION_CREATE, data)
-    check_form_schema(data["schema"], data.get("ui_schema"))
+    check_publishable(data["schema"], data.get("ui_schema"))
     title = data.get("title") or form.title
     return _publish(actor, form, data["schema"], data.get("ui_schema") or {}, title)
 
@@ -184,6 +193,32 @@ def publish_draft(actor, form):
     )
     form.reload()
     return version
+
+
+def working_copy(actor, form):
+    """(title, schema, ui_schema) the editors start from: the draft, else the latest version,
+    else an empty form."""
+    if form.has_draft:
+        return (
+            form.draft_title or form.title,
+            json.loads(form.draft_schema_json),
+            json.loads(form.draft_ui_schema_json or "{}"),
+        )
+    if form.latest_version:
+        _form, version = get_version(actor, form.key)
+        return version.title, version.schema, version.ui_schema
+    return form.title, dict(EMPTY_SCHEMA), {}
+
+
+def design(actor, form, operation, *args):
+    """Apply one operation of the field-by-field designer to the form's draft."""
+    require_manage(actor, form)
+    title, schema, ui_schema = working_copy(actor, form)
+    if operation not in DESIGNER_OPERATIONS:
+        raise ValueError(operation)
+    result = getattr(designer, operation)(schema, ui_schema, *args)
+    save_draft(actor, form, title, result[0], result[1])
+    return result
 
 
 def export_definition(form, version):
