@@ -280,3 +280,13 @@ def test_unknown_form(apis):
     assert apis["professional"].get("/forms/nope").status_code == 404
     response = apis["professional"].post("/forms/nope/validate", json={"data": {}})
     assert response.status_code == 404
+
+
+def test_an_incomplete_email_is_refused_with_its_message(apis, published):
+    """jsonschema alone accepts any text with an "@"; the compiled validator does not."""
+    data = {**VALID, "courriel": "anne.petit@"}
+    response = apis["professional"].post("/forms/evaluation/validate", json={"data": data})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {
+        "/data/courriel": "Saisissez une adresse e-mail valide."
+    }

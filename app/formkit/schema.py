@@ -10,6 +10,7 @@ import json
 from collections import OrderedDict
 from threading import Lock
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
@@ -154,26 +155,74 @@ def _ui_problems(ui, schema, path):
     return problems
 
 
+FORMAT_MESSAGES = {
+    "email": "Saisissez une adresse e-mail valide.",
+    "date": "Saisissez une date valide.",
+}
+
+
+class CompiledForm:
+    """The two validators of one published version.
+
+    jsonschema_rs (compiled, about 150 times faster) decides whether data is valid; Python's
+    jsonschema, compiled only when some data is refused, explains each refusal in French.
+    """
+
+    def __init__(self, schema):
+        self.schema = for_validation(schema)
+        try:
+            self.fast = jsonschema_rs.validator_for(self.schema, validate_formats=True)
+        except (ValueError, jsonschema_rs.ValidationError):  # a schema it cannot compile
+            self.fast = None
+        self._explainer = None
+
+    @property
+    def explainer(self):
+        if self._explainer is None:
+            self._explainer = Draft202012Validator(self.schema, format_checker=FormatChecker())
+        return self._explainer
+
+    def is_valid(self, data):
+        if self.fast is not None:
+            return self.fast.is_valid(data)
+        return self.explainer.is_valid(data)
+
+    def errors(self, data):
+        """{pointer: French message}; never empty for data that is_valid() refused."""
+        fields = {}
+        for error in self.explainer.iter_errors(data):
+            for pointer, message in french_errors(error):
+                fields.setdefault(pointer, message)
+        if not fields and self.fast is not None:
+            # Stricter than Python's checker on a format ("anne.petit@" is an e-mail to
+            # jsonschema, which only looks for an "@"): answer with the format's message.
+            for error in self.fast.iter_errors(data):
+                fmt = getattr(error.kind, "format", None)
+                message = FORMAT_MESSAGES.get(fmt, "Le format de la valeur est invalide.")
+                fields.setdefault(pointer_of(list(error.instance_path)), message)
+        return fields
+
+
 class ValidatorCache:
-    """Compiled validators by (form key, version): published versions never change."""
+    """Compiled forms by (form key, version): published versions never change."""
 
     def __init__(self, size=256):
         self.size = size
-        self._validators = OrderedDict()
+        self._forms = OrderedDict()
         self._lock = Lock()
 
     def get(self, key, version, schema):
         with self._lock:
-            validator = self._validators.get((key, version))
-            if validator is not None:
-                self._validators.move_to_end((key, version))
-                return validator
-        validator = Draft202012Validator(for_validation(schema), format_checker=FormatChecker())
+            compiled = self._forms.get((key, version))
+            if compiled is not None:
+                self._forms.move_to_end((key, version))
+                return compiled
+        compiled = CompiledForm(schema)
         with self._lock:
-            self._validators[(key, version)] = validator
-            while len(self._validators) > self.size:
-                self._validators.popitem(last=False)
-        return validator
+            self._forms[(key, version)] = compiled
+            while len(self._forms) > self.size:
+                self._forms.popitem(last=False)
+        return compiled
 
 
 def for_validation(node):
@@ -210,11 +259,8 @@ validators = ValidatorCache()
 
 def validate_data(key, version, schema, data):
     """Return `data` if it is a valid submission, else raise InvalidInput (pointers in data)."""
-    validator = validators.get(key, version, schema)
-    fields = {}
-    for error in validator.iter_errors(data):
-        for pointer, message in french_errors(error):
-            fields.setdefault(pointer, message)
-    if fields:
-        raise InvalidInput(dict(sorted(fields.items())), "Le formulaire contient des erreurs.")
-    return data
+    compiled = validators.get(key, version, schema)
+    if compiled.is_valid(data):
+        return data
+    fields = compiled.errors(data)
+    raise InvalidInput(dict(sorted(fields.items())), "Le formulaire contient des erreurs.")

@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python tests/perf/forms_bench.py [--seconds 5]
 Prints numbers; asserts nothing. Target (issue 3): at least 5,000 validations/s.
+Also renders per second of the same form (empty, with data and an error, read-only).
 """
 
 import argparse
@@ -10,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from app.formkit.render import render_form, render_readonly
 from app.formkit.schema import check_form_schema, validate_data
 from app.validation import InvalidInput
 
@@ -56,9 +58,9 @@ EVALUATION = {
 def rate(call, seconds):
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        for _ in range(100):
+        for _ in range(10):
             call()
-        count += 100
+        count += 10
     return count / (time.perf_counter() - started)
 
 
@@ -77,11 +79,28 @@ def main():
         with contextlib.suppress(InvalidInput):
             validate_data("bench", 1, schema, {**EVALUATION, "gir": 9, "extra": 1})
 
+    def render_empty():
+        render_form(schema, definition["ui_schema"])
+
+    def render_errors():
+        render_form(
+            schema,
+            definition["ui_schema"],
+            values=EVALUATION,
+            errors={"/gir": "La valeur doit être comprise entre 1 et 6."},
+        )
+
+    def render_read_only():
+        render_readonly(schema, definition["ui_schema"], EVALUATION)
+
     def publication():
         check_form_schema(schema, definition["ui_schema"])
 
     print(f"valid evaluation:   {rate(valid, args.seconds):8.0f} validations/s")
     print(f"invalid evaluation: {rate(invalid, args.seconds):8.0f} validations/s (2 errors)")
+    print(f"render, empty:      {rate(render_empty, args.seconds):8.0f} renders/s")
+    print(f"render, with data:  {rate(render_errors, args.seconds):8.0f} renders/s")
+    print(f"render, read-only:  {rate(render_read_only, args.seconds):8.0f} renders/s")
     print(f"publication checks: {rate(publication, args.seconds):8.0f} checks/s")
 
 
