@@ -103,3 +103,47 @@ def test_the_last_field_can_be_removed_and_moves_keep_every_field(manager):
         response = manager.post("/formulaires/bilan/concevoir", {"op": "remove", "name": name})
         assert response.status_code == 302
     assert '"properties":{}' in Form.objects.get(key="bilan").draft_schema_json
+
+
+def test_a_field_is_edited_in_place(manager):
+    _add(manager, type="integer", label="Âge", minimum="16", maximum="110")
+    _add(manager, type="radio", label="Motif", options="Santé\nAutre")
+    page = html(manager.get("/formulaires/bilan/concevoir"))
+    assert 'value="16"' in page
+    assert "Santé\nAutre" in page
+    response = manager.post(
+        "/formulaires/bilan/concevoir",
+        {
+            "op": "update",
+            "name": "age",
+            "type": "integer",
+            "label": "Âge de l'aidant",
+            "minimum": "18",
+            "maximum": "110",
+            "required": "on",
+            "help": "En années",
+        },
+    )
+    assert response.status_code == 302, html(response)
+    response = manager.post(
+        "/formulaires/bilan/concevoir",
+        {
+            "op": "update",
+            "name": "motif",
+            "type": "radio",
+            "label": "Motif",
+            "options": "Santé\nAutre\nSocial",
+        },
+    )
+    assert response.status_code == 302, html(response)
+    schema = Form.objects.get(key="bilan").draft_schema_json
+    assert '"title":"Âge de l\'aidant"' in schema
+    assert '"minimum":18' in schema
+    assert '"description":"En années"' in schema
+    assert '"const":"social"' in schema
+    assert '"const":"sante"' in schema  # unchanged options keep their values
+    response = manager.post(
+        "/formulaires/bilan/concevoir",
+        {"op": "update", "name": "age", "type": "integer", "label": "", "minimum": "x"},
+    )
+    assert response.status_code == 400

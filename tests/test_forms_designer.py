@@ -637,7 +637,17 @@ def test_describe_lists_fields_in_display_order_with_depth():
     schema, ui, _ = designer.add_field(schema, ui, ["sante"], spec_for("radio", "Chutes"))
     schema, ui = designer.set_condition(schema, ui, ["sante"], "douleur", "chutes", "oui")
     schema, ui = designer.move_field(schema, ui, [], "accord", "up")
-    assert designer.describe(schema, ui) == [
+    rows = designer.describe(schema, ui)
+    settings = {row["name"]: row.pop("settings") for row in rows}
+    assert settings["chutes"]["options"] == ["Oui", "Non", "Autre"]
+    assert settings["douleur"] == {
+        "help": "",
+        "placeholder": "",
+        "minimum": "",
+        "maximum": "",
+        "default": "",
+    }
+    assert rows == [
         {
             "path": [],
             "name": "sante",

@@ -225,6 +225,7 @@ def _describe(container, box_ui, path, depth, rows):
                 "required": name in required,
                 "conditional": conditions.get(name),
                 "depth": depth,
+                "settings": _settings(field, field_ui),
             }
         )
         if kind == "section":
@@ -232,6 +233,21 @@ def _describe(container, box_ui, path, depth, rows):
         elif kind == "group" and shape_of(field.get("items")) == "section":
             items_ui = _ui_of(field_ui, "items")
             _describe(field["items"], items_ui, [*path, name], depth + 1, rows)
+
+
+def _settings(field, field_ui):
+    """What the designer's edit form shows of a field (the options by their labels)."""
+    shown = {
+        "help": field.get("description", ""),
+        "placeholder": field_ui.get("ui:placeholder", "") if isinstance(field_ui, dict) else "",
+        "minimum": field.get("minimum", ""),
+        "maximum": field.get("maximum", ""),
+        "default": field.get("default", ""),
+    }
+    choices = choices_of(field["items"] if field.get("type") == "array" else field)
+    if choices:
+        shown["options"] = [title for _value, title in choices]
+    return shown
 
 
 def field_type(field, field_ui):

@@ -224,6 +224,12 @@ def design(key):
                 )
             elif operation in {"up", "down"}:
                 services.design(actor, form, "move_field", path, name, operation)
+            elif operation == "update":
+                kind = request.form.get("type", "")
+                spec = {k: v for k, v in _field_spec(request.form).items() if k != "type"}
+                if kind in {"section", "group"}:
+                    spec = {k: v for k, v in spec.items() if k in {"label", "help", "required"}}
+                services.design(actor, form, "update_field", path, name, spec)
             elif operation == "remove":
                 services.design(actor, form, "remove_field", path, name)
             elif operation == "condition":

@@ -46,6 +46,14 @@ def test_design_publish_and_fill_on_a_phone(
     page.get_by_label("Catégorie de données").select_option(label="Social")
     page.get_by_role("button", name="Créer").click()
     expect(page.get_by_role("heading", name="Concevoir « Bilan de l'aidant »")).to_be_visible()
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.evaluate("window.sameDocument = true")
 
     _add(page, "Texte court", "Nom de l'aidant", required=True)
     _add(page, "Nombre entier", "Âge", minimum=16, maximum=110)
@@ -62,6 +70,10 @@ def test_design_publish_and_fill_on_a_phone(
 
     conditions = page.locator("details", has_text="Ajouter une condition")
     conditions.locator("summary").click()
+    target = conditions.get_by_label("Afficher et rendre obligatoire")
+    if not target.is_visible():  # clicked while htmx was still settling the previous swap
+        conditions.locator("summary").click()
+    expect(target).to_be_visible()
     conditions.get_by_label("Afficher et rendre obligatoire").select_option(
         label="Précisez le motif"
     )
@@ -69,6 +81,9 @@ def test_design_publish_and_fill_on_a_phone(
     conditions.get_by_label("vaut").fill("Autre")
     conditions.get_by_role("button", name="Ajouter la condition").click()
     expect(page.get_by_role("list", name="Champs du formulaire")).to_contain_text("si « motif »")
+    # htmx redrew the page after each change: still the same document, no CSP violation.
+    assert page.evaluate("window.sameDocument === true")
+    assert violations == []
     # The live preview shows the form as it will be filled.
     preview = page.get_by_role("region", name="Aperçu")
     expect(preview.get_by_label("Nom de l'aidant")).to_be_visible()

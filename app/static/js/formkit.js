@@ -163,6 +163,9 @@
     });
     document.querySelectorAll("[data-fk-group]").forEach(refreshGroup);
     applyConditions();
+    // htmx runs this script again after each swap of the page: listen only once.
+    if (window.formkitListening) return;
+    window.formkitListening = true;
     document.addEventListener("click", function (event) {
       var add = event.target.closest("[data-fk-add]");
       var remove = event.target.closest("[data-fk-remove]");
