@@ -119,6 +119,8 @@ def _message(kind, value, instance):
             "date": "Saisissez une date valide.",
             "date-time": "Saisissez une date et une heure valides.",
         }.get(value, "Le format de la valeur est invalide.")
+    if kind == "not":
+        return "Cette valeur est réservée : choisissez-en une autre."
     if kind in {"enum", "const"}:
         return "Choisissez une valeur de la liste."
     if kind == "minimum":

@@ -290,3 +290,12 @@ def test_an_incomplete_email_is_refused_with_its_message(apis, published):
     assert response.json["error"]["fields"] == {
         "/data/courriel": "Saisissez une adresse e-mail valide."
     }
+
+
+def test_a_reserved_key_is_refused(apis):
+    response = apis["platform_admin"].post("/forms", json=new_form(key="nouveau"))
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {
+        "/key": "Cette valeur est réservée : choisissez-en une autre."
+    }
+    assert Form.objects.count() == 0

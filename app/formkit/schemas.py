@@ -2,7 +2,14 @@
 
 from app.reference import DATA_CATEGORIES, SECTORS
 
-KEY = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": "^[a-z][a-z0-9_]*$"}
+# "nouveau" is the creation page's address (/formulaires/nouveau), never a form's key.
+KEY = {
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 64,
+    "pattern": "^[a-z][a-z0-9_]*$",
+    "not": {"const": "nouveau"},
+}
 
 FORM_CREATE = {
     "type": "object",
