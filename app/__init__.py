@@ -38,9 +38,11 @@ def configure_database(app):
 
 
 def configure_security(app):
+    from app import uploads
     from app.accounts import passwords
     from app.extensions import csrf, limiter, talisman
 
+    uploads.init_app(app)  # first: the CSRF check reads the body
     csrf.init_app(app)
     if not app.config["RATELIMIT_STORAGE_URI"] and app.config.get("EMBEDDED_DATABASE"):
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"  # one process: `parcours run`

@@ -8,6 +8,7 @@ from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.uploads import MAX_UPLOAD_REQUEST
 from app.validation import InvalidInput
 
 
@@ -16,10 +17,11 @@ class ServiceError(Exception):
     code = "bad_request"
     message = "La demande est invalide."
 
-    def __init__(self, message=None, fields=None):
+    def __init__(self, message=None, fields=None, extra=None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.fields = fields or {}
+        self.extra = extra or {}  # more members of the JSON error, e.g. duplicate candidates
 
 
 class Forbidden(ServiceError):
@@ -64,8 +66,8 @@ HTTP_MESSAGES = {
 }
 
 
-def json_error(status, code, message, fields=None):
-    body = {"error": {"code": code, "message": message}}
+def json_error(status, code, message, fields=None, extra=None):
+    body = {"error": {"code": code, "message": message, **(extra or {})}}
     if fields:
         body["error"]["fields"] = fields
     return jsonify(body), status
@@ -78,6 +80,8 @@ def wants_json():
 def _http_error(error):
     status = error.code or 500
     code, message = HTTP_MESSAGES.get(status, ("error", error.description))
+    if status == 413 and getattr(request, "max_content_length", None) == MAX_UPLOAD_REQUEST:
+        message = "Le fichier dépasse la taille maximale de 20 Mio."
     if isinstance(error, CSRFError):
         message = "Le formulaire a expiré ou n'est pas valide. Rechargez la page et réessayez."
     if wants_json():
@@ -91,7 +95,7 @@ def _http_error(error):
 
 def _service_error(error):
     if wants_json():
-        return json_error(error.status, error.code, error.message, error.fields)
+        return json_error(error.status, error.code, error.message, error.fields, error.extra)
     return render_template("errors/error.html", status=error.status, message=error.message), (
         error.status
     )

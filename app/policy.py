@@ -45,6 +45,113 @@ def _self(user, target):
     return target is not None and target.id == user.id
 
 
+# --- dossiers ---------------------------------------------------------------------------------
+# A dossier's access comes from the circle of care (an active member), or from being a
+# coordinator of its coordinating structure. A professional the patient refused has none,
+# whatever their role. Once consent is withdrawn only those coordinators keep a read-only view.
+
+
+def _today():
+    from app.clock import today
+
+    return today()
+
+
+def _structure_active(structure_id):
+    from flask import g
+
+    from app.structures.models import Structure
+
+    cache = g.setdefault("active_structures", {})
+    if structure_id not in cache:
+        cache[structure_id] = Structure.objects(id=structure_id, active=True).count() > 0
+    return cache[structure_id]
+
+
+def _excluded(user, dossier):
+    return dossier.excludes(user.id, getattr(user, "professional", None))
+
+
+def _coordinates(user, dossier):
+    return "coordinator" in user.roles_in(dossier.structure) and _structure_active(
+        dossier.structure
+    )
+
+
+def _in_circle(user, dossier):
+    member = dossier.member_for(user.id)
+    return member is not None and member.active_on(_today())
+
+
+def _sees_dossier(user, dossier):
+    if _excluded(user, dossier):
+        return False
+    if _coordinates(user, dossier):
+        return True
+    return dossier.consent_active and _in_circle(user, dossier)
+
+
+def _acts_on_dossier(user, dossier):
+    """Writes need consent, and a place in the circle or the coordinating team."""
+    return (
+        dossier.consent_active
+        and not _excluded(user, dossier)
+        and (_coordinates(user, dossier) or _in_circle(user, dossier))
+    )
+
+
+def _manages_dossier(user, dossier):
+    return (
+        dossier.consent_active
+        and not _excluded(user, dossier)
+        and (
+            _coordinates(user, dossier)
+            or (dossier.referent == user.id and _in_circle(user, dossier))
+        )
+    )
+
+
+def _sees_content(user, dossier, item):
+    """An entry or timeline item: its author, everyone (public), or the members habilitated for
+    its data category (shared). `item` has author, visibility, category and deleted_at."""
+    from app.dossiers.habilitations import may_read
+
+    if item.deleted_at is not None or not _sees_dossier(user, dossier):
+        return False
+    if item.author == user.id or item.visibility == "public":
+        return True
+    return item.visibility == "shared" and may_read(user, item.category)
+
+
+def _writes_category(user, dossier, category):
+    from app.dossiers.habilitations import may_write
+
+    return _acts_on_dossier(user, dossier) and may_write(user, category)
+
+
+def _edits_entry(user, dossier, entry):
+    return (
+        entry.deleted_at is None
+        and entry.author == user.id
+        and _writes_category(user, dossier, entry.category)
+    )
+
+
+def _removes_entry(user, dossier, entry):
+    return entry.deleted_at is None and (
+        _edits_entry(user, dossier, entry) or _manages_dossier(user, dossier)
+    )
+
+
+def _joins(user, dossier):
+    return (
+        dossier.consent_active
+        and not _excluded(user, dossier)
+        and dossier.member_for(user.id) is None
+        and not _coordinates(user, dossier)
+    )
+
+
 RULES = {
     # Structures
     "structure.list": lambda user, target: _is_platform_admin(user),
@@ -73,6 +180,22 @@ RULES = {
     "form.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
     # Audit trail
     "audit.view": lambda user, target: _is_platform_admin(user),
+    # Dossiers. Target: the coordinating structure (create), the dossier, or a pair
+    # (dossier, entry) / (dossier, data category) for the entries.
+    "dossier.create": lambda user, target: (
+        target is not None and "coordinator" in _roles_in(user, target)
+    ),
+    "dossier.search": lambda user, target: True,
+    "dossier.view": lambda user, target: _sees_dossier(user, target),
+    "dossier.edit": lambda user, target: _manages_dossier(user, target),
+    "dossier.manage_members": lambda user, target: _manages_dossier(user, target),
+    "dossier.withdraw_consent": lambda user, target: _acts_on_dossier(user, target),
+    "dossier.request_join": lambda user, target: _joins(user, target),
+    "entry.create": lambda user, target: _writes_category(user, *target),
+    "entry.view": lambda user, target: _sees_content(user, *target),
+    "entry.edit": lambda user, target: _edits_entry(user, *target),
+    "entry.delete": lambda user, target: _removes_entry(user, *target),
+    "habilitation.manage": lambda user, target: _is_platform_admin(user),
 }
 
 ACTIONS = frozenset(RULES)

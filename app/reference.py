@@ -105,3 +105,86 @@ def profession_label(code):
 
 def profession_category(code):
     return PROFESSIONS.get(code, (None, None))[1]
+
+
+# --- dossiers --------------------------------------------------------------------------------
+
+SEXES = {"F": "Féminin", "M": "Masculin", "I": "Indéterminé"}
+
+CONSENT_MODES = {"oral": "Oral", "written": "Écrit"}
+
+LIVING_SITUATIONS = {
+    "seul": "Vit seul(e) à domicile",
+    "couple": "Vit en couple à domicile",
+    "famille": "Vit en famille",
+    "etablissement": "Vit en établissement",
+    "sans_domicile": "Sans domicile stable",
+    "autre": "Autre",
+}
+
+DOSSIER_STATUSES = {
+    "active": "Actif",
+    "consent_withdrawn": "Consentement retiré",
+    "closed": "Clos",
+}
+
+# Who sees an entry: its author; the members habilitated for its data category; everyone.
+VISIBILITIES = {
+    "private": "Privée (moi seul)",
+    "shared": "Partagée (membres habilités pour cette catégorie)",
+    "public": "Publique (tout le cercle de soins)",
+}
+
+ENTRY_KINDS = {"form": "Formulaire", "note": "Note", "document": "Document"}
+
+ACCESS_LEVELS = {"none": "Aucun accès", "read": "Lecture", "write": "Lecture et écriture"}
+
+# The habilitation matrix shipped with the platform: data category -> profession category ->
+# access. The platform admin edits it; a category or profession missing here means "none".
+DEFAULT_HABILITATIONS = {
+    "administratif": {
+        "medical": "write",
+        "pharmacie": "read",
+        "paramedical": "read",
+        "psychologie": "read",
+        "social": "write",
+        "aide_domicile": "read",
+        "coordination": "write",
+        "administratif": "write",
+    },
+    "social": {
+        "medical": "read",
+        "paramedical": "read",
+        "psychologie": "read",
+        "social": "write",
+        "coordination": "write",
+    },
+    "medical": {
+        "medical": "write",
+        "pharmacie": "read",
+        "paramedical": "read",
+        "psychologie": "read",
+        "coordination": "write",
+    },
+    "soins": {
+        "medical": "write",
+        "pharmacie": "write",
+        "paramedical": "write",
+        "psychologie": "read",
+        "coordination": "read",
+    },
+    "autonomie": {
+        "medical": "write",
+        "pharmacie": "read",
+        "paramedical": "write",
+        "psychologie": "read",
+        "social": "write",
+        "aide_domicile": "write",
+        "coordination": "write",
+    },
+    "psychologique": {
+        "medical": "read",
+        "psychologie": "write",
+        "coordination": "read",
+    },
+}

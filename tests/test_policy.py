@@ -52,11 +52,31 @@ MATRIX = {
     "form.view": (None, "TTTTTTFFFTFFT"),
     # The target is the form's owner structure; a global form (None) is platform admin's.
     "form.manage": ("structure", "TTFFFFFFFFFFT"),
+    # Target: the coordinating structure. Coordinators only; platform admins see no dossier.
+    "dossier.create": ("structure", "FFFTFFFFFFFFT"),
+    # Finding a dossier by identity (what a search shows is minimal: test_dossiers_*).
+    "dossier.search": (None, "TTTTTTFFFTFFT"),
+    "habilitation.manage": (None, "TFFFFFFFFFFFT"),
+}
+
+# Actions on one dossier or entry: their table, by kind of user of a dossier, is in
+# test_dossiers_access.py, which checks that it covers exactly these.
+DOSSIER_ACTIONS = {
+    "dossier.view",
+    "dossier.edit",
+    "dossier.manage_members",
+    "dossier.withdraw_consent",
+    "dossier.request_join",
+    "entry.create",
+    "entry.view",
+    "entry.edit",
+    "entry.delete",
 }
 
 
 def test_matrix_covers_every_action_and_kind():
-    assert set(MATRIX) == set(policy.ACTIONS)
+    assert set(MATRIX) | DOSSIER_ACTIONS == set(policy.ACTIONS)
+    assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
 
 

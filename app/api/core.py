@@ -30,13 +30,25 @@ def authenticate():
     return None
 
 
-def route(rule, method, summary, *, body=None, response=None, status=200, params=(), tag=None):
+def route(
+    rule,
+    method,
+    summary,
+    *,
+    body=None,
+    body_type="application/json",
+    response=None,
+    status=200,
+    params=(),
+    tag=None,
+):
     """Declare an API route and what the OpenAPI document says of it."""
 
     def decorator(view):
         spec = {
             "summary": summary,
             "body": body,
+            "body_type": body_type,
             "response": response,
             "status": status,
             "params": params,

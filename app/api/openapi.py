@@ -40,6 +40,11 @@ QUERY_PARAMS = {
     "q": {"type": "string"},
     "page": {"type": "integer", "minimum": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+    "scope": {"enum": ["mine", "structure"]},
+    "sort": {"enum": ["activity", "name", "created"]},
+    "birth_date": {"type": "string", "format": "date"},
+    "before": {"type": "integer", "minimum": 1},
+    "kind": {"type": "string"},
 }
 
 
@@ -63,7 +68,7 @@ def _operation(rule, spec):
     if spec["body"]:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": spec["body"]}},
+            "content": {spec["body_type"]: {"schema": spec["body"]}},
         }
     success = {"description": "Succès"}
     if spec["response"]:

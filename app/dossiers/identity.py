@@ -1,0 +1,68 @@
+"""Identity traits: the checks the schemas cannot express, and the probable-duplicate rule."""
+
+import re
+
+from app.clock import today as paris_today
+from app.text import fold
+
+OLDEST_BIRTH_DATE = "1900-01-01"
+# The INS matricule is the NIR: sex, year, month, department (2A/2B in Corsica), commune,
+# order number, then a 2-digit key.
+INS_RE = re.compile(r"^[1-478][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{6}[0-9]{2}$")
+
+
+def ins_key_valid(ins):
+    """Whether the last two digits are the key of the first 13 (97 - number mod 97); Corsican
+    departments count as 19 (2A) and 18 (2B), as the NIR rules say."""
+    if not INS_RE.match(ins or ""):
+        return False
+    body = ins[:13]
+    if body[5:7] == "2A":
+        number = int(body.replace("2A", "19", 1)) - 1_000_000
+    elif body[5:7] == "2B":
+        number = int(body.replace("2B", "18", 1)) - 2_000_000
+    else:
+        number = int(body)
+    return 97 - number % 97 == int(ins[13:])
+
+
+def date_problems(data):
+    """French messages, by JSON pointer, for dates that are well-formed but impossible."""
+    today = paris_today()
+    problems = {}
+    birth = data.get("identity", {}).get("birth_date")
+    if birth and birth > today:
+        problems["/identity/birth_date"] = "La date de naissance ne peut pas être dans le futur."
+    elif birth and birth < OLDEST_BIRTH_DATE:
+        problems["/identity/birth_date"] = "La date de naissance ne peut pas précéder 1900."
+    consent_date = data.get("consent", {}).get("date")
+    if consent_date and consent_date > today:
+        problems["/consent/date"] = "Le consentement ne peut pas être daté du futur."
+    ins = data.get("identity", {}).get("ins")
+    if ins and not ins_key_valid(ins):
+        problems["/identity/ins"] = (
+            "Ce matricule INS est invalide : 15 caractères attendus, dont une clé de "
+            "contrôle de 2 chiffres qui ne correspond pas."
+        )
+    return problems
+
+
+def _compact(name):
+    """ "Le Gall", "LEGALL", "le-gall" -> "legall"."""
+    return re.sub(r"[^a-z0-9]", "", fold(name or ""))
+
+
+def _first_names(text):
+    return set(re.findall(r"[a-z0-9]+", fold(text or "")))
+
+
+def probable_duplicate(identity, other):
+    """Same birth date (the caller's query), one name in common between birth and used names
+    (accents, case, spaces and hyphens aside), and the same first names in any order (or one
+    list contained in the other: "Marie" and "Marie Louise")."""
+    names = {_compact(identity.get("birth_name")), _compact(identity.get("used_name"))} - {""}
+    other_names = {_compact(other.birth_name), _compact(other.used_name)} - {""}
+    if not names & other_names:
+        return False
+    mine, theirs = _first_names(identity.get("first_names")), _first_names(other.first_names)
+    return bool(mine and theirs) and (mine <= theirs or theirs <= mine)

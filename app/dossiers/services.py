@@ -1,0 +1,290 @@
+"""Dossiers: creation under consent with the duplicate check, reading, search, identity edits.
+
+Every read of a dossier and every write is audited with the dossier's id.
+"""
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from app import audit, policy
+from app.accounts.models import User
+from app.clock import today, utcnow
+from app.dossiers import identity as identity_rules
+from app.dossiers import schemas, timeline
+from app.dossiers.models import CareMember, Consent, Contact, Dossier, Identity
+from app.errors import Conflict, NotFound
+from app.reference import CONSENT_MODES
+from app.structures.models import Structure
+from app.text import matches_all, prefix_range, tokens
+from app.validation import InvalidInput, check
+
+NOT_FOUND = "Ce dossier n'existe pas ou vous n'y avez pas accès."
+DUPLICATE = "Ce dossier existe peut-être déjà."
+MAX_QUERY = 200
+MAX_RESULTS = 20
+# Candidates read for an identity search without birth date, before the other words filter.
+MAX_CANDIDATES = 2000
+SEARCH_HELP = (
+    "Saisissez au moins le nom et le prénom, ou le nom et la date de naissance : la recherche "
+    "ne sert pas à parcourir les dossiers."
+)
+SORTS = {"activity": "-updated_at", "name": "sort_name", "created": "-created_at"}
+DETAIL_FIELDS = (
+    "phone",
+    "email",
+    "address",
+    "postcode",
+    "city",
+    "living_situation",
+    "living_notes",
+)
+
+
+def object_id(value):
+    try:
+        return ObjectId(str(value))
+    except (InvalidId, TypeError):
+        return None
+
+
+def find(dossier_id):
+    """The dossier with this id, whoever asks (for services that check access themselves)."""
+    oid = object_id(dossier_id)
+    found = Dossier.objects(id=oid).first() if oid else None
+    if found is None:
+        raise NotFound(NOT_FOUND)
+    return found
+
+
+def get_dossier(actor, dossier_id, action="dossier.view", record=True):
+    """The dossier if `actor` may do `action` on it. A dossier one may not see answers exactly
+    like one that does not exist: its existence is not revealed."""
+    dossier = find(dossier_id)
+    if not policy.can(actor, action, dossier):
+        if policy.can(actor, "dossier.view", dossier):
+            policy.require(actor, action, dossier)  # seen, not allowed: 403
+        raise NotFound(NOT_FOUND)
+    if record and action == "dossier.view":
+        audit.record(actor, "dossier.read", dossier, dossier=str(dossier.id))
+    return dossier
+
+
+def _details(data):
+    found = {name: data[name] for name in DETAIL_FIELDS if name in data}
+    if "contacts" in data:
+        found["contacts"] = [Contact(**c) for c in data["contacts"] if any(c.values())]
+    if found.get("living_situation") == "":
+        found["living_situation"] = None
+    return found
+
+
+def _checked(schema, data):
+    data = check(schema, data)
+    problems = identity_rules.date_problems(data)
+    if problems:
+        raise InvalidInput(problems)
+    return data
+
+
+def _structure(key):
+    structure = Structure.objects(key=key, active=True).first()
+    if structure is None:
+        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
+    return structure
+
+
+def minimal_identity(dossier, structures):
+    """What a duplicate or a search shows of a dossier one is not in: enough to recognise the
+    person, nothing of their situation."""
+    structure = structures.get(dossier.structure)
+    return {
+        "id": str(dossier.id),
+        "birth_name": dossier.identity.birth_name,
+        "used_name": dossier.identity.used_name or None,
+        "first_names": dossier.identity.first_names,
+        "birth_date": dossier.identity.birth_date,
+        "structure": structure.name if structure else None,
+    }
+
+
+def _structures_of(dossiers):
+    ids = {d.structure for d in dossiers}
+    return {s.id: s for s in Structure.objects(id__in=list(ids)).only("name")} if ids else {}
+
+
+def duplicates_of(identity):
+    """Dossiers that probably are the same person: one indexed query on the birth date."""
+    same_day = Dossier.objects(identity__birth_date=identity["birth_date"]).only(
+        "id", "identity", "structure"
+    )
+    return [d for d in same_day if identity_rules.probable_duplicate(identity, d.identity)]
+
+
+def create_dossier(actor, data, consent_file=None):
+    """Create a dossier with its consent; `consent_file` is an optional checked Upload.
+
+    Raises Conflict with the candidates when a probable duplicate exists, unless the
+    caller confirms with "confirm_new": the coordinator may ask to join it instead.
+    """
+    data = _checked(schemas.DOSSIER_CREATE, data)
+    structure = _structure(data["structure"])
+    policy.require(actor, "dossier.create", structure)
+    if not data.get("confirm_new"):
+        candidates = duplicates_of(data["identity"])
+        if candidates:
+            structures = _structures_of(candidates)
+            raise Conflict(
+                DUPLICATE,
+                extra={"candidates": [minimal_identity(d, structures) for d in candidates]},
+            )
+    identity = {k: v for k, v in data["identity"].items() if v != ""}
+    dossier = Dossier(
+        identity=Identity(**identity),
+        structure=structure.id,
+        referent=actor.id,
+        consent=Consent(
+            mode=data["consent"]["mode"],
+            date=data["consent"]["date"],
+            collected_by=str(actor.id),
+            collected_by_name=actor.name,
+        ),
+        members=[
+            CareMember(
+                user=actor.id,
+                name=actor.name,
+                profession=actor.profession,
+                care_role="coordinateur",
+                since=today(),
+                added_by=str(actor.id),
+            )
+        ],
+        created_by=str(actor.id),
+        **_details(data),
+    )
+    dossier.save(force_insert=True)
+    audit.record(actor, "dossier.create", dossier, dossier=str(dossier.id))
+    timeline.append(actor, dossier, "dossier", "Dossier créé")
+    consent = dossier.consent
+    timeline.append(
+        actor,
+        dossier,
+        "consent",
+        f"Consentement recueilli ({CONSENT_MODES[consent.mode].lower()}) le {consent.date}",
+    )
+    if consent_file is not None:
+        from app.dossiers.entries import add_document  # entries need a saved dossier
+
+        entry = add_document(
+            actor,
+            dossier,
+            consent_file,
+            {
+                "title": "Recueil du consentement",
+                "category": "administratif",
+                "visibility": "shared",
+            },
+        )
+        Dossier.objects(id=dossier.id).update_one(set__consent__document=entry.id)
+        dossier.consent.document = entry.id
+    return dossier
+
+
+def update_dossier(actor, dossier, data):
+    policy.require(actor, "dossier.edit", dossier)
+    data = _checked(schemas.DOSSIER_UPDATE, data)
+    changed = sorted(data)
+    if "identity" in data:
+        dossier.identity = Identity(**{k: v for k, v in data["identity"].items() if v != ""})
+    if "referent" in data:
+        referent = dossier.member_for(ObjectId(data["referent"]))
+        if referent is None:
+            raise InvalidInput({"/referent": "Le référent doit être membre du cercle de soins."})
+        dossier.referent = referent.user
+    for name, value in _details(data).items():
+        setattr(dossier, name, value)
+    dossier.updated_at = utcnow()
+    dossier.save()
+    audit.record(actor, "dossier.update", dossier, dossier=str(dossier.id), fields=changed)
+    timeline.append(actor, dossier, "dossier", "Dossier mis à jour", fields=changed)
+    return dossier
+
+
+# --- finding dossiers ------------------------------------------------------------------------
+
+
+def _visible(actor, dossiers):
+    return [d for d in dossiers if policy.can(actor, "dossier.view", d)]
+
+
+LIST_FIELDS = (
+    "id",
+    "identity",
+    "status",
+    "structure",
+    "members",
+    "exclusions",
+    "consent",
+    "referent",
+    "search_keys",
+    "sort_name",
+    "updated_at",
+    "created_at",
+)
+
+
+def list_dossiers(actor, query="", scope="mine", sort="activity", page=1, per_page=20):
+    """(dossiers, total): the actor's dossiers — their circles of care ("mine"), or those
+    their structures coordinate ("structure", for coordinators) — filtered by name words."""
+    if len(query) > MAX_QUERY:
+        return [], 0
+    if scope == "structure":
+        coordinated = [m.structure for m in actor.memberships if "coordinator" in m.roles]
+        found = (
+            Dossier.objects(structure__in=coordinated) if coordinated else Dossier.objects.none()
+        )
+    else:
+        found = Dossier.objects(member_users=actor.id)
+    found = found.only(*LIST_FIELDS).order_by(SORTS.get(sort, SORTS["activity"]))
+    wanted = tokens(query)
+    dossiers = _visible(actor, (d for d in found if matches_all(d.search_keys, wanted)))
+    start = (page - 1) * per_page
+    return dossiers[start : start + per_page], len(dossiers)
+
+
+def search_identity(actor, query, birth_date=None):
+    """Dossiers of the whole platform matching identity traits, as minimal identities, each
+    with whether the actor may open it. Needs two traits: this is not a way to browse."""
+    policy.require(actor, "dossier.search")
+    wanted = [t for t in tokens(query[:MAX_QUERY]) if len(t) >= 2]
+    if not wanted or (len(wanted) < 2 and not birth_date):
+        raise InvalidInput({"/q": SEARCH_HELP}, SEARCH_HELP)
+    if birth_date:
+        check(schemas.DATE, birth_date)
+        found = Dossier.objects(identity__birth_date=birth_date)
+    else:
+        longest = max(wanted, key=len)
+        found = Dossier.objects(__raw__={"search_keys": prefix_range(longest)})
+    found = found.only(*LIST_FIELDS).limit(MAX_CANDIDATES)
+    matched = [d for d in found if matches_all(d.search_keys, wanted)]
+    matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date))
+    matched = [d for d in matched if not policy_excluded(actor, d)][:MAX_RESULTS]
+    structures = _structures_of(matched)
+    return [
+        {
+            **minimal_identity(d, structures),
+            "can_view": policy.can(actor, "dossier.view", d),
+            "can_join": policy.can(actor, "dossier.request_join", d),
+        }
+        for d in matched
+    ]
+
+
+def policy_excluded(actor, dossier):
+    """A professional the patient refused does not even find the dossier."""
+    return dossier.excludes(actor.id, getattr(actor, "professional", None))
+
+
+def referent_of(dossier):
+    if dossier.referent is None:
+        return None
+    return User.objects(id=dossier.referent).only("name").first()
