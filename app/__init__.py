@@ -103,6 +103,9 @@ def register_blueprints(app):
     from app.accounts.views import bp as accounts_bp
     from app.admin.views import bp as admin_bp
     from app.api import bp as api_bp
+    from app.dossiers import circle_views  # noqa: F401 - its routes join the dossiers blueprint
+    from app.dossiers.entry_views import bp as entries_bp
+    from app.dossiers.views import bp as dossiers_bp
     from app.extensions import csrf
     from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
@@ -115,6 +118,8 @@ def register_blueprints(app):
     app.register_blueprint(admin_bp)
     app.register_blueprint(formeditor_bp)  # before formkit: /nouveau is not a form key
     app.register_blueprint(formkit_bp)
+    app.register_blueprint(dossiers_bp)
+    app.register_blueprint(entries_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)
 

@@ -196,6 +196,16 @@ RULES = {
     "entry.edit": lambda user, target: _edits_entry(user, *target),
     "entry.delete": lambda user, target: _removes_entry(user, *target),
     "habilitation.manage": lambda user, target: _is_platform_admin(user),
+    # Directory: every professional looks colleagues up; coordinators and structure admins
+    # add people without an account (RPPS import: issue 7).
+    "directory.search": lambda user, target: True,
+    "directory.add": lambda user, target: (
+        _is_platform_admin(user)
+        or any(
+            {"coordinator", "structure_admin"} & set(m.roles) and _structure_active(m.structure)
+            for m in user.memberships
+        )
+    ),
 }
 
 ACTIONS = frozenset(RULES)

@@ -1,16 +1,25 @@
 """Template globals and filters shared by every page."""
 
+from datetime import date
+
 from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
 from app import __version__, policy
 from app.reference import (
+    ACCESS_LEVELS,
+    CARE_ROLES,
+    CONSENT_MODES,
     DATA_CATEGORIES,
+    LIVING_SITUATIONS,
+    PROFESSION_CATEGORIES,
     PROFESSIONS,
     SECTORS,
+    SEXES,
     STRUCTURE_KINDS,
     STRUCTURE_ROLES,
     USER_STATUSES,
+    VISIBILITIES,
 )
 
 
@@ -35,8 +44,30 @@ def register(app):
         STRUCTURE_KINDS=STRUCTURE_KINDS,
         STRUCTURE_ROLES=STRUCTURE_ROLES,
         USER_STATUSES=USER_STATUSES,
+        ACCESS_LEVELS=ACCESS_LEVELS,
+        CARE_ROLES=CARE_ROLES,
+        CONSENT_MODES=CONSENT_MODES,
+        LIVING_SITUATIONS=LIVING_SITUATIONS,
+        PROFESSION_CATEGORIES=PROFESSION_CATEGORIES,
+        SEXES=SEXES,
+        VISIBILITIES=VISIBILITIES,
     )
     app.jinja_env.filters["datetime"] = lambda value: (
         format_datetime(value, "d MMM yyyy HH:mm") if value else "—"
     )
     app.jinja_env.filters["date"] = lambda value: format_date(value, "d MMM yyyy") if value else "—"
+    # Calendar days kept as "YYYY-MM-DD" (dossier dates): "12 mars 1941".
+    app.jinja_env.filters["day"] = lambda value: (
+        format_date(date.fromisoformat(value), "d MMMM yyyy") if value else "—"
+    )
+    app.jinja_env.filters["filesize"] = _filesize
+
+
+def _filesize(size):
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} o"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} Kio".replace(".", ",")
+    return f"{size / 1024 / 1024:.1f} Mio".replace(".", ",")

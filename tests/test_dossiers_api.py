@@ -380,6 +380,7 @@ def test_documents_are_typed_by_content_and_downloaded_as_attachments(api_as, co
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment")
     assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Security-Policy"].startswith("sandbox")
     photo = api.post(
         f"/dossiers/{dossier.id}/documents",
         data={

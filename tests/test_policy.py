@@ -57,6 +57,8 @@ MATRIX = {
     # Finding a dossier by identity (what a search shows is minimal: test_dossiers_*).
     "dossier.search": (None, "TTTTTTFFFTFFT"),
     "habilitation.manage": (None, "TFFFFFFFFFFFT"),
+    "directory.search": (None, "TTTTTTFFFTFFT"),
+    "directory.add": (None, "TTTTFFFFFFFFT"),
 }
 
 # Actions on one dossier or entry: their table, by kind of user of a dossier, is in

@@ -1,12 +1,14 @@
-"""Platform administration: accounts and the audit trail."""
+"""Platform administration: accounts, the habilitation matrix and the audit trail."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app import audit, policy
 from app.accounts import services
+from app.dossiers import habilitations as matrix
 from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
 from app.paging import page_number
+from app.reference import DATA_CATEGORIES, PROFESSION_CATEGORIES
 from app.structures.services import list_structures, structures_by_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -84,3 +86,30 @@ def audit_trail():
     return render_template(
         "admin/audit.html", events=events, action=action, before=before, next_before=next_before
     )
+
+
+@bp.route("/habilitations", methods=["GET", "POST"])
+def habilitations():
+    """The matrix: one select per data category and profession category."""
+    actor = acting_user()
+    policy.require(actor, "habilitation.manage")
+    error = None
+    if request.method == "POST":
+        rules = {
+            category: {
+                who: request.form.get(f"{category}.{who}", "none") for who in PROFESSION_CATEGORIES
+            }
+            for category in DATA_CATEGORIES
+        }
+        try:
+            matrix.update_matrix(actor, rules)
+        except FORM_ERRORS as failed:
+            error = failed
+        else:
+            flash(_("La matrice d'habilitations est enregistrée."), "success")
+            return redirect(url_for("admin.habilitations"))
+    return render_template(
+        "admin/habilitations.html",
+        rules=matrix.matrix(),
+        error_message=getattr(error, "message", None),
+    ), (400 if error else 200)

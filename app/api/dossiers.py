@@ -2,7 +2,7 @@
 
 import json
 
-from flask import request, send_file
+from flask import request
 
 from app import policy
 from app.api.core import current_api_user, json_body, page_args, route
@@ -332,25 +332,10 @@ def delete_entry(entry_id):
 
 
 @route("/entries/<entry_id>/file", "GET", "Télécharger le fichier d'un document", tag=TAG)
+@documents.serves_files
 def download_document(entry_id):
     entry, stored = entries.open_document(current_api_user(), entry_id)
-    return document_response(entry, stored)
-
-
-def document_response(entry, stored, inline=False):
-    """The file with its detected type, as an attachment unless a raster image shown by our
-    own pages; the sandbox CSP makes sure nothing in it runs even if a browser sniffs."""
-    response = send_file(
-        stored,
-        mimetype=entry.content_type,
-        as_attachment=not (inline and entry.content_type in documents.INLINE_IMAGES),
-        download_name=entry.filename,
-        max_age=0,
-    )
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return documents.send(entry, stored)
 
 
 @route("/habilitations", "GET", "La matrice d'habilitations", tag=TAG)

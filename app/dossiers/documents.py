@@ -13,6 +13,7 @@ import zipfile
 
 import filetype
 import gridfs
+from flask import send_file
 
 from app.db import database
 from app.uploads import MAX_FILE
@@ -124,3 +125,25 @@ def store(upload, metadata):
 
 def open_file(file_id):
     return _bucket().get(file_id)
+
+
+def serves_files(view):
+    """Mark a view that answers with a stored file: its Content-Security-Policy (set by
+    Talisman, which reads this attribute) sandboxes it, so nothing in a file ever runs."""
+    view.talisman_view_options = {"content_security_policy": "sandbox; default-src 'none'"}
+    return view
+
+
+def send(entry, stored, inline=False):
+    """The file with its detected type, as an attachment unless a raster image shown by our
+    own pages (see serves_files for the CSP)."""
+    response = send_file(
+        stored,
+        mimetype=entry.content_type,
+        as_attachment=not (inline and entry.content_type in INLINE_IMAGES),
+        download_name=entry.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

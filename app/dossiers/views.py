@@ -1,0 +1,245 @@
+"""Dossiers in the browser: "Mes dossiers", creation under consent, search, the dossier page
+with its timeline, identity, consent and join requests."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from app.clock import today
+from app.dossiers import circle, documents, services, timeline
+from app.dossiers.models import Entry
+from app.errors import Conflict, Forbidden
+from app.forms import FORM_ERRORS, acting_user, signed_in_only
+from app.paging import page_number
+from app.structures.models import Structure
+from app.uploads import accepts_uploads, uploaded_file
+from app.validation import InvalidInput
+
+bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
+
+signed_in_only(bp)
+
+IDENTITY_FIELDS = (
+    "birth_name",
+    "used_name",
+    "first_names",
+    "birth_date",
+    "sex",
+    "birth_place_code",
+    "ins",
+)
+DETAIL_FIELDS = (
+    "phone",
+    "email",
+    "address",
+    "postcode",
+    "city",
+    "living_situation",
+    "living_notes",
+)
+CONTACT_FIELDS = ("name", "relation", "phone", "email")
+PER_PAGE = 20
+
+
+def form_pointer(pointer):
+    """A service's JSON pointer as the name of the HTML field it is about."""
+    for prefix, replacement in (
+        ("/identity/", "/"),
+        ("/consent/", "/consent_"),
+        ("/contacts/0/", "/contact_"),
+        ("/file", "/consent_file"),
+    ):
+        if pointer.startswith(prefix):
+            return replacement + pointer[len(prefix) :]
+    return pointer
+
+
+def dossier_data(form):
+    """The posted dossier form as the service's JSON shape."""
+    data = {
+        "identity": {
+            name: form.get(name, "").strip()
+            for name in IDENTITY_FIELDS
+            if form.get(name, "").strip()
+        },
+        **{name: form.get(name, "").strip() for name in DETAIL_FIELDS if name in form},
+    }
+    contact = {name: form.get(f"contact_{name}", "").strip() for name in CONTACT_FIELDS}
+    if any(contact.values()):
+        data["contacts"] = [contact]
+    elif "contact_name" in form:
+        data["contacts"] = []
+    return data
+
+
+def _page(template, status=200, error=None, **context):
+    fields = {form_pointer(p): m for p, m in getattr(error, "fields", {}).items()}
+    message = getattr(error, "message", None)
+    return render_template(
+        template, values=request.form, errors=fields, error_message=message, **context
+    ), status
+
+
+def coordinated_structures(user):
+    ids = [m.structure for m in user.memberships if "coordinator" in m.roles]
+    return list(Structure.objects(id__in=ids, active=True).order_by("name")) if ids else []
+
+
+@bp.get("/")
+def index():
+    actor = acting_user()
+    query = request.args.get("q", "")
+    scope = "structure" if request.args.get("scope") == "structure" else "mine"
+    sort = request.args.get("sort", "activity")
+    page = page_number()
+    found, total = services.list_dossiers(actor, query, scope, sort, page, PER_PAGE)
+    return render_template(
+        "dossiers/index.html",
+        dossiers=found,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        query=query,
+        scope=scope,
+        sort=sort,
+        can_create=bool(coordinated_structures(actor)),
+    )
+
+
+@bp.route("/nouveau", methods=["GET", "POST"])
+@accepts_uploads
+def create():
+    actor = acting_user()
+    structures = coordinated_structures(actor)
+    if not structures:
+        raise Forbidden("Seuls les coordinateurs d'une structure créent des dossiers.")
+    context = {"structures": structures, "structure_options": {s.key: s.name for s in structures}}
+    if request.method == "GET":
+        values = {"consent_date": today(), "structure": structures[0].key}
+        return render_template("dossiers/new.html", values=values, errors={}, **context)
+    data = {
+        **dossier_data(request.form),
+        "consent": {
+            "mode": request.form.get("consent_mode", ""),
+            "date": request.form.get("consent_date", ""),
+        },
+        "structure": request.form.get("structure", ""),
+        "confirm_new": request.form.get("confirm_new") == "on",
+    }
+    data["consent"] = {k: v for k, v in data["consent"].items() if v}
+    try:
+        posted_file = uploaded_file("consent_file", required=False)
+        upload = documents.inspect(*posted_file, pointer="/file") if posted_file else None
+        dossier = services.create_dossier(actor, data, upload)
+    except Conflict as error:
+        if "candidates" not in error.extra:
+            return _page("dossiers/new.html", error.status, error, **context)
+        return _page("dossiers/new.html", 409, candidates=error.extra["candidates"], **context)
+    except FORM_ERRORS as error:
+        return _page("dossiers/new.html", getattr(error, "status", 400), error, **context)
+    flash("Le dossier a été créé.", "success")
+    return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+
+
+@bp.get("/recherche")
+def search():
+    actor = acting_user()
+    query, birth_date = request.args.get("q", ""), request.args.get("birth_date", "")
+    results, error = None, None
+    if "q" in request.args:
+        try:
+            results = services.search_identity(actor, query, birth_date or None)
+        except InvalidInput as invalid:
+            error = next(iter(invalid.fields.values()))
+    pending = circle.my_pending_requests(actor, [r["id"] for r in results or []])
+    return render_template(
+        "dossiers/search.html",
+        query=query,
+        birth_date=birth_date,
+        results=results,
+        error=error,
+        pending={str(p) for p in pending},
+    ), (400 if error else 200)
+
+
+def entries_by_id(items):
+    """The entries the timeline items point at, in one query (for previews)."""
+    ids = [item.entry for item in items if item.entry]
+    return {e.id: e for e in Entry.objects(id__in=ids)} if ids else {}
+
+
+@bp.get("/<dossier_id>")
+def show(dossier_id):
+    actor = acting_user()
+    dossier = services.get_dossier(actor, dossier_id)
+    kind = request.args.get("kind") if request.args.get("kind") in timeline.KINDS else None
+    items, next_before = timeline.page(actor, dossier, request.args.get("before", type=int), kind)
+    structure = Structure.objects(id=dossier.structure).first()
+    return render_template(
+        "dossiers/show.html",
+        dossier=dossier,
+        structure=structure,
+        items=items,
+        entries=entries_by_id(items),
+        next_before=next_before,
+        kind=kind,
+        kinds=timeline.KINDS,
+        referent=services.referent_of(dossier),
+    )
+
+
+@bp.route("/<dossier_id>/identite", methods=["GET", "POST"])
+def identity(dossier_id):
+    actor = acting_user()
+    if request.method == "GET":
+        dossier = services.get_dossier(actor, dossier_id)
+        values = {
+            **dossier.identity.to_mongo().to_dict(),
+            **{name: dossier[name] or "" for name in DETAIL_FIELDS},
+        }
+        contact = dossier.contacts[0] if dossier.contacts else None
+        for name in CONTACT_FIELDS:
+            values[f"contact_{name}"] = (contact[name] or "") if contact else ""
+        return render_template("dossiers/identity.html", dossier=dossier, values=values, errors={})
+    dossier = services.get_dossier(actor, dossier_id, "dossier.edit")
+    try:
+        services.update_dossier(actor, dossier, dossier_data(request.form))
+    except FORM_ERRORS as error:
+        return _page(
+            "dossiers/identity.html", getattr(error, "status", 400), error, dossier=dossier
+        )
+    flash("Le dossier a été mis à jour.", "success")
+    return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+
+
+@bp.route("/<dossier_id>/consentement", methods=["GET", "POST"])
+def consent(dossier_id):
+    actor = acting_user()
+    if request.method == "GET":
+        dossier = services.get_dossier(actor, dossier_id)
+        return render_template(
+            "dossiers/consent.html", dossier=dossier, values={"date": today()}, errors={}
+        )
+    dossier = services.get_dossier(actor, dossier_id, "dossier.withdraw_consent")
+    data = {k: request.form.get(k, "").strip() for k in ("date", "reason")}
+    try:
+        circle.withdraw_consent(actor, dossier, {k: v for k, v in data.items() if v})
+    except FORM_ERRORS as error:
+        return _page("dossiers/consent.html", getattr(error, "status", 400), error, dossier=dossier)
+    flash("Le retrait du consentement est enregistré : le partage est arrêté.", "warning")
+    return redirect(url_for("dossiers.consent", dossier_id=dossier.id))
+
+
+@bp.route("/<dossier_id>/rejoindre", methods=["GET", "POST"])
+def join(dossier_id):
+    actor = acting_user()
+    dossier = services.get_dossier(actor, dossier_id, "dossier.request_join")
+    structures = {dossier.structure: Structure.objects(id=dossier.structure).first()}
+    summary = services.minimal_identity(dossier, structures)
+    if request.method == "GET":
+        return render_template("dossiers/join.html", dossier=summary, values={}, errors={})
+    data = {k: request.form.get(k, "").strip() for k in ("care_role", "message")}
+    try:
+        circle.request_join(actor, dossier, {k: v for k, v in data.items() if v})
+    except FORM_ERRORS as error:
+        return _page("dossiers/join.html", getattr(error, "status", 400), error, dossier=summary)
+    flash("Votre demande a été envoyée aux coordinateurs du dossier.", "success")
+    return redirect(url_for("dossiers.search"))
