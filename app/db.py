@@ -75,13 +75,15 @@ class CommandCounter(monitoring.CommandListener):
     def __init__(self):
         self.count = 0
         self.names = []
+        self.targets = []  # "find users", "insert audit_events"…: what each round trip was
 
     def reset(self):
-        self.count, self.names = 0, []
+        self.count, self.names, self.targets = 0, [], []
 
     def started(self, event):
         self.count += 1
         self.names.append(event.command_name)
+        self.targets.append(f"{event.command_name} {event.command.get(event.command_name)}")
 
     def succeeded(self, event):
         pass

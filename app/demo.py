@@ -3,6 +3,7 @@
 from app import policy
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.formkit.models import Form
 from app.formkit.services import sync_directory
 from app.structures.models import Structure
 from app.structures.services import create_structure
@@ -120,8 +121,159 @@ def seed_demo(forms_folder=None):
     if forms_folder is not None and forms_folder.is_dir():
         report = sync_directory(forms_folder)
         created += len(report["created"]) + len(report["published"])
-    return created
+    return created + seed_demo_dossiers()
 
 
 def demo_logins():
     return [(email, DEMO_PASSWORD, name) for email, name, *_ in USERS]
+
+
+# The demo dossiers: one active with a full circle, one with a pending join request and a
+# professional the patient refused, one whose consent was withdrawn.
+DOSSIERS = [
+    {
+        "identity": {
+            "birth_name": "Durand",
+            "first_names": "Marcel Henri",
+            "birth_date": "1938-06-14",
+            "sex": "M",
+            "birth_place_code": "31555",
+        },
+        "address": "8 rue des Lilas",
+        "postcode": "31200",
+        "city": "Toulouse",
+        "living_situation": "seul",
+        "living_notes": "Vit seul au 2e étage sans ascenseur ; fille à Bordeaux.",
+        "contacts": [{"name": "Isabelle Durand", "relation": "fille", "phone": "06 00 00 00 01"}],
+        "members": [
+            ("dr.dupuis@parcours.test", "medecin_traitant"),
+            ("inf.moreau@parcours.test", "infirmier"),
+            ("aide.petit@parcours.test", "aide_a_domicile"),
+        ],
+        "notes": [
+            (
+                "inf.moreau@parcours.test",
+                "soins",
+                "shared",
+                "Pansement",
+                "Pansement du talon refait, plaie propre. Prochain passage jeudi.",
+            ),
+            (
+                "aide.petit@parcours.test",
+                "autonomie",
+                "public",
+                "Courses",
+                "Frigo presque vide ce matin, courses faites avec M. Durand.",
+            ),
+            (
+                "dr.dupuis@parcours.test",
+                "medical",
+                "private",
+                "À revoir",
+                "Penser à réévaluer le traitement anticoagulant.",
+            ),
+        ],
+        "evaluation": True,
+    },
+    {
+        "identity": {
+            "birth_name": "Faure",
+            "used_name": "Bernard",
+            "first_names": "Odette",
+            "birth_date": "1942-11-02",
+            "sex": "F",
+        },
+        "city": "Colomiers",
+        "postcode": "31770",
+        "living_situation": "couple",
+        "members": [("dr.dupuis@parcours.test", "medecin_traitant")],
+        "exclusions": ["kine.roux@parcours.test"],
+        "join_requests": [("as.garcia@parcours.test", "assistant_social")],
+        "notes": [],
+    },
+    {
+        "identity": {
+            "birth_name": "Lopez",
+            "first_names": "Ahmed",
+            "birth_date": "1951-01-23",
+            "sex": "M",
+        },
+        "city": "Blagnac",
+        "living_situation": "famille",
+        "members": [("inf.moreau@parcours.test", "infirmier")],
+        "notes": [],
+        "withdrawn": "Ne souhaite plus d'accompagnement par le DAC.",
+    },
+]
+
+
+def seed_demo_dossiers():
+    """Create the demo dossiers that are missing (found by birth name and date)."""
+    from app.dossiers import circle, entries, services
+    from app.dossiers.models import Dossier
+
+    users = {u.email: u for u in User.objects(email__in=[u[0] for u in USERS])}
+    coordinator = users.get("coord.martin@parcours.test")
+    if coordinator is None:
+        return 0
+    created = 0
+    for spec in DOSSIERS:
+        identity = spec["identity"]
+        if Dossier.objects(
+            identity__birth_name=identity["birth_name"], identity__birth_date=identity["birth_date"]
+        ).count():
+            continue
+        details = {
+            k: spec[k]
+            for k in ("address", "postcode", "city", "living_situation", "living_notes", "contacts")
+            if k in spec
+        }
+        dossier = services.create_dossier(
+            coordinator,
+            {
+                "identity": identity,
+                "consent": {"mode": "written", "date": "2026-09-01"},
+                "structure": "dac-31",
+                "confirm_new": True,
+                **details,
+            },
+        )
+        for email, role in spec["members"]:
+            circle.add_member(
+                coordinator, dossier, {"user": str(users[email].id), "care_role": role}
+            )
+        for email in spec.get("exclusions", []):
+            circle.exclude(
+                coordinator,
+                dossier,
+                {"user": str(users[email].id), "reason": "Refus exprimé par l'usagère"},
+            )
+        for email, role in spec.get("join_requests", []):
+            circle.request_join(users[email], dossier, {"care_role": role})
+        for email, category, visibility, title, text in spec["notes"]:
+            entries.add_entry(
+                users[email],
+                dossier,
+                {"title": title, "note": text, "category": category, "visibility": visibility},
+            )
+        if spec.get("evaluation") and Form.objects(key="evaluation_multidimensionnelle").count():
+            entries.add_entry(
+                coordinator,
+                dossier,
+                {
+                    "form": "evaluation_multidimensionnelle",
+                    "visibility": "shared",
+                    "data": {
+                        "date_evaluation": "2026-09-03",
+                        "lieu_evaluation": "domicile",
+                        "gir": 4,
+                        "synthese": {"analyse": "Isolement, chutes récentes."},
+                    },
+                },
+            )
+        if spec.get("withdrawn"):
+            circle.withdraw_consent(
+                coordinator, dossier, {"date": "2026-10-15", "reason": spec["withdrawn"]}
+            )
+        created += 1
+    return created

@@ -58,14 +58,10 @@ def _today():
 
 
 def _structure_active(structure_id):
-    from flask import g
+    from app.structures.services import cached_structure
 
-    from app.structures.models import Structure
-
-    cache = g.setdefault("active_structures", {})
-    if structure_id not in cache:
-        cache[structure_id] = Structure.objects(id=structure_id, active=True).count() > 0
-    return cache[structure_id]
+    structure = cached_structure(structure_id)
+    return structure is not None and structure.active
 
 
 def _excluded(user, dossier):

@@ -14,7 +14,8 @@ import pytest
 
 from app.accounts.models import ApiToken, User
 from app.cli import cli, shipped_forms
-from app.demo import DEMO_PASSWORD, STRUCTURES, USERS
+from app.demo import DEMO_PASSWORD, DOSSIERS, STRUCTURES, USERS
+from app.dossiers.models import Dossier, Entry, JoinRequest
 from app.embedded import PORT_FILE, answers_ping, free_port
 from app.structures.models import Structure
 
@@ -116,7 +117,8 @@ def test_demo_is_idempotent(runner):
     first = invoke(runner, "demo")
     assert first.exit_code == 0, first.output
     forms = len(list(shipped_forms().glob("*.json")))
-    assert f"{len(STRUCTURES) + len(USERS) + forms} documents created" in first.output
+    created = len(STRUCTURES) + len(USERS) + forms + len(DOSSIERS)
+    assert f"{created} documents created" in first.output
     second = invoke(runner, "demo")
     assert "(0 documents created)" in second.output
     assert Structure.objects.count() == len(STRUCTURES)
@@ -125,6 +127,10 @@ def test_demo_is_idempotent(runner):
     assert sectors == {"sanitaire", "social", "medico_social"}
     professions = {u.profession for u in User.objects(memberships__roles="professional")}
     assert len(professions) == 5
+    statuses = sorted(d.status for d in Dossier.objects)
+    assert statuses == ["active", "active", "consent_withdrawn"]
+    assert Entry.objects(kind="form").count() == 1
+    assert JoinRequest.objects(status="pending").count() == 1
 
 
 def test_demo_accounts_can_log_in(runner, web):

@@ -14,7 +14,7 @@ from app.dossiers.serializers import (
     member_json,
     timeline_item_json,
 )
-from app.structures.models import Structure
+from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
 from app.validation import InvalidInput
 
@@ -48,8 +48,7 @@ def _dossier(dossier_id, action="dossier.view"):
 
 def _full(dossier):
     actor = current_api_user()
-    structure = Structure.objects(id=dossier.structure).first()
-    return dossier_json(dossier, actor, structure)
+    return dossier_json(dossier, actor, cached_structure(dossier.structure))
 
 
 @route(

@@ -7,7 +7,6 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from app import audit, policy
-from app.accounts.models import User
 from app.clock import today, utcnow
 from app.dossiers import identity as identity_rules
 from app.dossiers import schemas, timeline
@@ -282,9 +281,3 @@ def search_identity(actor, query, birth_date=None):
 def policy_excluded(actor, dossier):
     """A professional the patient refused does not even find the dossier."""
     return dossier.excludes(actor.id, getattr(actor, "professional", None))
-
-
-def referent_of(dossier):
-    if dossier.referent is None:
-        return None
-    return User.objects(id=dossier.referent).only("name").first()

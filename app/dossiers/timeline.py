@@ -6,12 +6,10 @@ viewer may not see are skipped; the window doubles until the page is full, so a 
 of others' private notes costs a few more round trips, not a scan.
 """
 
-from flask import g
-
 from app import policy
 from app.clock import utcnow
 from app.dossiers.models import Dossier, TimelineItem
-from app.structures.models import Structure
+from app.structures.services import cached_structure
 
 KINDS = {
     "entry": "Formulaires et notes",
@@ -29,12 +27,8 @@ def _structure_name(user, dossier):
     ids = [m.structure for m in user.memberships]
     if not ids:
         return None
-    chosen = dossier.structure if dossier.structure in ids else ids[0]
-    cache = g.setdefault("structure_names", {})
-    if chosen not in cache:
-        found = Structure.objects(id=chosen).only("name").first()
-        cache[chosen] = found.name if found else None
-    return cache[chosen]
+    chosen = cached_structure(dossier.structure if dossier.structure in ids else ids[0])
+    return chosen.name if chosen else None
 
 
 def actor_snapshot(user, dossier):

@@ -10,6 +10,7 @@ from app.errors import Conflict, Forbidden
 from app.forms import FORM_ERRORS, acting_user, signed_in_only
 from app.paging import page_number
 from app.structures.models import Structure
+from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
 from app.validation import InvalidInput
 
@@ -172,17 +173,16 @@ def show(dossier_id):
     dossier = services.get_dossier(actor, dossier_id)
     kind = request.args.get("kind") if request.args.get("kind") in timeline.KINDS else None
     items, next_before = timeline.page(actor, dossier, request.args.get("before", type=int), kind)
-    structure = Structure.objects(id=dossier.structure).first()
     return render_template(
         "dossiers/show.html",
         dossier=dossier,
-        structure=structure,
+        structure=cached_structure(dossier.structure),
         items=items,
         entries=entries_by_id(items),
         next_before=next_before,
         kind=kind,
         kinds=timeline.KINDS,
-        referent=services.referent_of(dossier),
+        referent=dossier.member_for(dossier.referent) if dossier.referent else None,
     )
 
 
@@ -232,7 +232,7 @@ def consent(dossier_id):
 def join(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, "dossier.request_join")
-    structures = {dossier.structure: Structure.objects(id=dossier.structure).first()}
+    structures = {dossier.structure: cached_structure(dossier.structure)}
     summary = services.minimal_identity(dossier, structures)
     if request.method == "GET":
         return render_template("dossiers/join.html", dossier=summary, values={}, errors={})

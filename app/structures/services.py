@@ -1,5 +1,7 @@
 """Structures and their members."""
 
+from flask import g
+
 from app import audit, policy
 from app.accounts.models import Membership, User
 from app.accounts.services import clean_input, find_user, insert_user
@@ -34,6 +36,14 @@ def structures_of(user):
     return list(Structure.objects(id__in=ids, active=True).order_by("name")) if ids else []
 
 
+def cached_structure(structure_id):
+    """The structure with this id (or None), read once per request."""
+    cache = g.setdefault("structures_by_id", {})
+    if structure_id not in cache:
+        cache[structure_id] = Structure.objects(id=structure_id).first()
+    return cache[structure_id]
+
+
 def structures_by_id(ids):
     return {s.id: s for s in Structure.objects(id__in=list(ids))} if ids else {}
 
@@ -55,6 +65,7 @@ def update_structure(actor, structure, data):
         setattr(structure, field, None if value == "" and field in OPTIONAL_FIELDS else value)
     structure.updated_at = utcnow()
     structure.save()
+    g.pop("structures_by_id", None)  # this request's copies are stale now
     action = {False: "structure.deactivate", True: "structure.reactivate"}.get(
         data.get("active"), "structure.update"
     )
