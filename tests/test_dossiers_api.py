@@ -1,6 +1,8 @@
 """Dossiers through the API: creation under consent, duplicates, circle of care, consent
 withdrawal, entries with their history, documents and the timeline."""
 
+import io
+
 import pytest
 from dossier_helpers import IDENTITY, JPEG, PDF, VALID_INS, new_dossier
 from helpers import snapshot
@@ -391,3 +393,76 @@ def test_documents_are_typed_by_content_and_downloaded_as_attachments(api_as, co
         content_type="multipart/form-data",
     )
     assert photo.status_code == 201
+
+
+def test_every_read_is_audited(api_as, coordinator, dossier):
+    api = api_as(coordinator)
+    made = api.post(
+        f"/dossiers/{dossier.id}/entries",
+        json={"note": "x", "category": "social", "visibility": "public"},
+    ).json
+    AuditEvent.objects(dossier=str(dossier.id)).delete()
+    api.get(f"/dossiers/{dossier.id}")
+    api.get(f"/dossiers/{dossier.id}/entries")
+    api.get(f"/dossiers/{dossier.id}/timeline")
+    api.get(f"/entries/{made['id']}")
+    actions = [e.action for e in AuditEvent.objects(dossier=str(dossier.id)).order_by("seq")]
+    assert actions == ["dossier.read", "dossier.read", "dossier.read", "entry.read"]
+    assert {e.actor for e in AuditEvent.objects(dossier=str(dossier.id))} == {str(coordinator.id)}
+
+
+def test_an_oversized_upload_is_refused_by_the_api(api_as, coordinator, dossier):
+    from test_dossiers_web import multipart
+
+    api = api_as(coordinator)
+    before = snapshot(DOSSIER_COLLECTIONS)
+    fields = {"category": "social", "visibility": "public"}
+    body, content_type = multipart(fields, "file", "gros.pdf", PDF + b"0" * (25 * 1024 * 1024))
+    response = api.client.post(
+        f"/api/v1/dossiers/{dossier.id}/documents",
+        data=body,
+        content_type=content_type,
+        headers=api.headers,
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["message"] == "Le fichier dépasse la taille maximale de 20 Mio."
+    assert snapshot(DOSSIER_COLLECTIONS) == before
+
+
+def test_an_upload_without_category_or_file_is_refused(api_as, coordinator, dossier):
+    api = api_as(coordinator)
+    before = snapshot(DOSSIER_COLLECTIONS)
+    missing = api.post(
+        f"/dossiers/{dossier.id}/documents",
+        data={"file": (io.BytesIO(PDF), "a.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 422
+    assert set(missing.json["error"]["fields"]) == {"/category", "/visibility"}
+    no_file = api.post(
+        f"/dossiers/{dossier.id}/documents",
+        data={"category": "social", "visibility": "public"},
+        content_type="multipart/form-data",
+    )
+    assert no_file.status_code == 422
+    assert "/file" in no_file.json["error"]["fields"]
+    assert snapshot(DOSSIER_COLLECTIONS) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd.pdf"),
+        ("..\\..\\windows\\system32\\cmd.exe", "cmd.pdf"),
+        ("C:\\Users\\moi\\Bureau\\compte rendu.PDF", "compte rendu.pdf"),
+        ("rapport\x00.html", "rapport.pdf"),
+        ("...", "document.pdf"),
+        ("", "document.pdf"),
+        ("a" * 300 + ".pdf", "a" * 120 + ".pdf"),
+        ('<script>"x"</script>.pdf', "script.pdf"),
+    ],
+)
+def test_hostile_file_names_are_made_safe(name, expected):
+    from app.dossiers.documents import safe_filename
+
+    assert safe_filename(name, "pdf") == expected

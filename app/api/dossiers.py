@@ -233,7 +233,7 @@ def add_entry(dossier_id):
 @route("/dossiers/<dossier_id>/entries", "GET", "Les entrées visibles du dossier", tag=TAG)
 def list_entries(dossier_id):
     actor = current_api_user()
-    dossier = _dossier(dossier_id)
+    dossier = services.get_dossier(actor, dossier_id)
     kind = request.args.get("kind") or None
     return {"items": [entry_json(e) for e in entries.list_entries(actor, dossier, kind)]}
 
@@ -287,7 +287,7 @@ def dossier_timeline(dossier_id):
 
 @route("/entries/<entry_id>", "GET", "Une entrée", tag=TAG)
 def get_entry(entry_id):
-    return entry_json(entries.get_entry(current_api_user(), entry_id)[1])
+    return entry_json(entries.read_entry(current_api_user(), entry_id)[1])
 
 
 @route(

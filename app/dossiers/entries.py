@@ -9,7 +9,7 @@ import json
 from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import documents, schemas, timeline
-from app.dossiers.models import Dossier, Entry, EntryVersion, TimelineItem
+from app.dossiers.models import Entry, EntryVersion, TimelineItem
 from app.dossiers.services import find, object_id
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
@@ -171,6 +171,13 @@ def get_entry(actor, entry_id, action="entry.view"):
     return dossier, entry
 
 
+def read_entry(actor, entry_id):
+    """(dossier, entry) for reading it; the read is audited like a dossier's."""
+    dossier, entry = get_entry(actor, entry_id)
+    audit.record(actor, "entry.read", entry, dossier=str(dossier.id))
+    return dossier, entry
+
+
 def list_entries(actor, dossier, kind=None):
     policy.require(actor, "dossier.view", dossier)
     found = Entry.objects(dossier=dossier.id, deleted_at=None).order_by("-created_at")
@@ -230,8 +237,8 @@ def update_entry(actor, entry_id, data, expected_version=None):
 
 
 def versions_of(actor, entry_id):
-    """(dossier, entry, earlier states newest first)."""
-    dossier, entry = get_entry(actor, entry_id)
+    """(dossier, entry, earlier states newest first); audited as a read."""
+    dossier, entry = read_entry(actor, entry_id)
     earlier = EntryVersion.objects(entry=entry.id).order_by("-version")
     return dossier, entry, list(earlier)
 
@@ -271,6 +278,3 @@ def open_document(actor, entry_id):
     audit.record(actor, "document.download", entry, dossier=str(dossier.id))
     return entry, documents.open_file(entry.file)
 
-
-def dossier_of(entry):
-    return Dossier.objects(id=entry.dossier).first()
