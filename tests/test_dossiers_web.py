@@ -359,3 +359,26 @@ def test_the_platform_admin_edits_the_habilitation_matrix(
     )
     assert api.post(f"/dossiers/{dossier.id}/entries", json=note).status_code == 201
     assert login_as(coordinator).get("/admin/habilitations").status_code == 403
+
+
+def test_the_coordinator_names_a_referent_who_then_manages_the_circle(
+    coord_web, dossier, gp, login_as
+):
+    coord_web.post(
+        f"/dossiers/{dossier.id}/cercle/membres",
+        {"user": str(gp.id), "care_role": "medecin_traitant"},
+    )
+    gp_web = login_as(gp)
+    assert (
+        gp_web.post(f"/dossiers/{dossier.id}/cercle/refus", {"user": str(gp.id)}).status_code == 403
+    )
+    named = coord_web.post(f"/dossiers/{dossier.id}/cercle/referent", {"user": str(gp.id)})
+    assert named.status_code == 302
+    assert "Dr Généraliste est maintenant le référent" in html(
+        coord_web.get(named.headers["Location"])
+    )
+    page = html(gp_web.get(f"/dossiers/{dossier.id}/cercle"))
+    assert "Ajouter un membre" in page
+    outsider = coord_web.post(f"/dossiers/{dossier.id}/cercle/referent", {"user": "0" * 24})
+    assert outsider.status_code == 400
+    assert "Le référent doit être membre du cercle de soins." in html(outsider)

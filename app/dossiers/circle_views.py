@@ -109,3 +109,14 @@ def decide(dossier_id, request_id):
         return _circle_page(dossier, getattr(error, "status", 400), error)
     message = "Demande acceptée." if decided.status == "accepted" else "Demande refusée."
     return _done(dossier, message)
+
+
+@bp.post("/<dossier_id>/cercle/referent")
+def set_referent(dossier_id):
+    dossier = services.get_dossier(acting_user(), dossier_id, "dossier.edit")
+    try:
+        services.update_dossier(acting_user(), dossier, {"referent": request.form.get("user", "")})
+    except FORM_ERRORS as error:
+        return _circle_page(dossier, getattr(error, "status", 400), error)
+    referent = dossier.member_for(dossier.referent)
+    return _done(dossier, f"{referent.name} est maintenant le référent du dossier.")

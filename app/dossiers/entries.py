@@ -277,4 +277,3 @@ def open_document(actor, entry_id):
         raise NotFound(NOT_FOUND)
     audit.record(actor, "document.download", entry, dossier=str(dossier.id))
     return entry, documents.open_file(entry.file)
-

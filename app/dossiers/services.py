@@ -197,7 +197,8 @@ def update_dossier(actor, dossier, data):
     if "referent" in data:
         referent = dossier.member_for(ObjectId(data["referent"]))
         if referent is None:
-            raise InvalidInput({"/referent": "Le référent doit être membre du cercle de soins."})
+            message = "Le référent doit être membre du cercle de soins."
+            raise InvalidInput({"/referent": message}, message)
         dossier.referent = referent.user
     for name, value in _details(data).items():
         setattr(dossier, name, value)
