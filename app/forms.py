@@ -18,6 +18,11 @@ def posted(*fields, lists=(), booleans=()):
     return data
 
 
+def status_of(error):
+    """The HTTP status to answer a refused form with: the service's, else 400."""
+    return getattr(error, "status", 400)
+
+
 def rerender(template, error, status=None, **context):
     """The same page again with what was typed and an error message per field."""
     status = status or getattr(error, "status", 400)

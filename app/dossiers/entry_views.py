@@ -8,7 +8,7 @@ from app.errors import Forbidden
 from app.formkit import services as forms
 from app.formkit.coerce import coerce
 from app.formkit.render import render_form, render_readonly
-from app.forms import FORM_ERRORS, acting_user, signed_in_only
+from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
 from app.uploads import accepts_uploads, uploaded_file
 
 bp = Blueprint("entries", __name__)
@@ -41,6 +41,14 @@ def _render(template, dossier, status=200, error=None, **context):
     ), status
 
 
+def _blank(template, dossier, categories):
+    """A new note or document form: shared, in the first category the author may write."""
+    values = {"visibility": "shared", "category": categories[0]}
+    return render_template(
+        template, dossier=dossier, categories=categories, values=values, errors={}
+    )
+
+
 def _saved(dossier, message):
     flash(message, "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
@@ -58,20 +66,14 @@ def new_note(dossier_id):
     dossier = services.get_dossier(actor, dossier_id, record=False)
     categories = _writable(dossier)
     if request.method == "GET":
-        return render_template(
-            "entries/note.html",
-            dossier=dossier,
-            categories=categories,
-            values={"visibility": "shared", "category": categories[0]},
-            errors={},
-        )
+        return _blank("entries/note.html", dossier, categories)
     try:
         entries.add_entry(actor, dossier, _posted("title", "note", "category", "visibility"))
     except FORM_ERRORS as error:
         return _render(
             "entries/note.html",
             dossier,
-            getattr(error, "status", 400),
+            status_of(error),
             error,
             categories=categories,
         )
@@ -85,13 +87,7 @@ def new_document(dossier_id):
     dossier = services.get_dossier(actor, dossier_id, record=False)
     categories = _writable(dossier)
     if request.method == "GET":
-        return render_template(
-            "entries/document.html",
-            dossier=dossier,
-            categories=categories,
-            values={"visibility": "shared", "category": categories[0]},
-            errors={},
-        )
+        return _blank("entries/document.html", dossier, categories)
     try:
         # The phone's camera button and the file chooser are two inputs: one is used.
         posted = uploaded_file("photo", required=False) or uploaded_file("file")
@@ -103,7 +99,7 @@ def new_document(dossier_id):
         return _render(
             "entries/document.html",
             dossier,
-            getattr(error, "status", 400),
+            status_of(error),
             error,
             categories=categories,
         )
@@ -211,7 +207,7 @@ def edit(entry_id):
             fields=fields,
             error_message=getattr(error, "message", None),
             **context,
-        ), getattr(error, "status", 400)
+        ), status_of(error)
     flash("La modification est enregistrée ; la version précédente est conservée.", "success")
     return redirect(url_for("entries.show", entry_id=entry_id))
 

@@ -63,6 +63,10 @@ DETAILS = {
     "living_notes": LONG_TEXT,
 }
 
+IDENTITY_FIELDS = tuple(IDENTITY["properties"])
+# The dossier's own fields besides identity and contacts.
+DETAIL_FIELDS = tuple(name for name in DETAILS if name != "contacts")
+
 DOSSIER_CREATE = {
     "type": "object",
     "additionalProperties": False,

@@ -3,6 +3,7 @@
 from flask import url_for
 
 from app import policy
+from app.dossiers.schemas import DETAIL_FIELDS
 
 
 def _iso(moment):
@@ -57,20 +58,7 @@ def dossier_json(dossier, viewer, structure=None):
                 "withdrawal_reason": consent.withdrawal_reason,
             }
         ),
-        **_strip(
-            {
-                name: dossier[name]
-                for name in (
-                    "phone",
-                    "email",
-                    "address",
-                    "postcode",
-                    "city",
-                    "living_situation",
-                    "living_notes",
-                )
-            }
-        ),
+        **_strip({name: dossier[name] for name in DETAIL_FIELDS}),
         "contacts": [_strip(c.to_mongo().to_dict()) for c in dossier.contacts],
         "members": [member_json(m) for m in dossier.members],
         "exclusions": [

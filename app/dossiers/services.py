@@ -28,15 +28,6 @@ SEARCH_HELP = (
     "ne sert pas à parcourir les dossiers."
 )
 SORTS = {"activity": "-updated_at", "name": "sort_name", "created": "-created_at"}
-DETAIL_FIELDS = (
-    "phone",
-    "email",
-    "address",
-    "postcode",
-    "city",
-    "living_situation",
-    "living_notes",
-)
 
 
 def object_id(value):
@@ -69,7 +60,7 @@ def get_dossier(actor, dossier_id, action="dossier.view", record=True):
 
 
 def _details(data):
-    found = {name: data[name] for name in DETAIL_FIELDS if name in data}
+    found = {name: data[name] for name in schemas.DETAIL_FIELDS if name in data}
     if "contacts" in data:
         found["contacts"] = [Contact(**c) for c in data["contacts"] if any(c.values())]
     if found.get("living_situation") == "":

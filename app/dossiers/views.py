@@ -6,8 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from app.clock import today
 from app.dossiers import circle, documents, services, timeline
 from app.dossiers.models import Entry
+from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
 from app.errors import Conflict, Forbidden
-from app.forms import FORM_ERRORS, acting_user, signed_in_only
+from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
 from app.paging import page_number
 from app.structures.models import Structure
 from app.structures.services import cached_structure
@@ -18,24 +19,6 @@ bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
 signed_in_only(bp)
 
-IDENTITY_FIELDS = (
-    "birth_name",
-    "used_name",
-    "first_names",
-    "birth_date",
-    "sex",
-    "birth_place_code",
-    "ins",
-)
-DETAIL_FIELDS = (
-    "phone",
-    "email",
-    "address",
-    "postcode",
-    "city",
-    "living_situation",
-    "living_notes",
-)
 CONTACT_FIELDS = ("name", "relation", "phone", "email")
 PER_PAGE = 20
 
@@ -135,7 +118,7 @@ def create():
             return _page("dossiers/new.html", error.status, error, **context)
         return _page("dossiers/new.html", 409, candidates=error.extra["candidates"], **context)
     except FORM_ERRORS as error:
-        return _page("dossiers/new.html", getattr(error, "status", 400), error, **context)
+        return _page("dossiers/new.html", status_of(error), error, **context)
     flash("Le dossier a été créé.", "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
 
@@ -203,9 +186,7 @@ def identity(dossier_id):
     try:
         services.update_dossier(actor, dossier, dossier_data(request.form))
     except FORM_ERRORS as error:
-        return _page(
-            "dossiers/identity.html", getattr(error, "status", 400), error, dossier=dossier
-        )
+        return _page("dossiers/identity.html", status_of(error), error, dossier=dossier)
     flash("Le dossier a été mis à jour.", "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
 
@@ -223,7 +204,7 @@ def consent(dossier_id):
     try:
         circle.withdraw_consent(actor, dossier, {k: v for k, v in data.items() if v})
     except FORM_ERRORS as error:
-        return _page("dossiers/consent.html", getattr(error, "status", 400), error, dossier=dossier)
+        return _page("dossiers/consent.html", status_of(error), error, dossier=dossier)
     flash("Le retrait du consentement est enregistré : le partage est arrêté.", "warning")
     return redirect(url_for("dossiers.consent", dossier_id=dossier.id))
 
@@ -240,6 +221,6 @@ def join(dossier_id):
     try:
         circle.request_join(actor, dossier, {k: v for k, v in data.items() if v})
     except FORM_ERRORS as error:
-        return _page("dossiers/join.html", getattr(error, "status", 400), error, dossier=summary)
+        return _page("dossiers/join.html", status_of(error), error, dossier=summary)
     flash("Votre demande a été envoyée aux coordinateurs du dossier.", "success")
     return redirect(url_for("dossiers.search"))
