@@ -64,8 +64,28 @@ def _structure_active(structure_id):
     return structure is not None and structure.active
 
 
-def _excluded(user, dossier):
-    return dossier.excludes(user.id, getattr(user, "professional", None))
+def _professional_ids(user):
+    """The directory entries that stand for this account, read once per request."""
+    from flask import g
+
+    from app.directory.models import Professional
+
+    cache = g.setdefault("professional_ids", {})
+    if user.id not in cache:
+        cache[user.id] = set(Professional.objects(user=user.id).scalar("id"))
+    return cache[user.id]
+
+
+def is_excluded(user, dossier):
+    """Whether the patient refused this account, or a directory entry that stands for it
+    (refused before the professional had an account)."""
+    if any(exclusion.user == user.id for exclusion in dossier.exclusions):
+        return True
+    refused = {e.professional for e in dossier.exclusions if e.professional is not None}
+    return bool(refused) and bool(refused & _professional_ids(user))
+
+
+_excluded = is_excluded
 
 
 def _coordinates(user, dossier):
@@ -108,11 +128,14 @@ def _manages_dossier(user, dossier):
 
 
 def _sees_content(user, dossier, item):
-    """An entry or timeline item: its author, everyone (public), or the members habilitated for
-    its data category (shared). `item` has author, visibility, category and deleted_at."""
+    """An entry or timeline item of `dossier`: its author, everyone (public), or the members
+    habilitated for its data category (shared). `item` has dossier, author, visibility,
+    category and deleted_at."""
     from app.dossiers.habilitations import may_read
 
-    if item.deleted_at is not None or not _sees_dossier(user, dossier):
+    if item.dossier != dossier.id or item.deleted_at is not None:
+        return False
+    if not _sees_dossier(user, dossier):
         return False
     if item.author == user.id or item.visibility == "public":
         return True
@@ -127,14 +150,15 @@ def _writes_category(user, dossier, category):
 
 def _edits_entry(user, dossier, entry):
     return (
-        entry.deleted_at is None
-        and entry.author == user.id
+        entry.author == user.id
+        and _sees_content(user, dossier, entry)
         and _writes_category(user, dossier, entry.category)
     )
 
 
 def _removes_entry(user, dossier, entry):
-    return entry.deleted_at is None and (
+    """Its author, or those who manage the dossier: never an entry one may not see."""
+    return _sees_content(user, dossier, entry) and (
         _edits_entry(user, dossier, entry) or _manages_dossier(user, dossier)
     )
 

@@ -41,10 +41,9 @@ def _person(data):
 
 
 def _excluded(dossier, user, professional):
-    return dossier.excludes(
-        user.id if user else None,
-        professional.id if professional else getattr(user, "professional", None),
-    )
+    if user is not None:
+        return policy.is_excluded(user, dossier)
+    return dossier.excludes(professional_id=professional.id)
 
 
 def add_member(actor, dossier, data):
@@ -149,7 +148,7 @@ def exclude(actor, dossier, data):
         raise Conflict(message, fields={"/user": message})
     exclusion = Exclusion(
         user=user.id if user else None,
-        professional=professional.id if professional else getattr(user, "professional", None),
+        professional=professional.id if professional else None,
         name=name,
         reason=data.get("reason"),
         recorded_by=str(actor.id),

@@ -258,7 +258,8 @@ def search_identity(actor, query, birth_date=None):
     found = found.only(*LIST_FIELDS).limit(MAX_CANDIDATES)
     matched = [d for d in found if matches_all(d.search_keys, wanted)]
     matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date))
-    matched = [d for d in matched if not policy_excluded(actor, d)][:MAX_RESULTS]
+    # A professional the patient refused does not even find the dossier.
+    matched = [d for d in matched if not policy.is_excluded(actor, d)][:MAX_RESULTS]
     structures = _structures_of(matched)
     return [
         {
@@ -268,8 +269,3 @@ def search_identity(actor, query, birth_date=None):
         }
         for d in matched
     ]
-
-
-def policy_excluded(actor, dossier):
-    """A professional the patient refused does not even find the dossier."""
-    return dossier.excludes(actor.id, getattr(actor, "professional", None))
