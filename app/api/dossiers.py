@@ -6,7 +6,16 @@ from flask import request
 
 from app import policy
 from app.api.core import current_api_user, json_body, page_args, route
-from app.dossiers import circle, documents, entries, habilitations, schemas, services, timeline
+from app.dossiers import (
+    circle,
+    documents,
+    entries,
+    habilitations,
+    listing,
+    schemas,
+    services,
+    timeline,
+)
 from app.dossiers.serializers import (
     dossier_json,
     dossier_summary_json,
@@ -27,6 +36,10 @@ LIST = {
         "total": {"type": "integer"},
         "page": {"type": "integer"},
     },
+}
+CURSOR_LIST = {
+    "type": "object",
+    "properties": {"items": {"type": "array"}, "next": {"type": ["string", "null"]}},
 }
 TIMELINE = {
     "type": "object",
@@ -68,22 +81,22 @@ def create_dossier():
 @route(
     "/dossiers",
     "GET",
-    "Mes dossiers (scope=mine) ou ceux que ma structure coordonne",
-    response=LIST,
-    params=("q", "scope", "sort", "page", "per_page"),
+    "Mes dossiers (scope=mine) ou ceux que ma structure coordonne ; page suivante : after=next",
+    response=CURSOR_LIST,
+    params=("q", "scope", "sort", "after", "per_page"),
     tag=TAG,
 )
 def list_dossiers():
-    page, per_page = page_args()
-    found, total = services.list_dossiers(
+    _, per_page = page_args()
+    found, next_cursor = listing.list_dossiers(
         current_api_user(),
         request.args.get("q", ""),
         request.args.get("scope", "mine"),
         request.args.get("sort", "activity"),
-        page,
+        request.args.get("after"),
         per_page,
     )
-    return {"items": [dossier_summary_json(d) for d in found], "total": total, "page": page}
+    return {"items": [dossier_summary_json(d) for d in found], "next": next_cursor}
 
 
 @route(
@@ -95,7 +108,7 @@ def list_dossiers():
     tag=TAG,
 )
 def search_dossiers():
-    found = services.search_identity(
+    found = listing.search_identity(
         current_api_user(), request.args.get("q", ""), request.args.get("birth_date") or None
     )
     return {"items": found, "total": len(found), "page": 1}

@@ -44,6 +44,7 @@ QUERY_PARAMS = {
     "sort": {"enum": ["activity", "name", "created"]},
     "birth_date": {"type": "string", "format": "date"},
     "before": {"type": "integer", "minimum": 1},
+    "after": {"type": "string", "description": "Le curseur « next » de la page précédente"},
     "kind": {"type": "string"},
 }
 

@@ -32,7 +32,7 @@ from app.reference import (
     VISIBILITIES,
     profession_label,
 )
-from app.text import fold, tokens
+from app.text import fold, name_pairs, tokens
 
 
 class Identity(EmbeddedDocument):
@@ -136,6 +136,7 @@ class Dossier(Document):
     # name tokens (identity search), a sort key.
     member_users = ListField(ObjectIdField())
     search_keys = ListField(StringField())
+    name_pairs = ListField(StringField())  # see app.text.name_pairs
     sort_name = StringField()
     timeline_seq = IntField(default=0)  # the number of the last timeline item
     created_by = StringField()
@@ -144,17 +145,24 @@ class Dossier(Document):
 
     meta = {
         "collection": "dossiers",
+        # "Mes dossiers" pages through windows of each sort key, per scope (listing.py).
         "indexes": [
             "identity.birth_date",
             "search_keys",
+            "name_pairs",
             ("member_users", "updated_at"),
+            ("member_users", "created_at"),
+            ("member_users", "sort_name"),
             ("structure", "updated_at"),
+            ("structure", "created_at"),
+            ("structure", "sort_name"),
         ],
     }
 
     def clean(self):
         identity = self.identity
         self.search_keys = tokens(identity.birth_name, identity.used_name, identity.first_names)
+        self.name_pairs = name_pairs(self.search_keys)
         self.sort_name = fold(f"{identity.used_name or identity.birth_name} {identity.first_names}")
         self.member_users = list(dict.fromkeys(m.user for m in self.members if m.user))
 
@@ -294,7 +302,13 @@ class TimelineItem(Document):
 
     meta = {
         "collection": "timeline",
-        "indexes": [{"fields": ["dossier", "seq"], "unique": True}, "entry"],
+        # A kind filter has its own index: a filter outside the index would read every item of
+        # the dossier on the embedded database.
+        "indexes": [
+            {"fields": ["dossier", "seq"], "unique": True},
+            ("dossier", "kind", "seq"),
+            "entry",
+        ],
     }
 
     @property

@@ -9,25 +9,15 @@ from bson.errors import InvalidId
 from app import audit, policy
 from app.clock import today, utcnow
 from app.dossiers import identity as identity_rules
-from app.dossiers import schemas, timeline
+from app.dossiers import listing, schemas, timeline
 from app.dossiers.models import CareMember, Consent, Contact, Dossier, Identity
 from app.errors import Conflict, NotFound
 from app.reference import CONSENT_MODES
 from app.structures.models import Structure
-from app.text import matches_all, prefix_range, tokens
 from app.validation import InvalidInput, check
 
 NOT_FOUND = "Ce dossier n'existe pas ou vous n'y avez pas accès."
 DUPLICATE = "Ce dossier existe peut-être déjà."
-MAX_QUERY = 200
-MAX_RESULTS = 20
-# Candidates read for an identity search without birth date, before the other words filter.
-MAX_CANDIDATES = 2000
-SEARCH_HELP = (
-    "Saisissez au moins le nom et le prénom, ou le nom et la date de naissance : la recherche "
-    "ne sert pas à parcourir les dossiers."
-)
-SORTS = {"activity": "-updated_at", "name": "sort_name", "created": "-created_at"}
 
 
 def object_id(value):
@@ -83,25 +73,6 @@ def _structure(key):
     return structure
 
 
-def minimal_identity(dossier, structures):
-    """What a duplicate or a search shows of a dossier one is not in: enough to recognise the
-    person, nothing of their situation."""
-    structure = structures.get(dossier.structure)
-    return {
-        "id": str(dossier.id),
-        "birth_name": dossier.identity.birth_name,
-        "used_name": dossier.identity.used_name or None,
-        "first_names": dossier.identity.first_names,
-        "birth_date": dossier.identity.birth_date,
-        "structure": structure.name if structure else None,
-    }
-
-
-def _structures_of(dossiers):
-    ids = {d.structure for d in dossiers}
-    return {s.id: s for s in Structure.objects(id__in=list(ids)).only("name")} if ids else {}
-
-
 def duplicates_of(identity):
     """Dossiers that probably are the same person: one indexed query on the birth date."""
     same_day = Dossier.objects(identity__birth_date=identity["birth_date"]).only(
@@ -122,10 +93,10 @@ def create_dossier(actor, data, consent_file=None):
     if not data.get("confirm_new"):
         candidates = duplicates_of(data["identity"])
         if candidates:
-            structures = _structures_of(candidates)
+            structures = listing.structures_of(candidates)
             raise Conflict(
                 DUPLICATE,
-                extra={"candidates": [minimal_identity(d, structures) for d in candidates]},
+                extra={"candidates": [listing.minimal_identity(d, structures) for d in candidates]},
             )
     identity = {k: v for k, v in data["identity"].items() if v != ""}
     dossier = Dossier(
@@ -198,74 +169,3 @@ def update_dossier(actor, dossier, data):
     audit.record(actor, "dossier.update", dossier, dossier=str(dossier.id), fields=changed)
     timeline.append(actor, dossier, "dossier", "Dossier mis à jour", fields=changed)
     return dossier
-
-
-# --- finding dossiers ------------------------------------------------------------------------
-
-
-def _visible(actor, dossiers):
-    return [d for d in dossiers if policy.can(actor, "dossier.view", d)]
-
-
-LIST_FIELDS = (
-    "id",
-    "identity",
-    "status",
-    "structure",
-    "members",
-    "exclusions",
-    "consent",
-    "referent",
-    "search_keys",
-    "sort_name",
-    "updated_at",
-    "created_at",
-)
-
-
-def list_dossiers(actor, query="", scope="mine", sort="activity", page=1, per_page=20):
-    """(dossiers, total): the actor's dossiers — their circles of care ("mine"), or those
-    their structures coordinate ("structure", for coordinators) — filtered by name words."""
-    if len(query) > MAX_QUERY:
-        return [], 0
-    if scope == "structure":
-        coordinated = [m.structure for m in actor.memberships if "coordinator" in m.roles]
-        found = (
-            Dossier.objects(structure__in=coordinated) if coordinated else Dossier.objects.none()
-        )
-    else:
-        found = Dossier.objects(member_users=actor.id)
-    found = found.only(*LIST_FIELDS).order_by(SORTS.get(sort, SORTS["activity"]))
-    wanted = tokens(query)
-    dossiers = _visible(actor, (d for d in found if matches_all(d.search_keys, wanted)))
-    start = (page - 1) * per_page
-    return dossiers[start : start + per_page], len(dossiers)
-
-
-def search_identity(actor, query, birth_date=None):
-    """Dossiers of the whole platform matching identity traits, as minimal identities, each
-    with whether the actor may open it. Needs two traits: this is not a way to browse."""
-    policy.require(actor, "dossier.search")
-    wanted = [t for t in tokens(query[:MAX_QUERY]) if len(t) >= 2]
-    if not wanted or (len(wanted) < 2 and not birth_date):
-        raise InvalidInput({"/q": SEARCH_HELP}, SEARCH_HELP)
-    if birth_date:
-        check(schemas.DATE, birth_date)
-        found = Dossier.objects(identity__birth_date=birth_date)
-    else:
-        longest = max(wanted, key=len)
-        found = Dossier.objects(__raw__={"search_keys": prefix_range(longest)})
-    found = found.only(*LIST_FIELDS).limit(MAX_CANDIDATES)
-    matched = [d for d in found if matches_all(d.search_keys, wanted)]
-    matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date))
-    # A professional the patient refused does not even find the dossier.
-    matched = [d for d in matched if not policy.is_excluded(actor, d)][:MAX_RESULTS]
-    structures = _structures_of(matched)
-    return [
-        {
-            **minimal_identity(d, structures),
-            "can_view": policy.can(actor, "dossier.view", d),
-            "can_join": policy.can(actor, "dossier.request_join", d),
-        }
-        for d in matched
-    ]

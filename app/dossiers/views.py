@@ -4,12 +4,11 @@ with its timeline, identity, consent and join requests."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.clock import today
-from app.dossiers import circle, documents, services, timeline
+from app.dossiers import circle, documents, listing, services, timeline
 from app.dossiers.models import Entry
 from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
 from app.errors import Conflict, Forbidden
 from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
-from app.paging import page_number
 from app.structures.models import Structure
 from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
@@ -73,14 +72,13 @@ def index():
     query = request.args.get("q", "")
     scope = "structure" if request.args.get("scope") == "structure" else "mine"
     sort = request.args.get("sort", "activity")
-    page = page_number()
-    found, total = services.list_dossiers(actor, query, scope, sort, page, PER_PAGE)
+    after = request.args.get("after")
+    found, next_cursor = listing.list_dossiers(actor, query, scope, sort, after, PER_PAGE)
     return render_template(
         "dossiers/index.html",
         dossiers=found,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        next_cursor=next_cursor,
+        first_page=not after,
         query=query,
         scope=scope,
         sort=sort,
@@ -130,7 +128,7 @@ def search():
     results, error = None, None
     if "q" in request.args:
         try:
-            results = services.search_identity(actor, query, birth_date or None)
+            results = listing.search_identity(actor, query, birth_date or None)
         except InvalidInput as invalid:
             error = next(iter(invalid.fields.values()))
     pending = circle.my_pending_requests(actor, [r["id"] for r in results or []])
@@ -214,7 +212,7 @@ def join(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, "dossier.request_join")
     structures = {dossier.structure: cached_structure(dossier.structure)}
-    summary = services.minimal_identity(dossier, structures)
+    summary = listing.minimal_identity(dossier, structures)
     if request.method == "GET":
         return render_template("dossiers/join.html", dossier=summary, values={}, errors={})
     data = {k: request.form.get(k, "").strip() for k in ("care_role", "message")}

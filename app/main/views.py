@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import login_required
 
 from app import db
-from app.dossiers.services import list_dossiers
+from app.dossiers.listing import list_dossiers
 from app.forms import acting_user
 from app.structures.services import structures_of
 
@@ -15,13 +15,13 @@ bp = Blueprint("main", __name__)
 @login_required
 def index():
     actor = acting_user()
-    recent, total = list_dossiers(actor, per_page=5)
+    recent, more = list_dossiers(actor, per_page=5)
     coordinates = any("coordinator" in m.roles for m in actor.memberships)
     return render_template(
         "main/index.html",
         structures=structures_of(actor),
         recent_dossiers=recent,
-        dossier_total=total,
+        more_dossiers=bool(more),
         can_create_dossier=coordinates,
     )
 
