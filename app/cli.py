@@ -158,6 +158,35 @@ def shipped_forms():
     return Path(__file__).resolve().parent.parent / "forms"
 
 
+@cli.group("pathways")
+def pathways_group():
+    """Coordination pathways (BPMN)."""
+
+
+@pathways_group.command("deploy")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--structure", help="Key of the owner structure (default: the platform).")
+@with_appcontext
+def deploy_pathway_command(file, structure):
+    """Check FILE and deploy it as a new version; every problem is listed if it is refused.
+
+    Only the files shipped in workflows/ may hold script tasks."""
+    from app import policy
+    from app.pathways.services import deploy
+
+    path = Path(file).resolve()
+    trusted = path.parent == shipped_workflows()
+    pathway, version, created = _run_service(
+        lambda: deploy(policy.SYSTEM, path.read_bytes(), structure, trusted=trusted)
+    )
+    state = "deployed" if created else "unchanged"
+    click.echo(f"{pathway.key}: {state}, version {version.version}")
+
+
+def shipped_workflows():
+    return Path(__file__).resolve().parent.parent / "workflows"
+
+
 @cli.group("audit")
 def audit_group():
     """The audit trail."""
@@ -182,5 +211,13 @@ def _run_service(service, *args):
     try:
         return service(*args)
     except (ServiceError, InvalidInput) as error:
-        details = "; ".join(f"{k}: {v}" for k, v in getattr(error, "fields", {}).items())
+        # A refused pathway lists every problem, one per line, with its element and line.
+        problems = getattr(error, "extra", {}).get("problems", [])
+        fields = {} if problems else getattr(error, "fields", {})
+        details = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        for problem in problems:
+            where = problem["element"] or "-"
+            if problem["line"]:
+                where += f" (ligne {problem['line']})"
+            details += f"\n  {where}: {problem['message']}"
         raise click.ClickException(f"{error.message} {details}".strip())

@@ -216,6 +216,10 @@ RULES = {
     "entry.edit": lambda user, target: _edits_entry(user, *target),
     "entry.delete": lambda user, target: _removes_entry(user, *target),
     "habilitation.manage": lambda user, target: _is_platform_admin(user),
+    # Pathways: like forms. Target of pathway.manage: the owner structure, None for the
+    # platform's own pathways (platform admins only).
+    "pathway.view": lambda user, target: True,
+    "pathway.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

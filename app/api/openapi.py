@@ -46,6 +46,8 @@ QUERY_PARAMS = {
     "before": {"type": "integer", "minimum": 1},
     "after": {"type": "string", "description": "Le curseur « next » de la page précédente"},
     "kind": {"type": "string"},
+    "structure": {"type": "string", "description": "Clé de la structure propriétaire"},
+    "version": {"type": "integer", "minimum": 1},
 }
 
 

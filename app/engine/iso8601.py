@@ -1,0 +1,40 @@
+"""ISO 8601 durations, dates and cycles as pathway timers and due delays write them."""
+
+import re
+from datetime import datetime
+
+# ISO 8601 durations in whole units: P1Y2M3DT4H5M6S, or weeks alone (P2W), never just "P"/"PT"
+_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?|P\d+W")
+
+
+def is_iso_duration(text):
+    """True for an ISO 8601 duration such as P7D, PT12H, P1M, P2W."""
+    return isinstance(text, str) and _DURATION.fullmatch(text) is not None
+
+
+def _is_iso_datetime(text):
+    # SpiffWorkflow reads a date without offset in the server's time zone: require one
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_iso_cycle(text):
+    # R[n]/duration, R[n]/start/duration or R[n]/duration/end, as SpiffWorkflow accepts them
+    match = re.fullmatch(r"R\d*/([^/]+)(?:/([^/]+))?", text) if isinstance(text, str) else None
+    if not match:
+        return False
+    first, second = match.groups()
+    if second is None:
+        return is_iso_duration(first)
+    return (is_iso_duration(first) and _is_iso_datetime(second)) or (
+        _is_iso_datetime(first) and is_iso_duration(second)
+    )
+
+
+TIMER_KINDS = {  # BPMN element -> (kind, check, example); SpiffWorkflow's order of precedence
+    "timeDate": ("date", _is_iso_datetime, "2026-01-31T09:00:00+01:00"),
+    "timeDuration": ("duration", is_iso_duration, "P7D"),
+    "timeCycle": ("cycle", _is_iso_cycle, "R3/P1M"),
+}

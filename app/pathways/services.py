@@ -1,0 +1,132 @@
+"""Pathway definitions: deploy a BPMN file after checking all of it, keep every version."""
+
+import hashlib
+import json
+
+from app import audit, policy
+from app.engine.parser import parse_bpmn
+from app.errors import NotFound, ServiceError
+from app.formkit.models import Form
+from app.pathways.models import Pathway, PathwayVersion
+from app.reference import CARE_ROLES
+from app.structures.models import Structure
+from app.validation import InvalidInput
+
+# Service-task operators a pathway may name; plugins will add theirs (issue 8).
+OPERATORS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
+
+
+class InvalidBpmn(ServiceError):
+    """Deployment refused: every problem found, each with its element and line."""
+
+    status = 422
+    code = "invalid_bpmn"
+
+    def __init__(self, problems):
+        count = len(problems)
+        message = (
+            "Le parcours contient un problème."
+            if count == 1
+            else f"Le parcours contient {count} problèmes."
+        )
+        listed = [{"element": p.element_id, "line": p.line, "message": p.message} for p in problems]
+        super().__init__(message, fields={"/bpmn": problems[0].message}, extra={"problems": listed})
+        self.problems = listed
+
+
+def _owner(key):
+    if not key:
+        return None
+    structure = Structure.objects(key=key).first()
+    if structure is None:
+        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
+    return structure
+
+
+def _owner_of(pathway):
+    return Structure.objects(id=pathway.owner).first() if pathway.owner else None
+
+
+def published_forms():
+    """The keys of the published forms: what a user task may name."""
+    return {form.key for form in Form.objects(latest_version__gt=0).only("key")}
+
+
+def deploy(actor, data, structure=None, trusted=False):
+    """Check and deploy a BPMN document; returns (pathway, version, created).
+
+    An unchanged document deploys nothing (created False). `trusted` is for the files shipped
+    in workflows/: only they may hold script tasks."""
+    owner = _owner(structure)
+    policy.require(actor, "pathway.manage", owner)
+    parsed = parse_bpmn(
+        data,
+        forms=published_forms(),
+        roles=set(CARE_ROLES),
+        operators=set(OPERATORS),
+        allow_scripts=trusted,
+    )
+    if parsed.problems:
+        raise InvalidBpmn(parsed.problems)
+    pathway = Pathway.objects(key=parsed.process_id).first()
+    digest = hashlib.sha256(data).hexdigest()
+    if pathway is not None:
+        policy.require(actor, "pathway.manage", _owner_of(pathway))
+        latest = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
+        if latest is not None and latest.digest == digest:
+            return pathway, latest, False
+    else:
+        pathway = Pathway(
+            key=parsed.process_id,
+            name=parsed.name,
+            owner=owner.id if owner else None,
+            created_by=audit.actor_id(actor),
+        )
+        pathway.save()
+    # The number is taken atomically: two deployments at once get two versions.
+    counted = Pathway.objects(id=pathway.id).modify(
+        inc__latest_version=1, set__name=parsed.name, new=True
+    )
+    version = PathwayVersion(
+        pathway=pathway.key,
+        version=counted.latest_version,
+        name=parsed.name,
+        bpmn=data.decode("utf-8"),
+        digest=digest,
+        summary_json=json.dumps(parsed.summary, ensure_ascii=False),
+        trusted=int(trusted),
+        author=audit.actor_id(actor),
+    )
+    version.save(force_insert=True)
+    audit.record(actor, "pathway.deploy", counted, version=version.version, digest=digest)
+    return counted, version, True
+
+
+def list_pathways(actor):
+    policy.require(actor, "pathway.view")
+    return Pathway.objects.order_by("name")
+
+
+def get_version(actor, key, number=None):
+    pathway = Pathway.objects(key=key).first()
+    if pathway is None:
+        raise NotFound("Ce parcours n'existe pas.")
+    policy.require(actor, "pathway.view", pathway)
+    number = pathway.latest_version if number is None else number
+    version = PathwayVersion.objects(pathway=key, version=number).first()
+    if version is None:
+        raise NotFound("Cette version du parcours n'existe pas.")
+    return pathway, version
+
+
+def can_manage(actor, pathway=None):
+    return policy.can(actor, "pathway.manage", _owner_of(pathway) if pathway else None)
+
+
+def owner_choices(actor):
+    """The owners `actor` may deploy pathways for: structures they administer, and None (the
+    whole platform) for a platform admin."""
+    from app.structures.services import structures_of
+
+    owners = [s for s in structures_of(actor) if policy.can(actor, "pathway.manage", s)]
+    return ([None] if policy.can(actor, "pathway.manage", None) else []) + owners
