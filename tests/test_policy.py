@@ -58,6 +58,9 @@ MATRIX = {
     "dossier.search": (None, "TTTTTTFFFTFFT"),
     "habilitation.manage": (None, "TFFFFFFFFFFFT"),
     "directory.search": (None, "TTTTTTFFFTFFT"),
+    "pathway.view": (None, "TTTTTTFFFTFFT"),
+    # Target: the owner structure of the pathway.
+    "pathway.manage": ("structure", "TTFFFFFFFFFFT"),
     "directory.add": (None, "TTTTFFFFFFFFT"),
 }
 
