@@ -81,6 +81,21 @@ CARE_ROLES = {
     "ergotherapeute": "Ergothérapeute",
 }
 
+# The professions that can hold each care role: who is offered a pathway step of that lane
+# in the coordinating structure when nobody of the circle holds the role.
+CARE_ROLE_PROFESSIONS = {
+    "coordinateur": ["coordinateur"],
+    "medecin_traitant": ["10"],
+    "medecin_specialiste": ["10"],
+    "infirmier": ["60", "69"],
+    "pharmacien": ["21"],
+    "kinesitherapeute": ["70"],
+    "assistant_social": ["assistant_social", "cesf"],
+    "aide_a_domicile": ["aide_a_domicile", "auxiliaire_de_vie"],
+    "psychologue": ["psychologue"],
+    "ergotherapeute": ["ergotherapeute"],
+}
+
 # What the data of a form is about: the habilitation matrix decides who reads each category.
 DATA_CATEGORIES = {
     "administratif": "Administratif",

@@ -1,6 +1,14 @@
 import json
 
-from mongoengine import DateTimeField, Document, IntField, ObjectIdField, StringField
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    Document,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
 
 from app.clock import utcnow
 
@@ -49,3 +57,60 @@ class PathwayVersion(Document):
     @property
     def summary(self):
         return json.loads(self.summary_json)
+
+
+class PathwayInstance(Document):
+    """A pathway running on a dossier: its engine state (instance only, never the spec) with
+    a revision number, so that a step is read state -> run -> write if unchanged."""
+
+    dossier = ObjectIdField(required=True)
+    pathway = StringField(required=True)
+    version = IntField(required=True)
+    name = StringField()
+    status = StringField(
+        choices=["running", "waiting", "completed", "error", "suspended"], default="running"
+    )
+    state = StringField(required=True)  # the engine's JSON
+    revision = IntField(default=1)
+    next_timer_at = DateTimeField()
+    error = DictField()  # {"message": French text, "element": BPMN id}
+    started_by = StringField()
+    started_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "pathway_instances",
+        "indexes": [("dossier", "status"), ("status", "next_timer_at")],
+    }
+
+
+class Task(Document):
+    """A user task of an instance, materialised for the inboxes: who must do it, by when."""
+
+    instance = ObjectIdField(required=True)
+    dossier = ObjectIdField(required=True)
+    engine_id = StringField(required=True)  # the engine task's uuid
+    spec = StringField(required=True)  # the BPMN element id
+    title = StringField(required=True)
+    form_key = StringField(required=True)
+    care_role = StringField()  # the lane
+    assignee = ObjectIdField()
+    candidates_structure = ObjectIdField()  # "À prendre": members of this structure…
+    candidate_professions = ListField(StringField())  # …with one of these professions
+    unresolved = IntField(default=0)  # 1: nobody fits the lane, the coordinators decide
+    due_at = DateTimeField()
+    status = StringField(choices=["open", "completed", "cancelled"], default="open")
+    completed_by = ObjectIdField()
+    completed_at = DateTimeField()
+    entry = ObjectIdField()  # the dossier entry the submission became
+    created_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "tasks",
+        "indexes": [
+            {"fields": ["instance", "engine_id"], "unique": True},
+            ("assignee", "status", "due_at"),
+            ("candidates_structure", "status", "due_at"),
+            ("dossier", "status"),
+        ],
+    }

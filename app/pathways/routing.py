@@ -1,0 +1,27 @@
+"""Who a pathway step goes to (issue 5): the circle-of-care member holding the lane's care
+role; else, as candidates ("À prendre"), the coordinating structure's members whose profession
+fits the role; else the dossier's referent, flagged unresolved for the coordinators."""
+
+from app.accounts.models import User
+from app.clock import today
+from app.reference import CARE_ROLE_PROFESSIONS
+
+
+def route_step(dossier, care_role):
+    """The Task fields that say who must do a step of lane `care_role` on `dossier`."""
+    day = today()
+    for member in dossier.members:
+        if member.user and member.care_role == care_role and member.active_on(day):
+            return {"assignee": member.user}
+    professions = CARE_ROLE_PROFESSIONS.get(care_role, [])
+    if professions and User.objects(
+        memberships__structure=dossier.structure, profession__in=professions, status="active"
+    ).limit(1).count(True):
+        return {"candidates_structure": dossier.structure, "candidate_professions": professions}
+    referent = dossier.member_for(dossier.referent) if dossier.referent else None
+    return {
+        "assignee": referent.user if referent else None,
+        "candidates_structure": dossier.structure,
+        "candidate_professions": CARE_ROLE_PROFESSIONS["coordinateur"],
+        "unresolved": 1,
+    }
