@@ -172,6 +172,31 @@ def _joins(user, dossier):
     )
 
 
+def _candidate(user, task):
+    return (
+        task.assignee is None
+        and task.candidates_structure is not None
+        and user.profession in (task.candidate_professions or [])
+        and bool(user.roles_in(task.candidates_structure))
+        and _structure_active(task.candidates_structure)
+    )
+
+
+def _sees_task(user, dossier, task):
+    """The task's dossier must be seen; then its assignee, its candidates, the coordinators."""
+    if task.dossier != dossier.id or not _sees_dossier(user, dossier):
+        return False
+    return task.assignee == user.id or _candidate(user, task) or _manages_dossier(user, dossier)
+
+
+def _completes_task(user, dossier, task):
+    return (
+        _sees_task(user, dossier, task)
+        and _acts_on_dossier(user, dossier)
+        and (task.assignee == user.id or _candidate(user, task))
+    )
+
+
 RULES = {
     # Structures
     "structure.list": lambda user, target: _is_platform_admin(user),
@@ -220,6 +245,10 @@ RULES = {
     # platform's own pathways (platform admins only).
     "pathway.view": lambda user, target: True,
     "pathway.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
+    # Running pathways. pathway.start: target the dossier; task.*: target (dossier, task).
+    "pathway.start": lambda user, target: _manages_dossier(user, target),
+    "task.view": lambda user, target: _sees_task(user, *target),
+    "task.complete": lambda user, target: _completes_task(user, *target),
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

@@ -40,7 +40,7 @@ QUERY_PARAMS = {
     "q": {"type": "string"},
     "page": {"type": "integer", "minimum": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
-    "scope": {"enum": ["mine", "structure"]},
+    "scope": {"enum": ["mine", "structure", "available"]},
     "sort": {"enum": ["activity", "name", "created"]},
     "birth_date": {"type": "string", "format": "date"},
     "before": {"type": "integer", "minimum": 1},

@@ -1,7 +1,7 @@
 """ISO 8601 durations, dates and cycles as pathway timers and due delays write them."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # ISO 8601 durations in whole units: P1Y2M3DT4H5M6S, or weeks alone (P2W), never just "P"/"PT"
 _DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?|P\d+W")
@@ -38,3 +38,22 @@ TIMER_KINDS = {  # BPMN element -> (kind, check, example); SpiffWorkflow's order
     "timeDuration": ("duration", is_iso_duration, "P7D"),
     "timeCycle": ("cycle", _is_iso_cycle, "R3/P1M"),
 }
+
+
+_UNITS = re.compile(r"(\d+)([YMWDHS])")
+
+
+def duration_of(text):
+    """A due delay as a timedelta: years count 365 days and months 30 (a due date, not a
+    calendar); None if `text` is not an ISO 8601 duration."""
+    if not is_iso_duration(text):
+        return None
+    date_part, _, time_part = text[1:].partition("T")
+    days = {"Y": 365, "M": 30, "W": 7, "D": 1}
+    seconds = {"H": 3600, "M": 60, "S": 1}
+    total = timedelta()
+    for number, unit in _UNITS.findall(date_part):
+        total += timedelta(days=int(number) * days[unit])
+    for number, unit in _UNITS.findall(time_part):
+        total += timedelta(seconds=int(number) * seconds[unit])
+    return total

@@ -1,0 +1,511 @@
+"""Running pathway instances: the run-time half of the engine adapter.
+
+Design:
+- One spec per process and version. `Runtime.for_version(version)` parses the deployed BPMN once
+  (with `parse_bpmn`, the same hardened reading and checks as at deploy time) and keeps the
+  Runtime in a small LRU keyed by (pathway, version) and checked against the BPMN's digest.
+- Instance-only state. `Instance.dump()` writes the task tree, data and events, never the spec;
+  `Runtime.restore(state)` re-attaches the cached spec and refuses a state made with another BPMN.
+- No user-supplied code runs. SpiffWorkflow's PythonScriptEngine evaluates with `eval`; ours
+  sends every expression (gateway conditions, timer values, service-task parameters, message
+  payloads and correlations) to `app.engine.expressions.evaluate`. Script tasks and pre/post
+  scripts exist only in trusted pathways (deployment refuses them elsewhere) and run through the
+  same evaluator: one `name = expression` assignment per line, nothing else.
+- Task data stays plain JSON: form data, message payloads and connector results are copied
+  through JSON (sets become lists, dates ISO strings), and dictionary keys that SpiffWorkflow's
+  serializer would misread (`typename`) are escaped inside the engine ("%" prefix) and
+  unescaped whenever data leaves it (expressions, connectors, `Instance.data()`).
+- Timers have no clock hook in SpiffWorkflow 3.2: its timer module calls `datetime.now`, so that
+  module's `datetime` is replaced by a subclass whose `now()` reads the `now` given to
+  `Instance.fire_timers`, or else `app.clock.utcnow()`.
+- Failures: a step that raises EngineError has left the workflow half-run. The caller keeps the
+  state it had (it does not persist) and must discard the Instance, which refuses any further use.
+"""
+
+import hashlib
+import json
+import keyword
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions import MultipleEventDefinition
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from app import clock
+from app.engine import parser as bpmn_parser
+from app.engine.expressions import ExpressionError, evaluate, references
+
+CACHE_SIZE = 64
+MAX_TIMER_ROUNDS = 100  # a cycle timer advances one period per refresh: catching up is bounded
+
+
+class EngineError(Exception):
+    """A step failed: French `message`, and the BPMN id of the element at fault if known."""
+
+    def __init__(self, message, element_id=None):
+        super().__init__(message)
+        self.message, self.element_id = message, element_id
+
+
+class TaskNotReady(EngineError):
+    """The id given is not a user task waiting to be completed."""
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What a connector knows of the call: `data` is a copy of the task data (form key ->)."""
+
+    pathway: str
+    version: int
+    element_id: str
+    element_name: str | None
+    data: dict
+
+
+CONNECTORS: dict[str, Callable[[dict, ServiceContext], object]] = {}
+
+
+def register_connector(name, fn):
+    """`fn(params, context)` returns a JSON-serializable result, stored in the task data under
+    the service task's result variable. Every call is also listed in the step's result."""
+    CONNECTORS[name] = fn
+
+
+def _queued(params, context):
+    return None  # the caller sends notifications from the step's `service_calls`
+
+
+register_connector("notify", _queued)
+register_connector("send_email", _queued)
+
+
+def _escape_key(key):  # "typename" -> "%typename", "%x" -> "%%x": a bijection
+    return f"%{key}" if key == "typename" or key.startswith("%") else key
+
+
+def _unescape_key(key):
+    return key[1:] if key.startswith("%") else key
+
+
+def _default(value):
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, date):  # datetime included
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def _copy(value, key):
+    """A JSON copy of `value`, its dictionary keys mapped by `key`."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    try:
+        text = json.dumps(value, default=_default, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise EngineError(f"Données impossibles à enregistrer ({err}).") from None
+    return json.loads(text, object_pairs_hook=lambda pairs: {key(k): v for k, v in pairs})
+
+
+def _escape(value):  # as the engine keeps it
+    return _copy(value, _escape_key)
+
+
+def _unescape(value):  # as expressions, connectors and callers see it
+    return _copy(value, _unescape_key)
+
+
+class _StepError(WorkflowTaskException):
+    """An expression, script or connector failed; its text is the designer's message."""
+
+
+class _Environment(BasePythonScriptEngineEnvironment):
+    """Where SpiffWorkflow 3.2 sends every evaluation (some call sites bypass the engine)."""
+
+    def __init__(self, trusted):
+        super().__init__({})
+        self.trusted = trusted
+
+    def evaluate(self, expression, context, external_context=None):
+        names, wanted = {}, references(expression)[0]  # task data wins over data objects
+        for source in (external_context or {}, context if isinstance(context, dict) else {}):
+            for name in wanted:
+                if _escape_key(name) in source:
+                    names[name] = _unescape(source[_escape_key(name)])
+        return _escape(evaluate(expression, names))
+
+    def execute(self, script, context, external_context=None):
+        if not self.trusted:
+            raise ExpressionError("Les scripts ne sont pas autorisés dans ce parcours.")
+        for number, line in enumerate(script.splitlines(), 1):
+            if not line.strip() or line.strip().startswith("#"):
+                continue
+            name, _, expression = (part.strip() for part in line.partition("="))
+            if not expression or expression.startswith("=") or not name.isidentifier() or (
+                keyword.iskeyword(name) or name.startswith("_")
+            ):  # fmt: skip
+                raise ExpressionError(f"Script, ligne {number} : « nom = expression » attendu.")
+            context[_escape_key(name)] = self.evaluate(expression, context, external_context)
+        return True  # None would leave the task STARTED, False in ERROR
+
+
+class _Engine(PythonScriptEngine):
+    """One per Instance: it records the connector calls of the current step."""
+
+    def __init__(self, runtime):
+        super().__init__(environment=_Environment(runtime.trusted))
+        self.runtime, self.calls = runtime, []
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except ExpressionError as err:
+            raise _StepError(err.message, task=task) from None
+
+    def execute(self, task, script, external_context=None):
+        try:
+            return self.environment.execute(script, task.data, external_context)
+        except ExpressionError as err:
+            raise _StepError(err.message, task=task) from None
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        spec = task.task_spec
+        connector = CONNECTORS.get(operation_name)
+        if connector is None:
+            raise _StepError(f"Connecteur inconnu : « {operation_name} ».", task=task)
+        params = {k: _unescape(v["value"]) for k, v in (operation_params or {}).items()}
+        context = ServiceContext(
+            self.runtime.pathway, self.runtime.version, spec.bpmn_id, spec.bpmn_name,
+            _unescape(task.data),
+        )  # fmt: skip
+        try:
+            result = _escape(connector(params, context))
+        except Exception as err:  # a connector's failure stops the step, in French
+            raise _StepError(
+                f"Le service « {operation_name} » a échoué : {err}", task=task
+            ) from None
+        self.calls.append(
+            {"element": spec.bpmn_id, "name": spec.bpmn_name, "operator": operation_name,
+             "params": params, "result": _unescape(result)}
+        )  # fmt: skip
+        return json.dumps(result)  # ServiceTask stores json.loads(result)
+
+
+_NOW: ContextVar[datetime | None] = ContextVar("parcours_engine_now", default=None)
+
+
+class _ClockDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        now = _NOW.get() or clock.utcnow()
+        return now.astimezone(tz) if tz is not None else now
+
+
+spiff_timer.datetime = _ClockDatetime
+
+
+def _utc(moment):
+    moment = moment.astimezone(UTC)
+    return datetime.combine(moment.date(), moment.time(), tzinfo=UTC)  # a plain datetime
+
+
+class _InstanceOnlyConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["spec_name"] = workflow.spec.name
+        dct["spec_digest"] = getattr(workflow.spec, "parcours_digest", None)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None, script_engine=None):
+        workflow = self.target_class(
+            spec, subprocess_specs, script_engine=script_engine, deserializing=True
+        )
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_InstanceOnlyConverter(BpmnWorkflow, _REGISTRY)  # replaces the converter of BpmnWorkflow
+_SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
+_SERIALIZE_LOCK = threading.Lock()  # serialize_json flips a flag on the shared registry
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+class Runtime:
+    """The parsed spec of one deployed pathway version; shared by all its instances."""
+
+    def __init__(self, pathway, version, bpmn, trusted=False):
+        self.pathway, self.version, self.trusted = pathway, version, bool(trusted)
+        data = bpmn.encode("utf-8")
+        self.digest = hashlib.sha256(data).hexdigest()
+        # Deployment checked forms, roles and operators against the platform; here the
+        # document only needs to parse again, so it vouches for its own names.
+        root = bpmn_parser._read_xml(data, [])
+        if root is None:
+            raise EngineError("Le BPMN de cette version est illisible.")
+        found = {
+            path: set(root.xpath(path, namespaces=bpmn_parser.NS))
+            for path in ("//spiffworkflow:property[@name='formKey']/@value",
+                         "//bpmn:lane/@name", "//spiffworkflow:serviceTaskOperator/@id")
+        }  # fmt: skip
+        forms, roles, operators = found.values()
+        parsed = bpmn_parser.parse_bpmn(
+            data, forms=forms, roles=roles, operators=operators, allow_scripts=self.trusted
+        )
+        if parsed.problems:
+            problem = parsed.problems[0]
+            raise EngineError(f"Parcours non exécutable : {problem}", problem.element_id)
+        self.spec, self.subprocess_specs = parsed.spec, parsed.subprocess_specs
+        self.spec.parcours_digest = self.digest
+        self.user_tasks = {task["id"]: task for task in parsed.user_tasks}
+
+    @classmethod
+    def for_version(cls, version):
+        """The Runtime of a PathwayVersion-like object (pathway, version, bpmn, trusted)."""
+        key = (version.pathway, version.version)
+        digest = hashlib.sha256(version.bpmn.encode("utf-8")).hexdigest()
+        with _CACHE_LOCK:
+            runtime = _CACHE.get(key)
+            if runtime and (runtime.digest, runtime.trusted) == (digest, bool(version.trusted)):
+                _CACHE.move_to_end(key)
+                return runtime
+        runtime = cls(version.pathway, version.version, version.bpmn, version.trusted)
+        with _CACHE_LOCK:
+            _CACHE[key] = runtime
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return runtime
+
+    def start(self, initial_data=None):
+        """A new instance, run until its first waiting point; `start_result` holds that step."""
+        engine = _Engine(self)
+        workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=engine)
+        workflow.get_next_task(spec_name="Start").data.update(_escape(initial_data or {}))
+        instance = Instance(self, workflow, engine)
+        instance.start_result = instance._step(workflow.do_engine_steps)
+        return instance
+
+    def restore(self, state):
+        """The instance that `Instance.dump()` wrote, with this runtime's spec."""
+        try:
+            dct = json.loads(state)
+            _SERIALIZER.migrate(dct)
+        except (TypeError, ValueError, KeyError):
+            raise EngineError("État de l'instance illisible.") from None
+        if (dct.get("spec_name"), dct.get("spec_digest")) != (self.spec.name, self.digest):
+            raise EngineError("Cet état a été produit par une autre version du parcours.")
+        engine = _Engine(self)
+        try:
+            workflow = _SERIALIZER.from_dict(
+                dct, spec=self.spec, subprocess_specs=self.subprocess_specs, script_engine=engine
+            )
+        except Exception:  # a corrupt document must not crash the caller
+            raise EngineError("État de l'instance illisible.") from None
+        return Instance(self, workflow, engine)
+
+
+def _french(err):
+    """EngineError for an exception raised while the engine ran."""
+    if isinstance(err, EngineError):
+        return err
+    if isinstance(err, ExpressionError):  # correlations are evaluated outside the engine
+        return EngineError(f"Expression : {err.message}")
+    task = getattr(err, "task", None)
+    spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
+    element = getattr(spec, "bpmn_id", None)
+    label = getattr(spec, "bpmn_name", None) or element or "?"
+    if isinstance(err, _StepError):
+        return EngineError(f"Étape « {label} » : {err.args[0]}", element)
+    if str(err).startswith("No conditions satisfied"):
+        message = "aucune condition de sortie n'est remplie et il n'y a pas de flux par défaut."
+        return EngineError(f"Passerelle « {label} » : {message}", element)
+    return EngineError(f"Étape « {label} » : erreur du moteur ({err}).", element)
+
+
+class Instance:
+    """One running workflow. Not thread-safe: one request or job at a time."""
+
+    def __init__(self, runtime, workflow, engine):
+        self.runtime, self._wf, self._engine = runtime, workflow, engine
+        self._broken = False
+        self.start_result = None
+
+    def _step(self, run):
+        """Run one step; `run` may return extra keys for the result."""
+        if self._broken:
+            raise EngineError("Instance inutilisable après une erreur : rechargez son état.")
+        self._engine.calls = []
+        try:
+            extra = run() or {}
+        except Exception as err:
+            self._broken = True
+            if isinstance(err, WorkflowException | ExpressionError | EngineError):
+                raise _french(err) from None
+            raise
+        messages = [
+            {"name": event.event_definition.name, "payload": _unescape(event.payload)}
+            for event in self._wf.get_events()
+        ]  # thrown by the workflow, caught by nothing inside it
+        completed = self._wf.is_completed()
+        return {"service_calls": self._engine.calls, "messages": messages, "completed": completed,
+                **extra}  # fmt: skip
+
+    def _describe(self, task):
+        spec = task.task_spec
+        known = self.runtime.user_tasks.get(spec.bpmn_id, {})
+        properties = spec.extensions.get("properties", {}) if spec.extensions else {}
+        return {
+            "id": str(task.id),
+            "spec": spec.bpmn_id,
+            "name": spec.bpmn_name,
+            "lane": known.get("lane", spec.lane),
+            "form_key": known.get("form_key", properties.get("formKey")),
+            "due_in": known.get("due_in", properties.get("dueIn")),
+        }
+
+    def _ready(self):
+        return self._wf.get_tasks(state=TaskState.READY, manual=True)
+
+    def ready_user_tasks(self):
+        return [self._describe(task) for task in self._ready()]
+
+    def complete(self, task_id, form_key, data):
+        """Store `data` as the form `form_key` of the ready user task `task_id`, run on."""
+        task = next((t for t in self._ready() if str(t.id) == str(task_id)), None)
+        if task is None:
+            raise TaskNotReady("Cette tâche n'est pas (ou plus) à réaliser.")
+        expected = self._describe(task)["form_key"]
+        if expected and form_key != expected:
+            raise EngineError(
+                f"Cette tâche attend le formulaire « {expected} ».", task.task_spec.bpmn_id
+            )
+        payload = _escape(data)
+
+        def run():
+            task.data[_escape_key(form_key)] = payload
+            task.run()
+            self._wf.do_engine_steps()
+
+        return self._step(run)
+
+    def is_completed(self):
+        return self._wf.is_completed()
+
+    def _timers(self):
+        """(due, task) for every waiting timer, subprocesses included."""
+        found = []
+        for task in self._wf.event_manager.tasks.values():
+            value = task.internal_data.get("event_value")
+            definition = task.task_spec.event_definition
+            if value is None or task.internal_data.get("event_fired"):
+                continue
+            kinds = definition.event_definitions if isinstance(
+                definition, MultipleEventDefinition) else [definition]  # fmt: skip
+            for kind in kinds:
+                due = None
+                if isinstance(kind, spiff_timer.CycleTimerEventDefinition):
+                    due = datetime.fromisoformat(value["next"]) if value["cycles"] != 0 else None
+                elif isinstance(kind, spiff_timer.TimeDateEventDefinition):
+                    due = spiff_timer.TimerEventDefinition.parse_time_or_duration(value)
+                elif isinstance(kind, spiff_timer.DurationTimerEventDefinition):
+                    due = spiff_timer.TimerEventDefinition.get_datetime(value)
+                if isinstance(due, datetime):
+                    found.append((_utc(due), task))
+        return found
+
+    def next_timer_at(self):
+        """The earliest due time (aware, UTC) of the instance's waiting timers, or None."""
+        return min((due for due, _ in self._timers()), default=None)
+
+    def fire_timers(self, now):
+        """Fire every timer due before `now` (aware), and run on; `fired` lists their ids."""
+        if now.tzinfo is None:
+            raise ValueError("fire_timers() needs an aware datetime")
+        now = _utc(now)
+
+        def run():
+            fired = []
+            for _ in range(MAX_TIMER_ROUNDS):
+                due = [task.task_spec.bpmn_id for at, task in self._timers() if at < now]
+                if not due:
+                    break
+                fired.extend(due)
+                self._wf.refresh_timers()
+                self._wf.do_engine_steps()
+            return {"fired": fired}
+
+        token = _NOW.set(now)
+        try:
+            return self._step(run)
+        finally:
+            _NOW.reset(token)
+
+    def send_message(self, name, payload=None):
+        """Deliver the BPMN message `name`; `caught` is False when nothing waited for it."""
+        payload = _escape(payload if payload is not None else {})
+        definition = MessageEventDefinition(name)
+
+        def run():
+            correlations = {}  # only for messages that declare correlation properties
+            for task in list(self._wf.event_manager.tasks.values()):
+                waiting = task.task_spec.event_definition
+                if waiting == definition and waiting.correlation_properties:
+                    correlations = waiting.calculate_correlations(
+                        self._engine, waiting.correlation_properties, payload
+                    )
+            event = BpmnEvent(definition, payload, correlations)
+            caught = self._wf.event_manager.catch(event, internal=False) > 0  # send_event
+            if caught:  # without its exception when nothing waits
+                self._wf.do_engine_steps()
+            return {"caught": caught}
+
+        return self._step(run)
+
+    def data(self):
+        """The instance's data as expressions see it: form data by form key, service results,
+        message variables (later values win)."""
+        merged = {}
+        done = self._wf.get_tasks(state=TaskState.COMPLETED)
+        for task in sorted(done, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        merged.update(self._wf.data)
+        return _unescape(merged)
+
+    def completed_steps(self):
+        """The BPMN elements passed, in order: {"spec", "name", "lane", "state"}."""
+        done = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id]
+        return [
+            {"spec": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
+             "lane": self.runtime.user_tasks.get(t.task_spec.bpmn_id, {}).get(
+                 "lane", t.task_spec.lane), "state": "completed"}
+            for t in sorted(done, key=lambda t: t.last_state_change)
+        ]  # fmt: skip
+
+    def dump(self):
+        """The instance's state as JSON, without the spec: give it back to Runtime.restore."""
+        if self._broken:
+            raise EngineError("Instance inutilisable après une erreur : rechargez son état.")
+        with _SERIALIZE_LOCK:
+            return _SERIALIZER.serialize_json(self._wf)
