@@ -10,7 +10,7 @@ from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import documents, schemas, timeline
 from app.dossiers.models import Entry, EntryVersion, TimelineItem
-from app.dossiers.services import find, object_id
+from app.dossiers.services import get_in_dossier
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
 from app.reference import DATA_CATEGORIES, ENTRY_KINDS
@@ -160,15 +160,7 @@ def add_document(actor, dossier, upload, data):
 
 def get_entry(actor, entry_id, action="entry.view"):
     """(dossier, entry) if `actor` may do `action` on the entry; 404 if they may not see it."""
-    oid = object_id(entry_id)
-    entry = Entry.objects(id=oid).first() if oid else None
-    if entry is None:
-        raise NotFound(NOT_FOUND)
-    dossier = find(entry.dossier)
-    if not policy.can(actor, "entry.view", (dossier, entry)):
-        raise NotFound(NOT_FOUND)
-    policy.require(actor, action, (dossier, entry))
-    return dossier, entry
+    return get_in_dossier(actor, Entry, entry_id, action, "entry.view", NOT_FOUND)
 
 
 def read_entry(actor, entry_id):

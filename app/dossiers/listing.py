@@ -177,13 +177,18 @@ def minimal_identity(dossier, structures):
     """What a duplicate or a search shows of a dossier one is not in: enough to recognise the
     person, nothing of their situation."""
     structure = structures.get(dossier.structure)
+    return {**identity_summary(dossier), "structure": structure.name if structure else None}
+
+
+def identity_summary(dossier):
+    """The dossier's id and the traits that name the person."""
+    identity = dossier.identity
     return {
         "id": str(dossier.id),
-        "birth_name": dossier.identity.birth_name,
-        "used_name": dossier.identity.used_name or None,
-        "first_names": dossier.identity.first_names,
-        "birth_date": dossier.identity.birth_date,
-        "structure": structure.name if structure else None,
+        "birth_name": identity.birth_name,
+        "used_name": identity.used_name or None,
+        "first_names": identity.first_names,
+        "birth_date": identity.birth_date,
     }
 
 

@@ -3,6 +3,7 @@
 from flask import url_for
 
 from app import policy
+from app.dossiers.listing import identity_summary
 from app.dossiers.schemas import DETAIL_FIELDS
 
 
@@ -83,11 +84,7 @@ def dossier_json(dossier, viewer, structure=None):
 
 def dossier_summary_json(dossier):
     return {
-        "id": str(dossier.id),
-        "birth_name": dossier.identity.birth_name,
-        "used_name": dossier.identity.used_name or None,
-        "first_names": dossier.identity.first_names,
-        "birth_date": dossier.identity.birth_date,
+        **identity_summary(dossier),
         "status": dossier.status,
         "updated_at": _iso(dossier.updated_at),
     }

@@ -36,6 +36,20 @@ def find(dossier_id):
     return found
 
 
+def get_in_dossier(actor, model, item_id, action, view_action, not_found):
+    """(dossier, item) for a document of `model` that belongs to a dossier (an entry, a task),
+    if `actor` may do `action` on it; one they may not see answers 404 like a missing one."""
+    oid = object_id(item_id)
+    item = model.objects(id=oid).first() if oid else None
+    if item is None:
+        raise NotFound(not_found)
+    dossier = find(item.dossier)
+    if not policy.can(actor, view_action, (dossier, item)):
+        raise NotFound(not_found)
+    policy.require(actor, action, (dossier, item))
+    return dossier, item
+
+
 def get_dossier(actor, dossier_id, action="dossier.view", record=True):
     """The dossier if `actor` may do `action` on it. A dossier one may not see answers exactly
     like one that does not exist: its existence is not revealed."""

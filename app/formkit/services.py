@@ -11,7 +11,8 @@ from app.errors import Conflict, NotFound
 from app.formkit import designer, schemas
 from app.formkit.models import Form, FormVersion
 from app.formkit.schema import MAX_SCHEMA_BYTES, check_publishable, validate_data
-from app.structures.models import Structure
+from app.structures.services import owner_by_key, owner_of
+from app.structures.services import owner_choices as structure_owner_choices
 from app.validation import InvalidInput, check
 
 DUPLICATE_KEY = "Un formulaire existe déjà avec cet identifiant."
@@ -32,19 +33,6 @@ def _canonical(value):
 
 def _digest(schema, ui_schema, title):
     return hashlib.sha256(_canonical([schema, ui_schema, title]).encode()).hexdigest()
-
-
-def _owner(key):
-    if not key:
-        return None
-    structure = Structure.objects(key=key).first()
-    if structure is None:
-        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
-    return structure
-
-
-def _owner_of(form):
-    return Structure.objects(id=form.owner).first() if form.owner else None
 
 
 def get_form(actor, key):
@@ -77,7 +65,7 @@ def create_form(actor, data, publish=True):
     and the version returned is None.
     """
     data = check(schemas.FORM_CREATE, data)
-    owner = _owner(data.get("structure"))
+    owner = owner_by_key(data.get("structure"))
     policy.require(actor, "form.manage", owner)
     if publish:
         check_publishable(data["schema"], data.get("ui_schema"))
@@ -100,7 +88,7 @@ def create_form(actor, data, publish=True):
 
 def publish_version(actor, form, data):
     """Publish a new immutable version of `form`; earlier versions stay readable."""
-    policy.require(actor, "form.manage", _owner_of(form))
+    policy.require(actor, "form.manage", owner_of(form))
     data = check(schemas.VERSION_CREATE, data)
     check_publishable(data["schema"], data.get("ui_schema"))
     title = data.get("title") or form.title
@@ -130,25 +118,20 @@ def _publish(actor, form, schema, ui_schema, title):
 
 
 def owner_choices(actor):
-    """The owners `actor` may create forms for: structures they administer, and None (the
-    whole platform) for a platform admin."""
-    from app.structures.services import structures_of
-
-    owners = [s for s in structures_of(actor) if policy.can(actor, "form.manage", s)]
-    return ([None] if policy.can(actor, "form.manage", None) else []) + owners
+    return structure_owner_choices(actor, "form.manage")
 
 
 def can_manage(actor, form):
-    return policy.can(actor, "form.manage", _owner_of(form))
+    return policy.can(actor, "form.manage", owner_of(form))
 
 
 def require_manage(actor, form):
-    policy.require(actor, "form.manage", _owner_of(form))
+    policy.require(actor, "form.manage", owner_of(form))
 
 
 def save_draft(actor, form, title, schema, ui_schema):
     """Keep unpublished work: checked only for being JSON objects of a bounded size."""
-    policy.require(actor, "form.manage", _owner_of(form))
+    policy.require(actor, "form.manage", owner_of(form))
     problems = {}
     for name, value in (("schema", schema), ("ui_schema", ui_schema)):
         if not isinstance(value, dict):
@@ -223,7 +206,7 @@ def design(actor, form, operation, *args):
 
 def export_definition(form, version):
     """The form as a file: what `parcours forms sync` and the import read back."""
-    owner = _owner_of(form)
+    owner = owner_of(form)
     definition = {
         "key": form.key,
         "title": version.title,

@@ -8,7 +8,7 @@ newer revision and is refused (409), and nothing of it is kept — no entry, no 
 from app import audit, policy
 from app.clock import utcnow
 from app.dossiers import entries, timeline
-from app.dossiers.services import find, object_id
+from app.dossiers.services import find, get_in_dossier, object_id
 from app.engine.iso8601 import duration_of
 from app.engine.runtime import EngineError, Runtime
 from app.errors import Conflict, NotFound
@@ -75,15 +75,7 @@ def start_pathway(actor, dossier, key):
 
 
 def get_task(actor, task_id, action="task.view"):
-    oid = object_id(task_id)
-    task = Task.objects(id=oid).first() if oid else None
-    if task is None:
-        raise NotFound(NOT_FOUND)
-    dossier = find(task.dossier)
-    if not policy.can(actor, "task.view", (dossier, task)):
-        raise NotFound(NOT_FOUND)
-    policy.require(actor, action, (dossier, task))
-    return dossier, task
+    return get_in_dossier(actor, Task, task_id, action, "task.view", NOT_FOUND)
 
 
 def complete_task(actor, task_id, data):

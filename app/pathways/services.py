@@ -9,8 +9,8 @@ from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
 from app.reference import CARE_ROLES
-from app.structures.models import Structure
-from app.validation import InvalidInput
+from app.structures.services import owner_by_key, owner_of
+from app.structures.services import owner_choices as structure_owner_choices
 
 # Service-task operators a pathway may name; plugins will add theirs (issue 8).
 OPERATORS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
@@ -34,19 +34,6 @@ class InvalidBpmn(ServiceError):
         self.problems = listed
 
 
-def _owner(key):
-    if not key:
-        return None
-    structure = Structure.objects(key=key).first()
-    if structure is None:
-        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
-    return structure
-
-
-def _owner_of(pathway):
-    return Structure.objects(id=pathway.owner).first() if pathway.owner else None
-
-
 def published_forms():
     """The keys of the published forms: what a user task may name."""
     return {form.key for form in Form.objects(latest_version__gt=0).only("key")}
@@ -57,7 +44,7 @@ def deploy(actor, data, structure=None, trusted=False):
 
     An unchanged document deploys nothing (created False). `trusted` is for the files shipped
     in workflows/: only they may hold script tasks."""
-    owner = _owner(structure)
+    owner = owner_by_key(structure)
     policy.require(actor, "pathway.manage", owner)
     parsed = parse_bpmn(
         data,
@@ -71,7 +58,7 @@ def deploy(actor, data, structure=None, trusted=False):
     pathway = Pathway.objects(key=parsed.process_id).first()
     digest = hashlib.sha256(data).hexdigest()
     if pathway is not None:
-        policy.require(actor, "pathway.manage", _owner_of(pathway))
+        policy.require(actor, "pathway.manage", owner_of(pathway))
         latest = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
         if latest is not None and latest.digest == digest:
             return pathway, latest, False
@@ -120,13 +107,8 @@ def get_version(actor, key, number=None):
 
 
 def can_manage(actor, pathway=None):
-    return policy.can(actor, "pathway.manage", _owner_of(pathway) if pathway else None)
+    return policy.can(actor, "pathway.manage", owner_of(pathway) if pathway else None)
 
 
 def owner_choices(actor):
-    """The owners `actor` may deploy pathways for: structures they administer, and None (the
-    whole platform) for a platform admin."""
-    from app.structures.services import structures_of
-
-    owners = [s for s in structures_of(actor) if policy.can(actor, "pathway.manage", s)]
-    return ([None] if policy.can(actor, "pathway.manage", None) else []) + owners
+    return structure_owner_choices(actor, "pathway.manage")

@@ -147,3 +147,25 @@ def remove_member(actor, structure, user):
     user.reload()
     audit.record(actor, "member.remove", user, structure=structure.key)
     return user
+
+
+def owner_by_key(key):
+    """The structure that will own a form or a pathway, by key; None for the platform."""
+    if not key:
+        return None
+    structure = Structure.objects(key=key).first()
+    if structure is None:
+        raise InvalidInput({"/structure": "Cette structure n'existe pas."})
+    return structure
+
+
+def owner_of(document):
+    """The structure that owns a form or a pathway (its `owner` id), or None."""
+    return Structure.objects(id=document.owner).first() if document.owner else None
+
+
+def owner_choices(actor, action):
+    """The owners `actor` may create for under `action` (form.manage, pathway.manage): the
+    structures they administer, and None (the whole platform) for a platform admin."""
+    owners = [s for s in structures_of(actor) if policy.can(actor, action, s)]
+    return ([None] if policy.can(actor, action, None) else []) + owners
