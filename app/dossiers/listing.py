@@ -77,10 +77,6 @@ def _name_windows(start):
         low, position, span = high, end, span * 2
 
 
-def _key(dossier, field):
-    return dossier[field], str(dossier.id)
-
-
 def _cursor(value):
     """ "<sort value>~<id>" -> (value, id); None if absent or garbled."""
     if not value or "~" not in value:
@@ -127,9 +123,11 @@ def list_dossiers(actor, query="", scope="mine", sort="activity", after=None, pe
         windows = _name_windows(cursor[0] if cursor else "")
     found, counted = [], False
     for window in windows:
-        rows = Dossier.objects(__raw__={**base, field: window}).only(*LIST_FIELDS)
-        rows = sorted(rows, key=lambda d: _key(d, field), reverse=descending)
-        found += [d for d in rows if _after(d, field, cursor, descending, actor)]
+        # Light rows (id and sort key) for the window; whole dossiers only for the page.
+        rows = Dossier.objects(__raw__={**base, field: window}).only("id", field).as_pymongo()
+        keys = sorted(((row[field], row["_id"]) for row in rows), reverse=descending)
+        keys = [(v, i) for v, i in keys if _after_cursor(v, i, cursor, descending)]
+        found += _visible(actor, [i for _, i in keys], per_page + 1 - len(found))
         if len(found) > per_page:
             break
         if not counted:
@@ -142,13 +140,27 @@ def list_dossiers(actor, query="", scope="mine", sort="activity", after=None, pe
     return _page(found, field, per_page)
 
 
-def _after(dossier, field, cursor, descending, actor):
-    if cursor is not None:
-        value, dossier_id = _key(dossier, field)
-        value = value.isoformat() if descending else value
-        if (value, dossier_id) == cursor or ((value, dossier_id) > cursor) != (not descending):
-            return False
-    return policy.can(actor, "dossier.view", dossier)
+def _after_cursor(value, dossier_id, cursor, descending):
+    """Whether a row comes after the cursor in the list's order."""
+    if cursor is None:
+        return True
+    key = (value.isoformat() if descending else value, str(dossier_id))
+    return key != cursor and (key > cursor) != descending
+
+
+def _visible(actor, ids, wanted):
+    """Up to `wanted` dossiers of `ids` (in that order) that `actor` may open, loaded a few
+    at a time: building a dossier costs most of a millisecond."""
+    shown = []
+    for start in range(0, len(ids), max(wanted, 1) * 2):
+        if len(shown) >= wanted:
+            break
+        batch = ids[start : start + max(wanted, 1) * 2]
+        loaded = {d.id: d for d in Dossier.objects(id__in=batch).only(*LIST_FIELDS)}
+        shown += [
+            loaded[i] for i in batch if i in loaded and policy.can(actor, "dossier.view", loaded[i])
+        ]
+    return shown[:wanted]
 
 
 def _page(found, field, per_page):
@@ -161,13 +173,18 @@ def _page(found, field, per_page):
 
 
 def _named(actor, base, wanted, field, after, per_page):
-    """A name filter within the actor's dossiers: few rows, sorted and paged in memory."""
-    rows = Dossier.objects(__raw__={**base, "search_keys": prefix_range(max(wanted, key=len))})
-    rows = [d for d in rows.only(*LIST_FIELDS) if matches_all(d.search_keys, wanted)]
+    """A name filter within the actor's dossiers: light rows filtered and sorted in memory,
+    whole dossiers only for the page."""
+    query = {**base, "search_keys": prefix_range(max(wanted, key=len))}
+    rows = Dossier.objects(__raw__=query).only("id", "search_keys", field).as_pymongo()
     descending = field != "sort_name"
-    rows.sort(key=lambda d: _key(d, field), reverse=descending)
+    keys = sorted(
+        ((row[field], row["_id"]) for row in rows if matches_all(row["search_keys"], wanted)),
+        reverse=descending,
+    )
     cursor = _cursor(after)
-    return _page([d for d in rows if _after(d, field, cursor, descending, actor)], field, per_page)
+    ids = [i for v, i in keys if _after_cursor(v, i, cursor, descending)]
+    return _page(_visible(actor, ids, per_page + 1), field, per_page)
 
 
 # --- the identity search ---------------------------------------------------------------------

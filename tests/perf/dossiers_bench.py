@@ -352,6 +352,8 @@ def run(users, heavy, kept, rng, runs):
     search, actor = listing.search_identity, pros[0][0]
     people = [p for _, _, p in kept["typical"]]
     named = [(actor, f"{p['birth_name']} {p['first_names'].split()[0]}") for p in people]
+    # What the search accepts: two words of two letters or more.
+    named = [(a, q) for a, q in named if len([t for t in tokens(q) if len(t) >= 2]) >= 2]
     measure("search 'surname firstname' (existing)", search, named, runs)
     common = [f"{SURNAMES[0]} {FEMALE[0]}", f"{SURNAMES[1]} {MALE[0]}"]
     measure(f"search {' / '.join(common)} (common)", search, [(actor, q) for q in common], runs)
