@@ -130,9 +130,9 @@ def list_dossiers(actor, query="", scope="mine", sort="activity", after=None, pe
         found += _visible(actor, [i for _, i in keys], per_page + 1 - len(found))
         if len(found) > per_page:
             break
-        if not counted:
+        if descending and not counted:
             # Once, when the page is not full yet: is there anything left at all? Saves the
-            # walk down to EPOCH for a short list (and an empty one).
+            # walk down to EPOCH for a short list (and an empty one). Name windows are few.
             counted = True
             rest = {"$lt": window["$gte"]} if descending else {"$gte": window["$lt"]}
             if not Dossier.objects(__raw__={**base, field: rest}).limit(1).count(True):
@@ -226,11 +226,18 @@ def search_identity(actor, query, birth_date=None):
         raw = {"identity.birth_date": birth_date}
     else:
         raw = {"name_pairs": _query_pair(wanted)}
-    # Keys first (light rows), then only the winners as dossiers.
-    keys = Dossier.objects(__raw__=raw).only("id", "search_keys").limit(MAX_CANDIDATES)
-    ids = [row["_id"] for row in keys.as_pymongo() if matches_all(row["search_keys"], wanted)]
-    matched = list(Dossier.objects(id__in=ids[:MAX_CANDIDATES]).only(*LIST_FIELDS)) if ids else []
-    matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date))
+    # Light rows, filtered and sorted; then only the first ones as dossiers (a refused
+    # professional's are dropped below, hence a few more than shown).
+    light = ("id", "search_keys", "sort_name", "identity.birth_date")
+    rows = Dossier.objects(__raw__=raw).only(*light).limit(MAX_CANDIDATES).as_pymongo()
+    keys = sorted(
+        (row.get("sort_name", ""), row["identity"]["birth_date"], row["_id"])
+        for row in rows
+        if matches_all(row["search_keys"], wanted)
+    )
+    ids = [i for *_, i in keys[: MAX_RESULTS * 2]]
+    matched = list(Dossier.objects(id__in=ids).only(*LIST_FIELDS)) if ids else []
+    matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date, d.id))
     # A professional the patient refused does not even find the dossier.
     matched = [d for d in matched if not policy.is_excluded(actor, d)][:MAX_RESULTS]
     structures = structures_of(matched)
