@@ -163,3 +163,21 @@ def test_a_task_of_a_dossier_one_left_is_refused(api_as, coordinator, world):
     assert (
         api_as(gp).post(f"/tasks/{visit['id']}/complete", json={"data": VISIT}).status_code == 404
     )
+
+
+def test_withdrawing_consent_suspends_the_running_pathways(api_as, coordinator, world):
+    dossier, gp, _ = world
+    coord = api_as(coordinator)
+    instance = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"}).json[
+        "instance"
+    ]
+    [step] = coord.get("/tasks").json["items"]
+    withdrawn = coord.post(
+        f"/dossiers/{dossier.id}/consent/withdraw",
+        json={"date": "2026-03-01", "reason": "Ne souhaite plus"},
+    )
+    assert withdrawn.status_code == 200
+    assert coord.get(f"/instances/{instance}").json["status"] == "suspended"
+    refused = coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION})
+    assert refused.status_code == 403
+    assert Entry.objects(kind="form").count() == 0

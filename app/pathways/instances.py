@@ -5,7 +5,7 @@ unchanged. Two people completing the same task at the same moment: the second wr
 newer revision and is refused (409), and nothing of it is kept — no entry, no task change.
 """
 
-from app import audit, policy
+from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import entries, timeline
 from app.dossiers.services import find, get_in_dossier, object_id
@@ -159,3 +159,14 @@ def open_tasks(actor, scope="mine"):
     else:
         found = Task.objects(assignee=actor.id, status="open")
     return list(found.order_by("due_at"))
+
+
+@signals.consent_withdrawn.connect
+def suspend_on_withdrawal(actor, dossier, **extra):
+    """Consent withdrawn: the dossier's running pathways stop where they are (their open
+    tasks can no longer be completed: the policy refuses writes on such a dossier)."""
+    suspended = PathwayInstance.objects(
+        dossier=dossier.id, status__in=["running", "waiting", "error"]
+    ).update(set__status="suspended", set__updated_at=utcnow())
+    if suspended:
+        audit.record(actor, "pathway.suspend", dossier, dossier=str(dossier.id), count=suspended)
