@@ -68,6 +68,33 @@ def demo_command():
         click.echo(f"  {email:32} {password}  ({name})")
 
 
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Do what is due now, then stop (for cron).")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
+@with_appcontext
+def worker_command(once, interval):
+    """Background work: fire the pathways' due timers (reminders, escalations, reviews).
+
+    Several workers may run at once: each instance is taken with a lease."""
+    import signal
+    import time
+
+    from app.pathways.worker import fire_due_timers, worker_name
+
+    name, stopping = worker_name(), []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo(f"Worker {name} started.")
+    while True:
+        moved = fire_due_timers(owner=name)
+        if moved:
+            click.echo(f"{moved} pathway instance(s) moved by their timers.")
+        deadline = time.monotonic() + interval
+        while not once and not stopping and time.monotonic() < deadline:
+            time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds
+        if once or stopping:
+            return
+
+
 @cli.group("users")
 def users_group():
     """Manage accounts."""

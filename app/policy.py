@@ -28,6 +28,10 @@ def _administers(user, structure):
     return "structure_admin" in _roles_in(user, structure)
 
 
+def _administers_id(user, structure_id):
+    return "structure_admin" in user.roles_in(structure_id) and _structure_active(structure_id)
+
+
 def _structure_admin_of_user(user, target_user):
     """A structure admin sees the accounts of their own active structures' members."""
     if target_user is None:
@@ -183,18 +187,22 @@ def _candidate(user, task):
 
 
 def _sees_task(user, dossier, task):
-    """The task's dossier must be seen; then its assignee, its candidates, the coordinators."""
-    if task.dossier != dossier.id or not _sees_dossier(user, dossier):
+    """Its assignee and the coordinators, who see the dossier; its candidates, who see the
+    task (not the dossier) while the patient's consent holds, to take it."""
+    if task.dossier != dossier.id or _excluded(user, dossier):
         return False
-    return task.assignee == user.id or _candidate(user, task) or _manages_dossier(user, dossier)
+    if _candidate(user, task):
+        return dossier.consent_active
+    return _sees_dossier(user, dossier) and (
+        task.assignee == user.id or _manages_dossier(user, dossier)
+    )
 
 
 def _completes_task(user, dossier, task):
-    return (
-        _sees_task(user, dossier, task)
-        and _acts_on_dossier(user, dossier)
-        and (task.assignee == user.id or _candidate(user, task))
-    )
+    """Its assignee, who acts on the dossier; or a candidate, who takes it on the way."""
+    if not _sees_task(user, dossier, task):
+        return False
+    return _candidate(user, task) or (task.assignee == user.id and _acts_on_dossier(user, dossier))
 
 
 RULES = {
@@ -249,6 +257,22 @@ RULES = {
     "pathway.start": lambda user, target: _manages_dossier(user, target),
     "task.view": lambda user, target: _sees_task(user, *target),
     "task.complete": lambda user, target: _completes_task(user, *target),
+    # A candidate takes a task; its assignee gives it back; the coordination reassigns it.
+    "task.claim": lambda user, target: (
+        _candidate(user, target[1]) and _completes_task(user, *target)
+    ),
+    "task.release": lambda user, target: (
+        target[1].assignee == user.id and _completes_task(user, *target)
+    ),
+    "task.assign": lambda user, target: (
+        _sees_task(user, *target) and _manages_dossier(user, target[0])
+    ),
+    # A BPMN message to the dossier's pathways (e.g. sent by a hospital's software).
+    "pathway.event": lambda user, target: _acts_on_dossier(user, target),
+    # A failed step run again: platform admins, and the coordinating structure's admins.
+    "pathway.retry": lambda user, target: (
+        _is_platform_admin(user) or _administers_id(user, target.structure)
+    ),
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

@@ -12,3 +12,8 @@ member_added = signals.signal("member-added")
 join_requested = signals.signal("join-requested")
 # sender: the acting user; dossier=…, entry=…
 entry_added = signals.signal("entry-added")
+# sender: the PathwayInstance; dossier=…, call={"element", "name", "operator", "params", "result"}
+# (a `notify` or `send_email` service task that ran: the inbox issue delivers them)
+service_called = signals.signal("service-called")
+# sender: the acting user; dossier=…, task=… (a Task given to someone: created, claimed, assigned)
+task_assigned = signals.signal("task-assigned")

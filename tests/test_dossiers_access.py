@@ -573,6 +573,7 @@ GET POST /api/v1/dossiers/<dossier_id>/entries
 POST /api/v1/dossiers/<dossier_id>/documents
 GET /api/v1/dossiers/<dossier_id>/timeline
 POST /api/v1/dossiers/<dossier_id>/pathways
+POST /api/v1/dossiers/<dossier_id>/events
 GET PATCH DELETE /api/v1/entries/<entry_id>
 GET /api/v1/entries/<entry_id>/versions
 GET /api/v1/entries/<entry_id>/file

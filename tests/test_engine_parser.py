@@ -146,6 +146,7 @@ def test_a_valid_pathway_gives_its_specs_and_summary():
         "user_tasks": result.user_tasks,
         "service_tasks": result.service_tasks,
         "timers": result.timers,
+        "messages": {"start": [], "catch": []},
     }
     assert json.loads(json.dumps(result.summary)) == result.summary
     assert result.spec.name == "suivi_gir"

@@ -81,7 +81,16 @@ DOSSIER_ACTIONS = {
 
 # Running pathways: their answers, by kind of user of a dossier, are checked in
 # test_pathway_instances.py.
-PATHWAY_RUN_ACTIONS = {"pathway.start", "task.view", "task.complete"}
+PATHWAY_RUN_ACTIONS = {
+    "pathway.start",
+    "pathway.event",
+    "pathway.retry",
+    "task.view",
+    "task.complete",
+    "task.claim",
+    "task.release",
+    "task.assign",
+}
 
 
 def test_matrix_covers_every_action_and_kind():

@@ -1,6 +1,6 @@
 """REST API v1: JSON in and out, personal tokens, errors in the format of DESIGN.md §5."""
 
-from app.api import accounts, dossiers, forms, openapi, pathways, structures  # noqa: F401,E402 - routes register on import
+from app.api import accounts, dossiers, forms, openapi, pathways, structures, tasks  # noqa: F401,E402 - routes register on import
 from app.api.core import bp
 
 __all__ = ["bp"]

@@ -4,8 +4,7 @@ from flask import request
 
 from app.api.core import ApiAbort, current_api_user, json_body, route
 from app.dossiers import services as dossier_services
-from app.formkit import services as form_services
-from app.pathways import instances, services
+from app.pathways import events, instances, services, steps
 from app.structures.services import structures_by_id
 from app.validation import check
 
@@ -91,12 +90,6 @@ START = {
     "required": ["pathway"],
     "properties": {"pathway": {"type": "string", "minLength": 1, "maxLength": 100}},
 }
-COMPLETE = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["data"],
-    "properties": {"data": {"type": "object"}},
-}
 
 
 def task_json(task):
@@ -115,15 +108,39 @@ def task_json(task):
     }
 
 
-def instance_json(instance, tasks):
+def _error_json(error):
+    if not error:
+        return None
+    return {"message": error.get("message"), "element": error.get("element"),
+            "at": error["at"].isoformat() if error.get("at") else None,
+            "retry": (error.get("pending") or {"op": "timers"})["op"]}  # fmt: skip
+
+
+def step_json(step, actor_name):
+    return {
+        "kind": step.kind,
+        "element": step.spec,
+        "name": step.name,
+        "type": step.element_type,
+        "by": {"id": str(step.actor), "name": actor_name} if step.actor else None,
+        "at": step.at.isoformat(),
+        "task": str(step.task) if step.task else None,
+        "entry": str(step.entry) if step.entry else None,
+        "detail": step.detail,
+    }
+
+
+def instance_json(instance, tasks, history=()):
     return {
         "id": str(instance.id),
         "dossier": str(instance.dossier),
         "pathway": instance.pathway,
         "version": instance.version,
+        "name": instance.name,
         "status": instance.status,
-        "error": instance.error or None,
+        "error": _error_json(instance.error),
         "tasks": [task_json(t) for t in tasks],
+        "steps": [step_json(step, name) for step, name in history],
     }
 
 
@@ -146,44 +163,31 @@ def start_pathway(dossier_id):
 @route("/instances/<instance_id>", "GET", "Un parcours en cours : état, tâches, erreur", tag=TAG)
 def get_instance(instance_id):
     instance, tasks = instances.get_instance(current_api_user(), instance_id)
-    return instance_json(instance, tasks)
+    return instance_json(instance, tasks, steps.history(instance))
 
 
 @route(
-    "/tasks",
-    "GET",
-    "Mes tâches (scope=mine) ou celles à prendre (scope=available)",
-    params=("scope",),
-    tag=TAG,
-)
-def list_tasks():
-    scope = "available" if request.args.get("scope") == "available" else "mine"
-    return {"items": [task_json(t) for t in instances.open_tasks(current_api_user(), scope)]}
-
-
-@route("/tasks/<task_id>", "GET", "Une tâche et son formulaire", tag=TAG)
-def get_task(task_id):
-    actor = current_api_user()
-    _, task = instances.get_task(actor, task_id)
-    form, version = form_services.get_version(actor, task.form_key)
-    return {
-        **task_json(task),
-        "form": {
-            "key": form.key,
-            "version": version.version,
-            "schema": version.schema,
-            "ui_schema": version.ui_schema,
-        },
-    }
-
-
-@route(
-    "/tasks/<task_id>/complete",
+    "/instances/<instance_id>/retry",
     "POST",
-    "Terminer une tâche avec les données du formulaire",
-    body=COMPLETE,
+    "Relancer l'étape en erreur d'un parcours (administrateurs)",
     tag=TAG,
 )
-def complete_task(task_id):
-    data = check(COMPLETE, json_body())
-    return task_json(instances.complete_task(current_api_user(), task_id, data["data"]))
+def retry_instance(instance_id):
+    actor = current_api_user()
+    instance = instances.retry(actor, instance_id)
+    return {"id": str(instance.id), "status": instance.status,
+            "error": _error_json(instance.error)}  # fmt: skip
+
+
+@route(
+    "/dossiers/<dossier_id>/events",
+    "POST",
+    "Envoyer un message BPMN aux parcours du dossier : {name, payload}",
+    body=events.EVENT,
+    tag=TAG,
+)
+def send_event(dossier_id):
+    actor = current_api_user()
+    dossier = dossier_services.get_dossier(actor, dossier_id, "pathway.event", record=False)
+    data = check(events.EVENT, json_body())
+    return events.deliver_event(actor, dossier, data["name"], data.get("payload") or {})

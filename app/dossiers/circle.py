@@ -4,6 +4,8 @@ Writes that must not race (adding a member the patient just refused, deciding a 
 twice) are conditional updates: the condition is checked by the database with the write.
 """
 
+import contextlib
+
 from bson import ObjectId
 
 from app import audit, policy, signals
@@ -48,6 +50,18 @@ def _excluded(dossier, user, professional):
 
 def add_member(actor, dossier, data):
     policy.require(actor, "dossier.manage_members", dossier)
+    return _add(actor, dossier, data)
+
+
+def join_for_task(actor, dossier, care_role):
+    """A candidate who took a pathway task joins the circle with the task's role (the
+    coordinating structure offered it to them); nothing if they are already in it."""
+    if dossier.member_for(actor.id) is None:
+        with contextlib.suppress(Conflict):
+            _add(actor, dossier, {"user": str(actor.id), "care_role": care_role})
+
+
+def _add(actor, dossier, data):
     data = check(schemas.MEMBER_ADD, data)
     user, professional, name, profession = _person(data)
     if data.get("until") and data["until"] < data.get("since", today()):

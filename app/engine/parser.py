@@ -79,6 +79,8 @@ class Parsed:
     user_tasks: list = field(default_factory=list)  # {"id", "name", "lane", "form_key", "due_in"}
     service_tasks: list = field(default_factory=list)  # {"id", "name", "operator"}
     timers: list = field(default_factory=list)  # {"id", "kind", "expression"}
+    # Message names: those that start the main process, those some event waits for.
+    messages: dict = field(default_factory=lambda: {"start": [], "catch": []})
 
     @property
     def ok(self):
@@ -91,6 +93,7 @@ class Parsed:
             "user_tasks": self.user_tasks,
             "service_tasks": self.service_tasks,
             "timers": self.timers,
+            "messages": self.messages,
         }
 
 
@@ -131,6 +134,7 @@ def parse_bpmn(
             result.user_tasks = checker.user_tasks
             result.service_tasks = checker.service_tasks
             result.timers = checker.timers
+            result.messages = checker.message_names()
     result.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return result
 
@@ -214,6 +218,22 @@ class _Checker:
             self.check_expression(condition, condition.text, "Condition", event_id)
         self.check_other_expressions()
         self.check_scripts()
+
+    def message_names(self):
+        """{"start": messages that start the main process, "catch": those caught later}."""
+        names = {m.get("id"): m.get("name") or m.get("id") for m in self.xpath(
+            self.root, "bpmn:message")}  # fmt: skip
+        start, catch = set(), set()
+        for definition in self.in_processes(".//bpmn:messageEventDefinition[@messageRef]"):
+            event = definition.getparent()
+            if _local(event) not in ("startEvent", "intermediateCatchEvent", "boundaryEvent"):
+                continue
+            name = names.get(definition.get("messageRef"))
+            main_start = _local(event) == "startEvent" and event.getparent() is self.main
+            (start if main_start else catch).add(name)
+        for task in self.in_processes(".//bpmn:receiveTask[@messageRef]"):
+            catch.add(names.get(task.get("messageRef")))
+        return {"start": sorted(start - {None}), "catch": sorted(catch - {None})}
 
     def check_ids(self):
         """Ids are unique in the document. SpiffWorkflow indexes every element with an id,

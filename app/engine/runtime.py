@@ -493,6 +493,15 @@ class Instance:
         merged.update(self._wf.data)
         return _unescape(merged)
 
+    def passed(self):
+        """Every completed BPMN element: {"id" (engine task), "spec", "name", "type"}. Callers
+        diff it around a step to record what the step went through."""
+        return [
+            {"id": str(t.id), "spec": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
+             "type": type(t.task_spec).__name__}
+            for t in self._wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id
+        ]  # fmt: skip
+
     def completed_steps(self):
         """The BPMN elements passed, in order: {"spec", "name", "lane", "state"}."""
         done = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id]

@@ -6,48 +6,19 @@ newer revision and is refused (409), and nothing of it is kept — no entry, no 
 """
 
 from app import audit, policy, signals
+from app.accounts.models import User
 from app.clock import utcnow
-from app.dossiers import entries, timeline
+from app.dossiers import circle, entries
 from app.dossiers.services import find, get_in_dossier, object_id
-from app.engine.iso8601 import duration_of
-from app.engine.runtime import EngineError, Runtime
+from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import Conflict, NotFound
 from app.formkit import services as forms
-from app.pathways import services
-from app.pathways.models import PathwayInstance, Task
+from app.pathways import services, steps
+from app.pathways.models import PathwayInstance, PathwayStep, Task
 from app.pathways.routing import route_step
 from app.validation import InvalidInput
 
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
-
-
-def _status(engine):
-    return "completed" if engine.is_completed() else "running"
-
-
-def _sync_tasks(instance, engine, dossier):
-    """Create a Task for every ready user task not yet materialised; cancel those the engine
-    no longer offers (a branch taken elsewhere, a boundary event)."""
-    ready = {task["id"]: task for task in engine.ready_user_tasks()}
-    known = {t.engine_id: t for t in Task.objects(instance=instance.id, status="open")}
-    for engine_id, task in known.items():
-        if engine_id not in ready:
-            Task.objects(id=task.id, status="open").update_one(set__status="cancelled")
-    for engine_id, spec in ready.items():
-        if engine_id in known:
-            continue
-        due = duration_of(spec["due_in"]) if spec.get("due_in") else None
-        Task(
-            instance=instance.id,
-            dossier=dossier.id,
-            engine_id=engine_id,
-            spec=spec["spec"],
-            title=spec["name"] or spec["spec"],
-            form_key=spec["form_key"],
-            care_role=spec["lane"],
-            due_at=utcnow() + due if due else None,
-            **route_step(dossier, spec["lane"]),
-        ).save()
 
 
 def start_pathway(actor, dossier, key):
@@ -57,21 +28,7 @@ def start_pathway(actor, dossier, key):
         engine = Runtime.for_version(version).start({})
     except EngineError as error:
         raise InvalidInput({"/pathway": error.message}, error.message) from None
-    instance = PathwayInstance(
-        dossier=dossier.id,
-        pathway=pathway.key,
-        version=version.version,
-        name=version.name,
-        status=_status(engine),
-        state=engine.dump(),
-        next_timer_at=engine.next_timer_at(),
-        started_by=str(actor.id),
-    )
-    instance.save(force_insert=True)
-    _sync_tasks(instance, engine, dossier)
-    audit.record(actor, "pathway.start", instance, dossier=str(dossier.id), pathway=key)
-    timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
-    return instance
+    return steps.create(actor, dossier, version, engine)
 
 
 def get_task(actor, task_id, action="task.view"):
@@ -83,7 +40,11 @@ def complete_task(actor, task_id, data):
     dossier, task = get_task(actor, task_id, "task.complete")
     if task.status != "open":
         raise _done_by(task)
+    if task.assignee is None:  # a candidate completes: they take it first
+        task = claim_task(actor, task_id)
+        dossier.reload()
     instance = PathwayInstance.objects(id=task.instance).first()
+    _refuse_if_stopped(instance)
     _, form_version = forms.get_version(actor, task.form_key)
     try:
         submitted = forms.validate_submission(form_version, data)
@@ -91,23 +52,21 @@ def complete_task(actor, task_id, data):
         raise InvalidInput(
             {f"/data{p}": m for p, m in error.fields.items()}, error.message
         ) from None
-    _, version = services.get_version(actor, instance.pathway, instance.version)
+    pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id)}
+    return _complete(actor, dossier, task, instance, submitted, pending)
+
+
+def _complete(actor, dossier, task, instance, submitted, pending):
     try:
-        engine = Runtime.for_version(version).restore(instance.state)
-        engine.complete(task.engine_id, task.form_key, submitted)
-    except EngineError as error:
-        _fail(instance, error)
-        raise InvalidInput({"/data": error.message}, error.message) from None
-    written = PathwayInstance.objects(id=instance.id, revision=instance.revision).update_one(
-        set__state=engine.dump(),
-        set__status=_status(engine),
-        set__next_timer_at=engine.next_timer_at(),
-        set__updated_at=utcnow(),
-        inc__revision=1,
-    )
-    if not written:
+        engine, result, passed = steps.run(
+            instance,
+            lambda engine: engine.complete(task.engine_id, task.form_key, submitted),
+            actor=actor,
+            pending=pending,
+        )
+    except (steps.Stale, TaskNotReady):
         task.reload()
-        raise _done_by(task)
+        raise _done_by(task) from None
     entry = entries.add_entry(
         actor, dossier, {"form": task.form_key, "data": submitted, "visibility": "shared"}
     )
@@ -117,25 +76,26 @@ def complete_task(actor, task_id, data):
         set__completed_at=utcnow(),
         set__entry=entry.id,
     )
-    instance.reload()
-    _sync_tasks(instance, engine, dossier)
+    steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
     audit.record(actor, "task.complete", task, dossier=str(dossier.id), entry=str(entry.id))
     task.reload()
     return task
 
 
-def _done_by(task):
-    from app.accounts.models import User
+def _refuse_if_stopped(instance):
+    if instance.status == "error":
+        raise Conflict(
+            "Ce parcours est en erreur : il doit être relancé par un administrateur "
+            f"({instance.error.get('message', '')})."
+        )
+    if not instance.is_open:
+        raise Conflict("Ce parcours n'est plus en cours.")
 
+
+def _done_by(task):
     who = User.objects(id=task.completed_by).only("name").first() if task.completed_by else None
     name = who.name if who else "quelqu'un d'autre"
     return Conflict(f"Cette tâche a déjà été faite par {name}.")
-
-
-def _fail(instance, error):
-    PathwayInstance.objects(id=instance.id).update_one(
-        set__error={"message": error.message, "element": error.element_id}
-    )
 
 
 def get_instance(actor, instance_id):
@@ -170,3 +130,112 @@ def suspend_on_withdrawal(actor, dossier, **extra):
     ).update(set__status="suspended", set__updated_at=utcnow())
     if suspended:
         audit.record(actor, "pathway.suspend", dossier, dossier=str(dossier.id), count=suspended)
+
+
+def claim_task(actor, task_id):
+    """A candidate takes the task: it becomes theirs (and leaves "À prendre")."""
+    dossier, task = get_task(actor, task_id, "task.claim")
+    taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
+        set__assignee=actor.id, set__claimed_at=utcnow()
+    )
+    if not taken:
+        raise Conflict("Cette tâche vient d'être prise par quelqu'un d'autre.")
+    circle.join_for_task(actor, dossier, task.care_role)
+    return _changed(actor, dossier, task, "claim")
+
+
+def release_task(actor, task_id):
+    """The assignee gives the task back: it goes to the coordinating structure's members
+    of its role ("À prendre"), or to the coordination when nobody has that role."""
+    dossier, task = get_task(actor, task_id, "task.release")
+    routed = route_step(dossier, task.care_role, skip=actor.id)
+    given_back = Task.objects(id=task.id, status="open", assignee=actor.id).update_one(
+        set__assignee=routed.get("assignee"),
+        set__candidates_structure=routed.get("candidates_structure"),
+        set__candidate_professions=routed.get("candidate_professions", []),
+        set__unresolved=routed.get("unresolved", 0),
+        unset__claimed_at=True,
+    )
+    if not given_back:
+        raise Conflict("Cette tâche n'est plus à vous.")
+    return _changed(actor, dossier, task, "release")
+
+
+def assign_task(actor, task_id, user_id):
+    """The coordination gives the task to someone who may do it."""
+    dossier, task = get_task(actor, task_id, "task.assign")
+    if task.status != "open":
+        raise Conflict("Cette tâche n'est plus ouverte.")
+    assignee = User.objects(id=object_id(user_id), status="active").first() if user_id else None
+    trial = Task._from_son(task.to_mongo())  # the task as it would be: is it theirs to do?
+    trial.assignee = getattr(assignee, "id", None)
+    if assignee is None or not policy.can(assignee, "task.complete", (dossier, trial)):
+        raise InvalidInput(
+            {"/user": "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins"
+             " ni dans l'équipe de coordination, ou refusée par la personne)."}
+        )  # fmt: skip
+    Task.objects(id=task.id, status="open").update_one(
+        set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()
+    )
+    return _changed(actor, dossier, task, "assign", assignee)
+
+
+def _changed(actor, dossier, task, kind, assignee=None):
+    task.reload()
+    PathwayStep(
+        instance=task.instance,
+        dossier=dossier.id,
+        kind=kind,
+        spec=task.spec,
+        name=task.title,
+        actor=actor.id,
+        task=task.id,
+        detail=assignee.name if assignee else None,
+    ).save()
+    audit.record(actor, f"task.{kind}", task, dossier=str(dossier.id), assignee=str(task.assignee))
+    if task.assignee and task.assignee != actor.id:
+        signals.task_assigned.send(actor, dossier=dossier, task=task)
+    return task
+
+
+def retry(actor, instance_id):
+    """Run the failed step of an instance again (after its cause was fixed)."""
+    oid = object_id(instance_id)
+    instance = PathwayInstance.objects(id=oid).first() if oid else None
+    dossier = find(instance.dossier) if instance else None
+    if dossier is None or not (
+        policy.can(actor, "pathway.retry", dossier) or policy.can(actor, "dossier.view", dossier)
+    ):
+        raise NotFound("Ce parcours n'existe pas ou vous n'y avez pas accès.")
+    policy.require(actor, "pathway.retry", dossier)
+    if instance.status != "error":
+        raise Conflict("Ce parcours n'est pas en erreur.")
+    pending = instance.error.get("pending") or {"op": "timers"}
+    PathwayStep(
+        instance=instance.id, dossier=dossier.id, kind="retry", actor=actor.id,
+        spec=instance.error.get("element"),
+    ).save()  # fmt: skip
+    audit.record(actor, "pathway.retry", instance, dossier=str(dossier.id), op=pending["op"])
+    if pending["op"] == "complete":
+        task = Task.objects(id=pending["task"]).first()
+        author = User.objects(id=pending["actor"]).first()
+        if task is None or author is None or task.status != "open":
+            raise Conflict("L'étape à relancer n'existe plus.")
+        if not policy.can(author, "task.complete", (dossier, task)):
+            raise Conflict(
+                f"{author.name}, qui avait rempli cette étape, n'y a plus accès : "
+                "la tâche doit être refaite."
+            )
+        _complete(author, dossier, task, instance, pending["data"], pending)
+    else:
+        operation = {
+            "timers": lambda engine: engine.fire_timers(utcnow()),
+            "message": lambda engine: engine.send_message(pending["name"], pending["payload"]),
+        }[pending["op"]]
+        try:
+            engine, result, passed = steps.run(instance, operation, actor=actor, pending=pending)
+        except steps.Stale:
+            raise Conflict("Le parcours a changé pendant la relance : réessayez.") from None
+        steps.settle(instance, dossier, engine, result, passed, actor=actor)
+    instance.reload()
+    return instance

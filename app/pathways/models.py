@@ -22,11 +22,12 @@ class Pathway(Document):
     name = StringField(required=True, max_length=200)
     owner = ObjectIdField()  # the structure; None for a platform-wide pathway
     latest_version = IntField(default=0)
+    start_messages = ListField(StringField())  # BPMN messages that start the latest version
     created_by = StringField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    meta = {"collection": "pathways", "indexes": ["owner"]}
+    meta = {"collection": "pathways", "indexes": ["owner", "start_messages"]}
 
     def __repr__(self):
         return f"<Pathway {self.key} v{self.latest_version}>"
@@ -73,7 +74,12 @@ class PathwayInstance(Document):
     state = StringField(required=True)  # the engine's JSON
     revision = IntField(default=1)
     next_timer_at = DateTimeField()
-    error = DictField()  # {"message": French text, "element": BPMN id}
+    # A failed step: {"message": French text, "element": BPMN id, "at", "pending": what to
+    # run again on retry (a completion with its data, timers, a message)}. Nothing is lost.
+    error = DictField()
+    # The worker that holds the instance until lease_until (timers): one at a time.
+    lease_owner = StringField()
+    lease_until = DateTimeField()
     started_by = StringField()
     started_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -82,6 +88,10 @@ class PathwayInstance(Document):
         "collection": "pathway_instances",
         "indexes": [("dossier", "status"), ("status", "next_timer_at")],
     }
+
+    @property
+    def is_open(self):
+        return self.status in ("running", "waiting")
 
 
 class Task(Document):
@@ -100,6 +110,7 @@ class Task(Document):
     unresolved = IntField(default=0)  # 1: nobody fits the lane, the coordinators decide
     due_at = DateTimeField()
     status = StringField(choices=["open", "completed", "cancelled"], default="open")
+    claimed_at = DateTimeField()  # when a candidate took it (assignee set by claim)
     completed_by = ObjectIdField()
     completed_at = DateTimeField()
     entry = ObjectIdField()  # the dossier entry the submission became
@@ -114,3 +125,26 @@ class Task(Document):
             ("dossier", "status"),
         ],
     }
+
+
+class PathwayStep(Document):
+    """What happened in an instance, one row per BPMN element passed or event: who, when.
+
+    History lives here, not in the engine state that every step loads (issue 9)."""
+
+    instance = ObjectIdField(required=True)
+    dossier = ObjectIdField()
+    kind = StringField(
+        choices=["element", "error", "retry", "claim", "release", "assign", "migrate"],
+        default="element",
+    )
+    spec = StringField()  # the BPMN element id
+    name = StringField()
+    element_type = StringField()  # UserTask, ExclusiveGateway, TimerEventDefinition…
+    actor = ObjectIdField()  # None: the platform (a timer, a message)
+    task = ObjectIdField()
+    entry = ObjectIdField()
+    detail = StringField()
+    at = DateTimeField(default=utcnow)
+
+    meta = {"collection": "pathway_steps", "indexes": [("instance", "at")]}

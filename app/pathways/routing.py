@@ -7,11 +7,17 @@ from app.clock import today
 from app.reference import CARE_ROLE_PROFESSIONS
 
 
-def route_step(dossier, care_role):
-    """The Task fields that say who must do a step of lane `care_role` on `dossier`."""
+def route_step(dossier, care_role, skip=None):
+    """The Task fields that say who must do a step of lane `care_role` on `dossier`; `skip`:
+    a user who gave the task back, not to be given it again."""
     day = today()
     for member in dossier.members:
-        if member.user and member.care_role == care_role and member.active_on(day):
+        if (
+            member.user
+            and member.user != skip
+            and member.care_role == care_role
+            and (member.active_on(day))
+        ):
             return {"assignee": member.user}
     professions = CARE_ROLE_PROFESSIONS.get(care_role, [])
     if professions and User.objects(

@@ -72,7 +72,10 @@ def deploy(actor, data, structure=None, trusted=False):
         pathway.save()
     # The number is taken atomically: two deployments at once get two versions.
     counted = Pathway.objects(id=pathway.id).modify(
-        inc__latest_version=1, set__name=parsed.name, new=True
+        inc__latest_version=1,
+        set__name=parsed.name,
+        set__start_messages=parsed.messages["start"],
+        new=True,
     )
     version = PathwayVersion(
         pathway=pathway.key,

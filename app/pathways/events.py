@@ -1,0 +1,93 @@
+"""BPMN messages sent to a dossier from outside (e.g. "sortie_hospitalisation" from a
+hospital's software): they reach the dossier's instances waiting for them, and start the
+pathways whose start event is that message."""
+
+from mongoengine.queryset.visitor import Q
+
+from app import audit, policy
+from app.dossiers import timeline
+from app.engine.runtime import EngineError, Runtime
+from app.pathways import steps
+from app.pathways.models import Pathway, PathwayInstance, PathwayVersion
+from app.validation import InvalidInput
+
+EVENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[\w.:-]+$"},
+        "payload": {"type": "object"},
+    },
+}
+
+
+def _versions(instances):
+    """The PathwayVersion of each instance, in one query."""
+    pairs = {(i.pathway, i.version) for i in instances}
+    if not pairs:
+        return {}
+    query = Q()
+    for pathway, number in pairs:
+        query |= Q(pathway=pathway, version=number)
+    found = PathwayVersion.objects(query).exclude("bpmn")
+    return {(v.pathway, v.version): v for v in found}
+
+
+def deliver_event(actor, dossier, name, payload):
+    """Deliver the message `name` to `dossier`; returns {"caught": [ids], "started": [ids]}."""
+    policy.require(actor, "pathway.event", dossier)
+    waiting = list(PathwayInstance.objects(dossier=dossier.id, status__in=["running", "waiting"]))
+    versions = _versions(waiting)
+    caught = []
+    for instance in waiting:
+        version = versions.get((instance.pathway, instance.version))
+        if version is None or name not in version.summary.get("messages", {}).get("catch", []):
+            continue  # this version waits for no such message: no need to load its state
+        if _send(actor, dossier, instance, name, payload):
+            caught.append(instance)
+    started = [
+        instance
+        for pathway in Pathway.objects(start_messages=name)
+        if pathway.key not in {i.pathway for i in caught}
+        and (instance := _start(actor, dossier, pathway, name, payload)) is not None
+    ]
+    if caught or started:
+        timeline.append(actor, dossier, "pathway", f"Message « {name} » reçu par un parcours")
+    audit.record(
+        actor,
+        "pathway.event",
+        dossier,
+        dossier=str(dossier.id),
+        message=name,
+        caught=[str(i.id) for i in caught],
+        started=[str(i.id) for i in started],
+    )
+    return {"caught": [str(i.id) for i in caught], "started": [str(i.id) for i in started]}
+
+
+def _send(actor, dossier, instance, name, payload):
+    """Whether the instance caught the message (a failed step leaves it in error)."""
+    result = steps.apply(
+        instance,
+        dossier,
+        lambda engine: engine.send_message(name, payload),
+        actor=actor,
+        pending={"op": "message", "name": name, "payload": payload},
+        write_if=lambda result: result["caught"],
+    )
+    return result is not None
+
+
+def _start(actor, dossier, pathway, name, payload):
+    """A new instance of `pathway`, started by the message; None if its start ignores it."""
+    version = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
+    try:
+        engine = Runtime.for_version(version).start({})
+        caught = engine.send_message(name, payload)
+    except EngineError as error:
+        raise InvalidInput({"/name": error.message}, error.message) from None
+    if not caught["caught"]:
+        return None
+    engine.start_result = caught
+    return steps.create(actor, dossier, version, engine)

@@ -1,0 +1,203 @@
+"""One step of a running pathway: load its state, run the engine, write only if unchanged.
+
+Every change of an instance (a task completed, timers fired, a message caught, a retry) goes
+through `run`: the state is written with a check on the revision it was read at, so two steps
+at the same moment cannot both win; the loser gets `Stale` and keeps nothing. What the step
+went through is then recorded as history rows (PathwayStep) and the tasks follow the engine.
+
+A step the engine cannot finish (an expression error, a gateway with no way out, a failing
+service) leaves the state as it was; the instance goes to `error` with the French message and
+what to run again (`pending`), so that an administrator can retry it once the cause is fixed.
+"""
+
+from app import audit, signals
+from app.accounts.models import User
+from app.clock import utcnow
+from app.dossiers import timeline
+from app.engine.iso8601 import duration_of
+from app.engine.runtime import EngineError, Runtime, TaskNotReady
+from app.errors import NotFound, ServiceError
+from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
+from app.pathways.routing import route_step
+
+
+class Stale(Exception):
+    """Another step wrote the instance after it was read: nothing of this one was kept."""
+
+
+class PathwayFailed(ServiceError):
+    """The engine could not run the step; the instance is in error, the step is kept."""
+
+    status = 422
+    code = "pathway_error"
+
+    def __init__(self, error):
+        super().__init__(
+            f"{error.message.rstrip('.')}. Le parcours est en erreur : la coordination et l'administrateur "
+            "sont prévenus, et l'étape pourra être relancée sans rien ressaisir.",
+            fields={"/pathway": error.message},
+            extra={"element": error.element_id},
+        )
+
+
+def version_of(instance):
+    version = PathwayVersion.objects(pathway=instance.pathway, version=instance.version).first()
+    if version is None:
+        raise NotFound("La version de ce parcours n'existe plus.")
+    return version
+
+
+def status_of(engine):
+    if engine.is_completed():
+        return "completed"
+    return "running" if engine.ready_user_tasks() else "waiting"
+
+
+def run(instance, operation, *, actor=None, pending=None, write_if=None):
+    """Run `operation(engine)` and write the new state; returns (engine, result, passed).
+
+    `passed` lists the BPMN elements the step went through; it is None when `write_if(result)`
+    said there was nothing to write. Raises Stale if the instance moved meanwhile,
+    PathwayFailed (after recording the error) if the engine failed."""
+    runtime = Runtime.for_version(version_of(instance))
+    try:
+        engine = runtime.restore(instance.state)
+        before = {element["id"] for element in engine.passed()}
+        result = operation(engine)
+    except TaskNotReady:
+        raise
+    except EngineError as error:
+        fail(instance, error, actor, pending)
+        raise PathwayFailed(error) from None
+    if write_if is not None and not write_if(result):
+        return engine, result, None
+    status = status_of(engine)
+    written = PathwayInstance.objects(id=instance.id, revision=instance.revision).update_one(
+        set__state=engine.dump(),
+        set__status=status,
+        set__next_timer_at=engine.next_timer_at(),
+        set__updated_at=utcnow(),
+        unset__error=True,
+        inc__revision=1,
+    )
+    if not written:
+        raise Stale()
+    instance.revision, instance.status, instance.error = instance.revision + 1, status, {}
+    passed = [element for element in engine.passed() if element["id"] not in before]
+    return engine, result, passed
+
+
+RETRIES = 3  # a step that keeps meeting newer revisions is left for later
+
+
+def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=None):
+    """`run` then `settle`, reading the instance again when another step won the race.
+    Returns the step's result, or None when nothing was written (failed: left in error)."""
+    for _ in range(RETRIES):
+        try:
+            engine, result, passed = run(
+                instance, operation, actor=actor, pending=pending, write_if=write_if
+            )
+        except Stale:
+            instance.reload()
+            continue
+        except PathwayFailed:
+            return None
+        if passed is None:
+            return None
+        settle(instance, dossier, engine, result, passed, actor=actor)
+        return result
+    return None
+
+
+def create(actor, dossier, version, engine):
+    """Save a new instance that `engine` (started, maybe already moved) stands for."""
+    instance = PathwayInstance(
+        dossier=dossier.id,
+        pathway=version.pathway,
+        version=version.version,
+        name=version.name,
+        status=status_of(engine),
+        state=engine.dump(),
+        next_timer_at=engine.next_timer_at(),
+        started_by=str(actor.id) if actor else None,
+    )
+    instance.save(force_insert=True)
+    settle(instance, dossier, engine, engine.start_result, engine.passed(), actor=actor)
+    audit.record(actor, "pathway.start", instance, dossier=str(dossier.id), pathway=version.pathway)
+    timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
+    return instance
+
+
+def fail(instance, error, actor=None, pending=None):
+    """The instance goes to error, its state untouched (if nobody moved it meanwhile)."""
+    details = {"message": error.message, "element": error.element_id, "at": utcnow()}
+    if pending is not None:
+        details["pending"] = pending
+    moved = PathwayInstance.objects(id=instance.id, revision=instance.revision).update_one(
+        set__status="error", set__error=details, inc__revision=1
+    )
+    if moved:
+        PathwayStep(
+            instance=instance.id,
+            dossier=instance.dossier,
+            kind="error",
+            spec=error.element_id,
+            actor=getattr(actor, "id", None),
+            detail=error.message,
+        ).save()
+        audit.record(actor, "pathway.error", instance, element=error.element_id)
+
+
+def settle(instance, dossier, engine, result, passed, *, actor=None, task=None, entry=None):
+    """After a written step: its history, the tasks in step with the engine, the services."""
+    rows = [
+        PathwayStep(
+            instance=instance.id,
+            dossier=instance.dossier,
+            spec=element["spec"],
+            name=element["name"],
+            element_type=element["type"],
+            actor=getattr(actor, "id", None),
+            task=task.id if task and element["spec"] == task.spec else None,
+            entry=entry.id if entry and task and element["spec"] == task.spec else None,
+        )
+        for element in passed
+    ]
+    if rows:
+        PathwayStep.objects.insert(rows, load_bulk=False)
+    sync_tasks(instance, engine, dossier)
+    for call in result.get("service_calls", []):
+        signals.service_called.send(instance, dossier=dossier, call=call)
+
+
+def sync_tasks(instance, engine, dossier):
+    """Create a Task for every ready user task not yet materialised; cancel those the engine
+    no longer offers (a branch taken elsewhere, a boundary event)."""
+    ready = {task["id"]: task for task in engine.ready_user_tasks()}
+    known = {t.engine_id: t for t in Task.objects(instance=instance.id, status="open")}
+    gone = [task.id for engine_id, task in known.items() if engine_id not in ready]
+    if gone:
+        Task.objects(id__in=gone, status="open").update(set__status="cancelled")
+    for engine_id, spec in ready.items():
+        if engine_id in known:
+            continue
+        due = duration_of(spec["due_in"]) if spec.get("due_in") else None
+        Task(
+            instance=instance.id,
+            dossier=dossier.id,
+            engine_id=engine_id,
+            spec=spec["spec"],
+            title=spec["name"] or spec["spec"],
+            form_key=spec["form_key"],
+            care_role=spec["lane"],
+            due_at=utcnow() + due if due else None,
+            **route_step(dossier, spec["lane"]),
+        ).save()
+
+
+def history(instance):
+    """The instance's steps, oldest first, with the name of who did each one."""
+    steps = list(PathwayStep.objects(instance=instance.id).order_by("at", "id"))
+    names = dict(User.objects(id__in={s.actor for s in steps if s.actor}).scalar("id", "name"))
+    return [(step, names.get(step.actor)) for step in steps]

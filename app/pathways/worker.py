@@ -1,0 +1,71 @@
+"""Background work of the pathways: timers fire without anyone online.
+
+`parcours worker` calls `fire_due_timers` in a loop. An instance is taken with a lease (one
+atomic update that only succeeds when nobody else holds it), so two workers never fire the
+same timer twice; a worker that dies leaves a lease that expires. The step itself is also
+guarded by the instance's revision, like every step (see app.pathways.steps).
+"""
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from mongoengine.queryset.visitor import Q
+
+from app.clock import utcnow
+from app.dossiers.services import find
+from app.pathways import steps
+from app.pathways.models import PathwayInstance
+
+LEASE = timedelta(minutes=5)
+log = logging.getLogger(__name__)
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lease(now, owner, done):
+    """The most overdue instance nobody holds, now held by `owner` (or None)."""
+    free = Q(lease_until=None) | Q(lease_until__lt=utcnow())
+    return (
+        PathwayInstance.objects(
+            free, status__in=["running", "waiting"], next_timer_at__lte=now, id__nin=done
+        )
+        .order_by("next_timer_at")
+        .modify(set__lease_owner=owner, set__lease_until=utcnow() + LEASE, new=True)
+    )
+
+
+def _release(instance, owner):
+    PathwayInstance.objects(id=instance.id, lease_owner=owner).update_one(
+        unset__lease_owner=True, unset__lease_until=True
+    )
+
+
+def fire_due_timers(now=None, owner=None):
+    """Fire the timers due at `now` (default: the clock) in every instance; returns how many
+    instances moved. An instance whose step fails is left in error, the others go on."""
+    now, owner = now or utcnow(), owner or worker_name()
+    done, moved = [], 0
+    while (instance := _lease(now, owner, done)) is not None:
+        done.append(instance.id)
+        try:
+            moved += _fire(instance, now)
+        finally:
+            _release(instance, owner)
+    return moved
+
+
+def _fire(instance, now):
+    result = steps.apply(
+        instance,
+        find(instance.dossier),
+        lambda engine: engine.fire_timers(now),
+        pending={"op": "timers"},
+    )
+    if result is None:
+        log.warning("pathway instance %s: timers not fired (error or busy)", instance.id)
+    return int(result is not None)
