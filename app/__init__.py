@@ -110,6 +110,7 @@ def register_blueprints(app):
     from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
     from app.main import bp as main_bp
+    from app.pathways.run_views import bp as runs_bp
     from app.pathways.views import bp as pathways_bp
     from app.structures.views import bp as structures_bp
 
@@ -122,6 +123,7 @@ def register_blueprints(app):
     app.register_blueprint(dossiers_bp)
     app.register_blueprint(entries_bp)
     app.register_blueprint(pathways_bp)
+    app.register_blueprint(runs_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)
 

@@ -172,7 +172,8 @@ def test_a_failed_step_keeps_everything_and_an_admin_retries_it(
     [visit] = api_as(gp).get("/tasks").json["items"]
     assert visit["title"] == "Visite à domicile"
     kinds = [s["kind"] for s in coord.get(f"/instances/{instance}").json["steps"]]
-    assert kinds.count("error") == 2 and kinds.count("retry") == 2
+    assert kinds.count("error") == 2
+    assert kinds.count("retry") == 2
     assert api_as(platform_admin).post(f"/instances/{instance}/retry").status_code == 409
 
 

@@ -11,7 +11,7 @@ from app.clock import utcnow
 from app.dossiers import circle, entries
 from app.dossiers.services import find, get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
 from app.pathways import services, steps
 from app.pathways.models import PathwayInstance, PathwayStep, Task
@@ -19,6 +19,10 @@ from app.pathways.routing import route_step
 from app.validation import InvalidInput
 
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
+CANNOT_DO = (
+    "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins ni dans "
+    "l'équipe de coordination, ou refusée par la personne)."
+)
 
 
 def start_pathway(actor, dossier, key):
@@ -99,12 +103,40 @@ def _done_by(task):
 
 
 def get_instance(actor, instance_id):
-    """(instance, its tasks) for someone who sees its dossier."""
+    """(instance, its tasks) for someone who sees its dossier, or may retry its steps (the
+    admins, who see the steps but not the dossier)."""
     oid = object_id(instance_id)
-    instance = PathwayInstance.objects(id=oid).first() if oid else None
-    if instance is None or not policy.can(actor, "dossier.view", find(instance.dossier)):
+    instance = PathwayInstance.objects(id=oid).exclude("state").first() if oid else None
+    dossier = find(instance.dossier) if instance else None
+    if dossier is None or not (
+        policy.can(actor, "dossier.view", dossier) or policy.can(actor, "pathway.retry", dossier)
+    ):
         raise NotFound("Ce parcours n'existe pas ou vous n'y avez pas accès.")
     return instance, list(Task.objects(instance=instance.id).order_by("created_at"))
+
+
+def of_dossier(actor, dossier):
+    """The dossier's pathways (newest first) and its open tasks that `actor` sees."""
+    policy.require(actor, "dossier.view", dossier)
+    found = list(PathwayInstance.objects(dossier=dossier.id).exclude("state").order_by("-id"))
+    tasks = [
+        task
+        for task in Task.objects(dossier=dossier.id, status="open").order_by("due_at")
+        if policy.can(actor, "task.view", (dossier, task))
+    ]
+    return found, tasks
+
+
+def in_error(actor):
+    """The instances in error that `actor` may retry: all for platform admins, those of their
+    structures' dossiers for structure admins."""
+    found = PathwayInstance.objects(status="error").exclude("state")
+    if not actor.platform_admin:
+        mine = [m.structure for m in actor.memberships if "structure_admin" in m.roles]
+        if not mine:
+            raise Forbidden()
+        found = found.filter(structure__in=mine)
+    return list(found.order_by("-updated_at").limit(200))
 
 
 def open_tasks(actor, scope="mine"):
@@ -170,10 +202,7 @@ def assign_task(actor, task_id, user_id):
     trial = Task._from_son(task.to_mongo())  # the task as it would be: is it theirs to do?
     trial.assignee = getattr(assignee, "id", None)
     if assignee is None or not policy.can(assignee, "task.complete", (dossier, trial)):
-        raise InvalidInput(
-            {"/user": "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins"
-             " ni dans l'équipe de coordination, ou refusée par la personne)."}
-        )  # fmt: skip
+        raise InvalidInput({"/user": CANNOT_DO}, CANNOT_DO)
     Task.objects(id=task.id, status="open").update_one(
         set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()
     )

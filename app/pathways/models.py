@@ -65,6 +65,7 @@ class PathwayInstance(Document):
     a revision number, so that a step is read state -> run -> write if unchanged."""
 
     dossier = ObjectIdField(required=True)
+    structure = ObjectIdField()  # the dossier's coordinating structure: whose admins retry
     pathway = StringField(required=True)
     version = IntField(required=True)
     name = StringField()
@@ -86,7 +87,7 @@ class PathwayInstance(Document):
 
     meta = {
         "collection": "pathway_instances",
-        "indexes": [("dossier", "status"), ("status", "next_timer_at")],
+        "indexes": [("dossier", "status"), ("status", "next_timer_at"), ("status", "structure")],
     }
 
     @property

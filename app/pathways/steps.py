@@ -114,6 +114,7 @@ def create(actor, dossier, version, engine):
     """Save a new instance that `engine` (started, maybe already moved) stands for."""
     instance = PathwayInstance(
         dossier=dossier.id,
+        structure=dossier.structure,
         pathway=version.pathway,
         version=version.version,
         name=version.name,

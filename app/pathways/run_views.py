@@ -1,0 +1,249 @@
+"""Running pathways in the browser: my tasks, a task page with its form, a dossier's
+pathways (start one), an instance with its steps and diagram, the failed steps to retry."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from app import policy
+from app.accounts.models import User
+from app.clock import utcnow
+from app.dossiers import services as dossier_services
+from app.dossiers.listing import identity_summary
+from app.dossiers.models import Dossier
+from app.errors import Conflict
+from app.formkit import services as forms
+from app.formkit.coerce import coerce
+from app.formkit.render import render_form
+from app.forms import acting_user, signed_in_only, status_of
+from app.pathways import instances, services, steps
+from app.reference import CARE_ROLES
+from app.validation import InvalidInput
+
+bp = Blueprint("runs", __name__)
+# What a page answers with a message; a refused access (403, 404) stays an error page.
+REFUSALS = (Conflict, InvalidInput, steps.PathwayFailed)
+
+signed_in_only(bp)
+
+STATUS_LABELS = {
+    "running": "En cours",
+    "waiting": "En attente d'un événement",
+    "completed": "Terminé",
+    "error": "En erreur",
+    "suspended": "Suspendu (consentement retiré)",
+}
+
+
+ELEMENTS = {
+    "UserTask": "étape",
+    "ServiceTask": "service",
+    "ExclusiveGateway": "décision",
+    "InclusiveGateway": "décision",
+    "ParallelGateway": "branches parallèles",
+    "EventBasedGateway": "attente d'un événement",
+    "StartEvent": "début",
+    "EndEvent": "fin",
+    "IntermediateCatchEvent": "événement attendu",
+    "IntermediateThrowEvent": "événement émis",
+    "BoundaryEvent": "minuterie ou événement",
+    "SubWorkflowTask": "sous-processus",
+    "CallActivity": "sous-processus",
+    "ScriptTask": "calcul",
+}
+KINDS = {
+    "claim": "Tâche prise : {name}",
+    "release": "Tâche rendue : {name}",
+    "assign": "Tâche confiée à {detail} : {name}",
+    "error": "Erreur : {detail}",
+    "retry": "Relance de l'étape en erreur",
+    "migrate": "Passage à la version {detail}",
+}
+
+
+def step_label(step):
+    """A history row in French: the element and what it is, or what someone did."""
+    if step.kind != "element":
+        return KINDS[step.kind].format(name=step.name or step.spec, detail=step.detail or "")
+    kind = ELEMENTS.get(step.element_type or "", "")
+    name = step.name or step.spec
+    return f"{name} ({kind})" if kind else name
+
+
+@bp.context_processor
+def _helpers():
+    return {"step_label": step_label, "now": utcnow()}
+
+
+def _names(dossier_ids):
+    """Each dossier's display name, in one query (a task list names its patients)."""
+    found = Dossier.objects(id__in=list(dossier_ids)).only("identity")
+    return {d.id: d.identity.display_name for d in found}
+
+
+@bp.get("/taches")
+def my_tasks():
+    actor = acting_user()
+    mine = instances.open_tasks(actor, "mine")
+    offered = instances.open_tasks(actor, "available")
+    return render_template(
+        "pathways/tasks.html",
+        mine=mine,
+        offered=offered,
+        names=_names({t.dossier for t in mine + offered}),
+        roles=CARE_ROLES,
+    )
+
+
+def _task_page(actor, dossier, task, fields, status=200, error=None):
+    _, version = forms.get_version(actor, task.form_key)
+    may_assign = policy.can(actor, "task.assign", (dossier, task))
+    return render_template(
+        "pathways/task.html",
+        task=task,
+        dossier=dossier,
+        patient=identity_summary(dossier),
+        version=version,
+        fields=fields,
+        roles=CARE_ROLES,
+        assignee=User.objects(id=task.assignee).only("name").first() if task.assignee else None,
+        may_complete=task.status == "open" and policy.can(actor, "task.complete", (dossier, task)),
+        may_claim=task.status == "open" and policy.can(actor, "task.claim", (dossier, task)),
+        may_release=task.status == "open" and policy.can(actor, "task.release", (dossier, task)),
+        people=_assignable(dossier, task) if may_assign and task.status == "open" else [],
+        error_count=len(getattr(error, "fields", {})) or (1 if error else 0),
+        error_message=getattr(error, "message", None),
+    ), status
+
+
+def _assignable(dossier, task):
+    """Whom the coordination may give the task to: the circle's members with an account."""
+    ids = [m.user for m in dossier.members if m.user and m.user != task.assignee]
+    return list(User.objects(id__in=ids, status="active").only("name", "profession"))
+
+
+@bp.route("/taches/<task_id>", methods=["GET", "POST"])
+def task(task_id):
+    actor = acting_user()
+    dossier, task = instances.get_task(actor, task_id)
+    _, version = forms.get_version(actor, task.form_key)
+    if request.method == "GET":
+        return _task_page(actor, dossier, task, render_form(version.schema, version.ui_schema))
+    data = coerce(version.schema, request.form)
+    try:
+        instances.complete_task(actor, task_id, data)
+    except REFUSALS as error:
+        errors = {p.removeprefix("/data"): m for p, m in getattr(error, "fields", {}).items()}
+        fields = render_form(version.schema, version.ui_schema, values=data, errors=errors)
+        task.reload()
+        return _task_page(actor, dossier, task, fields, status_of(error), error)
+    flash(f"« {task.title} » est fait : le parcours continue.", "success")
+    if policy.can(actor, "dossier.view", dossier_services.find(dossier.id)):
+        return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+    return redirect(url_for("runs.my_tasks"))
+
+
+def _task_action(task_id, action, done, then=None):
+    """Run `action`; back to the task page (or `then`) with what happened."""
+    try:
+        action()
+    except REFUSALS as error:
+        flash(error.message, "danger")
+        then = None
+    else:
+        flash(done, "success")
+    return redirect(then or url_for("runs.task", task_id=task_id))
+
+
+@bp.post("/taches/<task_id>/prendre")
+def claim(task_id):
+    actor = acting_user()
+    return _task_action(
+        task_id, lambda: instances.claim_task(actor, task_id), "La tâche est à vous."
+    )
+
+
+@bp.post("/taches/<task_id>/rendre")
+def release(task_id):
+    actor = acting_user()
+    return _task_action(
+        task_id,
+        lambda: instances.release_task(actor, task_id),
+        "La tâche est rendue : elle est de nouveau à prendre.",
+        then=url_for("runs.my_tasks"),
+    )
+
+
+@bp.post("/taches/<task_id>/confier")
+def assign(task_id):
+    actor = acting_user()
+    user = request.form.get("user", "")
+    return _task_action(
+        task_id, lambda: instances.assign_task(actor, task_id, user), "La tâche est confiée."
+    )
+
+
+@bp.route("/dossiers/<dossier_id>/parcours", methods=["GET", "POST"])
+def dossier_pathways(dossier_id):
+    actor = acting_user()
+    dossier = dossier_services.get_dossier(actor, dossier_id, record=False)
+    error = None
+    if request.method == "POST":
+        try:
+            instance = instances.start_pathway(actor, dossier, request.form.get("pathway", ""))
+        except REFUSALS as failure:
+            error = failure
+        else:
+            flash(f"Le parcours « {instance.name} » est démarré.", "success")
+            return redirect(url_for("runs.instance", instance_id=instance.id))
+    found, tasks = instances.of_dossier(actor, dossier)
+    return render_template(
+        "pathways/dossier.html",
+        dossier=dossier,
+        instances=found,
+        tasks=tasks,
+        labels=STATUS_LABELS,
+        pathways=services.list_pathways(actor)
+        if policy.can(actor, "pathway.start", dossier)
+        else [],
+        error_message=getattr(error, "message", None),
+    ), (status_of(error) if error else 200)
+
+
+@bp.get("/parcours/instances/<instance_id>")
+def instance(instance_id):
+    actor = acting_user()
+    found, tasks = instances.get_instance(actor, instance_id)
+    dossier = dossier_services.find(found.dossier)
+    history = steps.history(found)
+    open_specs = sorted({t.spec for t in tasks if t.status == "open"})
+    passed = sorted({s.spec for s, _ in history if s.kind == "element" and s.spec})
+    return render_template(
+        "pathways/instance.html",
+        instance=found,
+        dossier=dossier,
+        tasks=tasks,
+        history=history,
+        labels=STATUS_LABELS,
+        completed=[spec for spec in passed if spec not in open_specs],
+        current=open_specs,
+        failed=[found.error["element"]] if found.error.get("element") else [],
+        may_retry=found.status == "error" and policy.can(actor, "pathway.retry", dossier),
+    )
+
+
+@bp.post("/parcours/instances/<instance_id>/relancer")
+def retry(instance_id):
+    actor = acting_user()
+    try:
+        instances.retry(actor, instance_id)
+    except (steps.PathwayFailed, *REFUSALS) as error:
+        flash(f"La relance a échoué : {error.message}", "danger")
+    else:
+        flash("L'étape a été relancée : le parcours continue.", "success")
+    return redirect(url_for("runs.instance", instance_id=instance_id))
+
+
+@bp.get("/parcours/erreurs")
+def failures():
+    actor = acting_user()
+    failed = instances.in_error(actor)
+    return render_template("pathways/failures.html", failed=failed)
