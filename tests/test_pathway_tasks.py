@@ -143,7 +143,7 @@ def test_a_failed_step_keeps_everything_and_an_admin_retries_it(
     assert message.startswith(
         "Étape « Prévenir le médecin » : Le service « notify » a échoué : serveur injoignable."
     )
-    assert "relancée sans rien ressaisir" in message
+    assert "relancer l'étape sans que rien ne soit ressaisi" in message
     assert snapshot(("entries", "timeline")) == before
     shown = coord.get(f"/instances/{instance}").json
     assert shown["status"] == "error"

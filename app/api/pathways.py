@@ -4,7 +4,7 @@ from flask import request
 
 from app.api.core import ApiAbort, current_api_user, json_body, route
 from app.dossiers import services as dossier_services
-from app.pathways import events, instances, services, steps
+from app.pathways import events, instances, migration, services, steps
 from app.structures.services import structures_by_id
 from app.validation import check
 
@@ -191,3 +191,53 @@ def send_event(dossier_id):
     dossier = dossier_services.get_dossier(actor, dossier_id, "pathway.event", record=False)
     data = check(events.EVENT, json_body())
     return events.deliver_event(actor, dossier, data["name"], data.get("payload") or {})
+
+
+MIGRATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "version": {"type": "integer", "minimum": 1},
+        "instances": {
+            "type": "array",
+            "maxItems": 1000,
+            "items": {"type": "string", "minLength": 1, "maxLength": 40},
+        },
+    },
+}
+
+
+def _refused_json(refused):
+    return [{"instance": str(i.id), "version": i.version, "reasons": r} for i, r in refused]
+
+
+@route(
+    "/pathways/<key>/migration",
+    "GET",
+    "Les parcours en cours d'anciennes versions : migrables ou non, et pourquoi",
+    params=("version",),
+    tag=TAG,
+)
+def migration_plan(key):
+    number = request.args.get("version", type=int)
+    _, target, checked = migration.plan(current_api_user(), key, number)
+    return {
+        "version": target.version,
+        "safe": [str(i.id) for i, reasons in checked if not reasons],
+        "unsafe": _refused_json([(i, r) for i, r in checked if r]),
+    }
+
+
+@route(
+    "/pathways/<key>/migrate",
+    "POST",
+    "Passer les parcours en cours à une version (la dernière par défaut), s'il est sûr de le faire",
+    body=MIGRATE,
+    tag=TAG,
+)
+def migrate(key):
+    data = check(MIGRATE, json_body())
+    moved, refused = migration.migrate_instances(
+        current_api_user(), key, data.get("version"), data.get("instances")
+    )
+    return {"migrated": [str(i.id) for i in moved], "refused": _refused_json(refused)}

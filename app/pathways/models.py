@@ -87,7 +87,12 @@ class PathwayInstance(Document):
 
     meta = {
         "collection": "pathway_instances",
-        "indexes": [("dossier", "status"), ("status", "next_timer_at"), ("status", "structure")],
+        "indexes": [
+            ("dossier", "status"),
+            ("status", "next_timer_at"),
+            ("status", "structure"),
+            ("pathway", "status", "version"),  # migrations
+        ],
     }
 
     @property

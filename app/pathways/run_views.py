@@ -14,7 +14,7 @@ from app.formkit import services as forms
 from app.formkit.coerce import coerce
 from app.formkit.render import render_form
 from app.forms import acting_user, signed_in_only, status_of
-from app.pathways import instances, services, steps
+from app.pathways import instances, migration, services, steps
 from app.reference import CARE_ROLES
 from app.validation import InvalidInput
 
@@ -247,3 +247,21 @@ def failures():
     actor = acting_user()
     failed = instances.in_error(actor)
     return render_template("pathways/failures.html", failed=failed)
+
+
+@bp.route("/parcours/<key>/migration", methods=["GET", "POST"])
+def migration_page(key):
+    actor = acting_user()
+    if request.method == "POST":
+        chosen = request.form.getlist("instance")
+        moved, refused = migration.migrate_instances(actor, key, ids=chosen)
+        flash(
+            f"{len(moved)} parcours passé(s) à la dernière version ; {len(refused)} laissé(s) "
+            "sur leur version.",
+            "success" if moved else "warning",
+        )
+        return redirect(url_for("runs.migration_page", key=key))
+    pathway, target, checked = migration.plan(actor, key)
+    return render_template(
+        "pathways/migration.html", pathway=pathway, target=target, checked=checked
+    )

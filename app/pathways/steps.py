@@ -33,8 +33,8 @@ class PathwayFailed(ServiceError):
 
     def __init__(self, error):
         super().__init__(
-            f"{error.message.rstrip('.')}. Le parcours est en erreur : la coordination et l'administrateur "
-            "sont prévenus, et l'étape pourra être relancée sans rien ressaisir.",
+            f"{error.message.rstrip('.')}. Le parcours est en erreur : rien n'est perdu, un "
+            "administrateur pourra relancer l'étape sans que rien ne soit ressaisi.",
             fields={"/pathway": error.message},
             extra={"element": error.element_id},
         )
