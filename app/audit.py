@@ -13,12 +13,12 @@ import contextlib
 import hashlib
 import json
 import threading
+from contextvars import ContextVar
 from datetime import UTC
 
 from flask import has_request_context, request
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
-from mongoengine.errors import NotUniqueError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from app import policy
 from app.clock import utcnow
@@ -134,39 +134,78 @@ def _ensure_unique_seq():
         _indexed_databases.add(name)
 
 
+_BATCH: ContextVar[list | None] = ContextVar("parcours_audit_batch", default=None)
+
+
 def record(actor, action, obj=None, *, object_type=None, object_id=None, dossier=None, **details):
     """Append one event: `actor` did `action` on `obj` (a document) with `details`."""
     actor_id, actor_label = _actor(actor)
     if obj is not None:
         object_type = object_type or type(obj).__name__
         object_id = object_id or str(obj.id)
-    _ensure_unique_seq()
     now = utcnow()
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what Mongo keeps
+    event = AuditEvent(
+        time=now.replace(microsecond=now.microsecond // 1000 * 1000),  # what Mongo keeps
+        actor=actor_id,
+        actor_label=actor_label,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        dossier=dossier,
+        origin=_origin(),
+        details=details,
+    )
+    batch = _BATCH.get()
+    if batch is not None:
+        batch.append(event)
+    else:
+        _append([event])
+    return event
+
+
+@contextlib.contextmanager
+def batched():
+    """Within the block, events are kept and chained at its end in one go (one tip read, one
+    insert, one tip move) instead of three round trips each: for a step that writes several.
+    They are written even when the block fails: what was done before the failure happened."""
+    if _BATCH.get() is not None:
+        yield
+        return
+    events = []
+    token = _BATCH.set(events)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+        if events:
+            _append(events)
+
+
+def _append(events):
+    """Chain `events` after the tip and insert them; another writer who took a number first
+    makes us chain after what it wrote."""
+    _ensure_unique_seq()
     last_seq, last_hash = tip()
+    collection = AuditEvent._get_collection()
     for _ in range(MAX_RETRIES):
-        event = AuditEvent(
-            seq=last_seq + 1,
-            time=now,
-            actor=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            dossier=dossier,
-            origin=_origin(),
-            details=details,
-            prev_hash=last_hash,
-        )
-        event.hash = compute_hash(event)
+        for event in events:
+            last_seq += 1
+            event.seq, event.prev_hash = last_seq, last_hash
+            event.hash = last_hash = compute_hash(event)
         try:
-            event.save(force_insert=True)
-        except NotUniqueError:
-            # Another writer took this number: chain after the events written since.
-            last_seq, last_hash = _follow(last_seq, last_hash)
+            collection.insert_many([event.to_mongo() for event in events], ordered=True)
+        except BulkWriteError as error:
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+            done = error.details.get("nInserted", 0)
+            if done:
+                _move_tip(events[done - 1].seq, events[done - 1].hash)
+            events = events[done:]
+            start = events[0].seq - 1
+            last_seq, last_hash = _follow(start, events[0].prev_hash)
             continue
-        _move_tip(event.seq, event.hash)
-        return event
+        _move_tip(events[-1].seq, events[-1].hash)
+        return
     raise RuntimeError("could not append to the audit trail")
 
 

@@ -1,5 +1,8 @@
 """The MongoDB connection, through MongoEngine."""
 
+import threading
+from collections import OrderedDict
+
 import mongoengine
 from mongoengine.errors import NotUniqueError
 from pymongo import monitoring
@@ -52,6 +55,29 @@ def save_unique(document, conflict, *, insert):
 
 def database():
     return mongoengine.get_db()
+
+
+class ImmutableCache:
+    """Documents that never change once written (a published form version, a deployed pathway
+    version), kept in memory by key and database: reading one again costs no round trip."""
+
+    def __init__(self, size=256):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, load):
+        """The document under `key`, from memory or `load()` (not kept when None)."""
+        key = (database().name, *key)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        found = load()
+        if found is not None:
+            with self._lock:
+                self._items[key] = found
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return found
 
 
 def ping():

@@ -96,6 +96,48 @@ def test_concurrent_writers_keep_one_unbroken_chain(app):
     assert audit.verify() == (40, None)
 
 
+def test_batched_and_single_writers_keep_one_unbroken_chain(app):
+    """Batches of three (one insert each) race with single events: none lost, none forked."""
+    errors = []
+
+    def write(n):
+        try:
+            with app.app_context():
+                for i in range(8):
+                    if n % 2:
+                        with audit.batched():
+                            for j in range(3):
+                                audit.record(policy.SYSTEM, "test.batch", object_id=f"{n}-{i}-{j}")
+                    else:
+                        audit.record(policy.SYSTEM, "test.single", object_id=f"{n}-{i}")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == 2 * 8 + 2 * 8 * 3
+    assert audit.verify() == (64, None)
+    # A batch's events stay together, in the order they were recorded.
+    batch = [e.object_id for e in AuditEvent.objects(action="test.batch").order_by("seq")]
+    assert all(batch[k][:-1] == batch[k + 2][:-1] for k in range(0, len(batch), 3))
+
+
+def test_a_failed_batch_still_records_what_was_done(app):
+    def step():
+        with audit.batched():
+            audit.record(policy.SYSTEM, "test.done", object_id="1")
+            raise RuntimeError("then something failed")
+
+    with pytest.raises(RuntimeError):
+        step()
+    assert [e.action for e in AuditEvent.objects] == ["test.done"]
+    assert audit.verify() == (1, None)
+
+
 def test_only_platform_admins_list_events(professional, platform_admin):
     events, _ = audit.list_events(platform_admin)
     assert len(events) >= 2

@@ -6,6 +6,8 @@ entry one may not see answers like one that does not exist (404): nothing of it 
 
 import json
 
+from bson import ObjectId
+
 from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import documents, schemas, timeline
@@ -65,10 +67,16 @@ def _summary(entry, verb="ajouté"):
 
 
 def _publish(actor, dossier, entry, action):
-    """Audit the write and put it on the timeline with the entry's visibility."""
+    """Put the write on the timeline with the entry's visibility, and audit it."""
+    item = _on_timeline(actor, dossier, entry, action)
+    _audit(actor, dossier, entry, action)
+    return item
+
+
+def _on_timeline(actor, dossier, entry, action):
     kind = "document" if entry.kind == "document" else "entry"
     verb = {"create": "ajouté", "update": "modifié", "delete": "supprimé"}[action]
-    item = timeline.append(
+    return timeline.append(
         actor,
         dossier,
         kind,
@@ -77,6 +85,9 @@ def _publish(actor, dossier, entry, action):
         visibility=entry.visibility,
         category=entry.category,
     )
+
+
+def _audit(actor, dossier, entry, action):
     audit.record(
         actor,
         f"entry.{action}",
@@ -85,7 +96,6 @@ def _publish(actor, dossier, entry, action):
         kind=entry.kind,
         version=entry.version,
     )
-    return item
 
 
 def add_entry(actor, dossier, data):
@@ -98,40 +108,52 @@ def add_entry(actor, dossier, data):
         if "data" not in data:
             raise InvalidInput({"/data": "Ce champ est obligatoire."})
         form, version = forms.get_version(actor, data["form"])
-        category = form.category
-        _require_write(actor, dossier, category)
+        _require_write(actor, dossier, form.category)
         try:
             submitted = forms.validate_submission(version, data["data"])
         except InvalidInput as error:
             raise _in_data(error) from None
-        fields = {
-            "kind": "form",
-            "form": form.key,
-            "form_version": version.version,
-            "title": data.get("title") or version.title,
-            "data_json": json.dumps(submitted, ensure_ascii=False),
-        }
-    else:
-        if "category" not in data:
-            raise InvalidInput({"/category": "Choisissez la catégorie de la note."})
-        category = data["category"]
-        _require_write(actor, dossier, category)
-        fields = {"kind": "note", "text": data["note"], "title": data.get("title") or None}
+        return add_submission(
+            actor, dossier, form, version, submitted, data["visibility"], data.get("title")
+        )
+    if "category" not in data:
+        raise InvalidInput({"/category": "Choisissez la catégorie de la note."})
+    _require_write(actor, dossier, data["category"])
     entry = Entry(
         dossier=dossier.id,
-        category=category,
+        category=data["category"],
         visibility=data["visibility"],
-        **fields,
+        kind="note",
+        text=data["note"],
+        title=data.get("title") or None,
+        **_author(actor, dossier),
+    )
+    return _save_new(actor, dossier, entry)
+
+
+def add_submission(actor, dossier, form, version, submitted, visibility, title=None):
+    """A form submission already validated against `version` (a pathway step's, for one)."""
+    _require_write(actor, dossier, form.category)
+    entry = Entry(
+        dossier=dossier.id,
+        category=form.category,
+        visibility=visibility,
+        kind="form",
+        form=form.key,
+        form_version=version.version,
+        title=title or version.title,
+        data_json=json.dumps(submitted, ensure_ascii=False),
         **_author(actor, dossier),
     )
     return _save_new(actor, dossier, entry)
 
 
 def _save_new(actor, dossier, entry):
+    # Numbered on the timeline first, so that the entry is inserted with its number.
+    entry.id = ObjectId()
+    entry.timeline_seq = _on_timeline(actor, dossier, entry, "create").seq
     entry.save(force_insert=True)
-    item = _publish(actor, dossier, entry, "create")
-    Entry.objects(id=entry.id).update_one(set__timeline_seq=item.seq)
-    entry.timeline_seq = item.seq
+    _audit(actor, dossier, entry, "create")
     signals.entry_added.send(actor, dossier=dossier, entry=entry)
     return entry
 

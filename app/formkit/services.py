@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app import audit, policy
 from app.clock import utcnow
-from app.db import save_unique
+from app.db import ImmutableCache, save_unique
 from app.errors import Conflict, NotFound
 from app.formkit import designer, schemas
 from app.formkit.models import Form, FormVersion
@@ -48,11 +48,16 @@ def list_forms(actor):
     return Form.objects.order_by("title")
 
 
+_VERSIONS = ImmutableCache()
+
+
 def get_version(actor, key, version=None):
     """The version `version` of form `key`, the latest when None."""
     form = get_form(actor, key)
     number = form.latest_version if version is None else version
-    found = FormVersion.objects(form=key, version=number).first()
+    found = _VERSIONS.get(
+        ("form", key, number), lambda: FormVersion.objects(form=key, version=number).first()
+    )
     if found is None:
         raise NotFound("Cette version du formulaire n'existe pas.")
     return form, found

@@ -49,18 +49,23 @@ def complete_task(actor, task_id, data):
         dossier.reload()
     instance = PathwayInstance.objects(id=task.instance).first()
     _refuse_if_stopped(instance)
-    _, form_version = forms.get_version(actor, task.form_key)
+    form, version = forms.get_version(actor, task.form_key)
     try:
-        submitted = forms.validate_submission(form_version, data)
+        submitted = forms.validate_submission(version, data)
     except InvalidInput as error:
         raise InvalidInput(
             {f"/data{p}": m for p, m in error.fields.items()}, error.message
         ) from None
-    pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id)}
-    return _complete(actor, dossier, task, instance, submitted, pending)
+    pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id),
+               "form_version": version.version}  # fmt: skip
+    with audit.batched():
+        return _complete(actor, dossier, task, instance, (form, version, submitted), pending)
 
 
-def _complete(actor, dossier, task, instance, submitted, pending):
+def _complete(actor, dossier, task, instance, submission, pending):
+    """Run the step with the validated `submission` (form, version, data), then write the
+    entry and the task: the state write comes first, and a lost race leaves nothing."""
+    form, version, submitted = submission
     try:
         engine, result, passed = steps.run(
             instance,
@@ -71,18 +76,14 @@ def _complete(actor, dossier, task, instance, submitted, pending):
     except (steps.Stale, TaskNotReady):
         task.reload()
         raise _done_by(task) from None
-    entry = entries.add_entry(
-        actor, dossier, {"form": task.form_key, "data": submitted, "visibility": "shared"}
-    )
-    Task.objects(id=task.id).update_one(
-        set__status="completed",
-        set__completed_by=actor.id,
-        set__completed_at=utcnow(),
-        set__entry=entry.id,
-    )
+    entry = entries.add_submission(actor, dossier, form, version, submitted, "shared")
+    done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow()}
+    Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()},
+                                        set__entry=entry.id)  # fmt: skip
+    for name, value in {**done, "entry": entry.id}.items():
+        setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
     audit.record(actor, "task.complete", task, dossier=str(dossier.id), entry=str(entry.id))
-    task.reload()
     return task
 
 
@@ -255,7 +256,9 @@ def retry(actor, instance_id):
                 f"{author.name}, qui avait rempli cette étape, n'y a plus accès : "
                 "la tâche doit être refaite."
             )
-        _complete(author, dossier, task, instance, pending["data"], pending)
+        form, version = forms.get_version(author, task.form_key, pending.get("form_version"))
+        with audit.batched():
+            _complete(author, dossier, task, instance, (form, version, pending["data"]), pending)
     else:
         operation = {
             "timers": lambda engine: engine.fire_timers(utcnow()),

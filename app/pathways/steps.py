@@ -13,6 +13,7 @@ what to run again (`pending`), so that an administrator can retry it once the ca
 from app import audit, signals
 from app.accounts.models import User
 from app.clock import utcnow
+from app.db import ImmutableCache
 from app.dossiers import timeline
 from app.engine.iso8601 import duration_of
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
@@ -40,8 +41,15 @@ class PathwayFailed(ServiceError):
         )
 
 
+_VERSIONS = ImmutableCache()
+
+
 def version_of(instance):
-    version = PathwayVersion.objects(pathway=instance.pathway, version=instance.version).first()
+    """The instance's deployed version (immutable: read once per process)."""
+    version = _VERSIONS.get(
+        ("pathway", instance.pathway, instance.version),
+        lambda: PathwayVersion.objects(pathway=instance.pathway, version=instance.version).first(),
+    )
     if version is None:
         raise NotFound("La version de ce parcours n'existe plus.")
     return version
