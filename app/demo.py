@@ -3,8 +3,10 @@
 from app import policy
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.cli import shipped_workflows
 from app.formkit.models import Form
 from app.formkit.services import sync_directory
+from app.pathways.services import deploy
 from app.structures.models import Structure
 from app.structures.services import create_structure
 
@@ -99,7 +101,8 @@ USERS = [
 def seed_demo(forms_folder=None):
     """Create what is missing of the demo region; return how many documents were created.
 
-    With `forms_folder`, its forms are loaded too (parcours forms sync).
+    With `forms_folder`, its forms are loaded too (parcours forms sync), then the pathways
+    shipped in workflows/, which name those forms, are deployed.
     """
     created = 0
     existing = set(Structure.objects(key__in=[s["key"] for s in STRUCTURES]).scalar("key"))
@@ -121,7 +124,19 @@ def seed_demo(forms_folder=None):
     if forms_folder is not None and forms_folder.is_dir():
         report = sync_directory(forms_folder)
         created += len(report["created"]) + len(report["published"])
+        deploy_shipped_workflows()
     return created + seed_demo_dossiers()
+
+
+def deploy_shipped_workflows(folder=None):
+    """Deploy every pathway of `folder` (default: workflows/) for the whole platform, trusted
+    as shipped files are; an unchanged file deploys nothing. Return the keys deployed anew."""
+    deployed = []
+    for path in sorted((folder or shipped_workflows()).glob("*.bpmn")):
+        pathway, _, created = deploy(policy.SYSTEM, path.read_bytes(), trusted=True)
+        if created:
+            deployed.append(pathway.key)
+    return deployed
 
 
 def demo_logins():

@@ -334,6 +334,50 @@ def test_a_message_moves_a_waiting_instance_on():
     assert complete(instance, "bilan", {"ok": True})["completed"]
 
 
+EVENT_GATEWAY = changed(
+    ('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sortie"/>',
+     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw"/>'
+     '<bpmn:eventBasedGateway id="gw"/>'
+     '<bpmn:sequenceFlow id="f_msg" sourceRef="gw" targetRef="sortie"/>'
+     '<bpmn:sequenceFlow id="f_timer" sourceRef="gw" targetRef="delai"/>'
+     '<bpmn:intermediateCatchEvent id="delai"><bpmn:timerEventDefinition id="td">'
+     '<bpmn:timeDuration>"P7D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+     "</bpmn:intermediateCatchEvent>"
+     '<bpmn:sequenceFlow id="f_late" sourceRef="delai" targetRef="bilan"/>'),
+    text=MESSAGE,
+)  # fmt: skip
+
+
+def test_a_message_reaches_an_event_based_gateway():
+    """The gateway waits on a message or a timer at once: the message wins here."""
+    instance = reloaded(runtime_of(EVENT_GATEWAY, pathway="retour_domicile").start({}))
+    assert instance.next_timer_at() is not None
+    result = instance.send_message("sortie_hospitalisation", {"date": "2026-03-04"})
+    assert result["caught"] is True
+    instance = reloaded(instance)
+    assert specs(instance) == ["bilan"]
+    assert instance.next_timer_at() is None
+
+
+def test_a_message_start_beside_a_plain_start_runs_only_the_message_path():
+    both = changed(
+        ('<bpmn:intermediateCatchEvent id="sortie"', '<bpmn:startEvent id="sortie"'),
+        ("</bpmn:intermediateCatchEvent>", "</bpmn:startEvent>"),
+        ('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sortie"/>',
+         '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end"/>'),
+        text=MESSAGE,
+    )  # fmt: skip
+    runtime = runtime_of(both, pathway="retour_domicile", version=2)
+    assert runtime.start({}).is_completed()  # by hand: the plain start runs to its end
+    started = runtime.start({}, message=("sortie_hospitalisation", {"service": "MPR"}))
+    assert started.start_result["caught"] is True
+    started = reloaded(started)
+    assert specs(started) == ["bilan"]
+    assert started.data()["sortie"] == {"service": "MPR"}
+    other = runtime.start({}, message=("autre", {}))
+    assert other.start_result["caught"] is False
+
+
 def script_pathway():
     return changed(
         ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',

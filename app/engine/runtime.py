@@ -40,6 +40,7 @@ from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -298,14 +299,38 @@ class Runtime:
                 _CACHE.popitem(last=False)
         return runtime
 
-    def start(self, initial_data=None):
-        """A new instance, run until its first waiting point; `start_result` holds that step."""
+    def start(self, initial_data=None, message=None):
+        """A new instance, run until its first waiting point; `start_result` holds that step.
+
+        With `message` (name, payload) the instance is started by that message: only the
+        start events that catch it start the process (a plain start event beside them would
+        fire at once and cancel them); `start_result["caught"]` says whether one did."""
         engine = _Engine(self)
         workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=engine)
-        workflow.get_next_task(spec_name="Start").data.update(_escape(initial_data or {}))
+        first = workflow.get_next_task(spec_name="Start")
+        first.data.update(_escape(initial_data or {}))
         instance = Instance(self, workflow, engine)
-        instance.start_result = instance._step(workflow.do_engine_steps)
+        if message is None:
+            instance.start_result = instance._step(workflow.do_engine_steps)
+            return instance
+        name, payload = message
+        instance._step(lambda: self._only_start_on(workflow, first, name))
+        instance.start_result = instance.send_message(name, payload)
         return instance
+
+    @staticmethod
+    def _only_start_on(workflow, first, name):
+        """Run the process's start up to its start events; cancel those not waiting for the
+        message `name`."""
+        wanted = MessageEventDefinition(name)
+        first.run()
+        for split in workflow.get_tasks(spec_name="StartEventSplit", state=TaskState.READY):
+            split.run()
+        for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+            spec = task.task_spec
+            if isinstance(spec, StartEvent) and spec.event_definition != wanted:
+                task.cancel()
+        workflow.do_engine_steps()
 
     def restore(self, state):
         """The instance that `Instance.dump()` wrote, with this runtime's spec."""
@@ -471,10 +496,17 @@ class Instance:
             correlations = {}  # only for messages that declare correlation properties
             for task in list(self._wf.event_manager.tasks.values()):
                 waiting = task.task_spec.event_definition
-                if waiting == definition and waiting.correlation_properties:
-                    correlations = waiting.calculate_correlations(
-                        self._engine, waiting.correlation_properties, payload
-                    )
+                kinds = waiting.event_definitions if isinstance(
+                    waiting, MultipleEventDefinition) else [waiting]  # fmt: skip
+                for kind in kinds:  # an event-based gateway waits on several at once
+                    if (
+                        isinstance(kind, MessageEventDefinition)
+                        and kind == definition
+                        and (kind.correlation_properties)
+                    ):
+                        correlations = kind.calculate_correlations(
+                            self._engine, kind.correlation_properties, payload
+                        )
             event = BpmnEvent(definition, payload, correlations)
             caught = self._wf.event_manager.catch(event, internal=False) > 0  # send_event
             if caught:  # without its exception when nothing waits

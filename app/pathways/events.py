@@ -46,10 +46,13 @@ def deliver_event(actor, dossier, name, payload):
             continue  # this version waits for no such message: no need to load its state
         if _send(actor, dossier, instance, name, payload):
             caught.append(instance)
+    # A pathway already running on the dossier is not started twice (the message came too
+    # early or too late for it: BPMN drops it, and the answer says nobody caught it).
+    running = {i.pathway for i in waiting}
     started = [
         instance
         for pathway in Pathway.objects(start_messages=name)
-        if pathway.key not in {i.pathway for i in caught}
+        if pathway.key not in running
         and (instance := _start(actor, dossier, pathway, name, payload)) is not None
     ]
     if caught or started:
@@ -83,11 +86,9 @@ def _start(actor, dossier, pathway, name, payload):
     """A new instance of `pathway`, started by the message; None if its start ignores it."""
     version = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
     try:
-        engine = Runtime.for_version(version).start({})
-        caught = engine.send_message(name, payload)
+        engine = Runtime.for_version(version).start({}, message=(name, payload))
     except EngineError as error:
         raise InvalidInput({"/name": error.message}, error.message) from None
-    if not caught["caught"]:
+    if not engine.start_result["caught"]:
         return None
-    engine.start_result = caught
     return steps.create(actor, dossier, version, engine)
