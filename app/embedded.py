@@ -83,11 +83,12 @@ class EmbeddedServer:
         return f"mongodb://127.0.0.1:{self.port}/"
 
     @classmethod
-    def start(cls, storage_path, log_path, port=None):
+    def start(cls, storage_path, log_path, port=None, options=()):
+        """Start the server; `options` are extra command-line flags (the benchmarks use them)."""
         port = port or free_port()
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--storage-path", str(storage_path), "--log-level", "WARNING"]
+        command += ["--storage-path", str(storage_path), "--log-level", "WARNING", *options]
         with open(log_path, "ab") as log:
             process = subprocess.Popen(  # noqa: S603 - fixed command, no user input
                 command,

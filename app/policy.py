@@ -177,6 +177,8 @@ def _joins(user, dossier):
 
 
 def _candidate(user, task):
+    if task.platform:
+        return task.assignee is None and _is_platform_admin(user)
     return (
         task.assignee is None
         and task.candidates_structure is not None
@@ -188,8 +190,11 @@ def _candidate(user, task):
 
 def _sees_task(user, dossier, task):
     """Its assignee and the coordinators, who see the dossier; its candidates, who see the
-    task (not the dossier) while the patient's consent holds, to take it."""
-    if task.dossier != dossier.id or _excluded(user, dossier):
+    task (not the dossier) while the patient's consent holds, to take it. A step of a
+    platform process (no dossier) is the platform administrators'."""
+    if task.platform and dossier is None:
+        return _is_platform_admin(user)
+    if dossier is None or task.dossier != dossier.id or _excluded(user, dossier):
         return False
     if _candidate(user, task):
         return dossier.consent_active
@@ -202,6 +207,8 @@ def _completes_task(user, dossier, task):
     """Its assignee, who acts on the dossier; or a candidate, who takes it on the way."""
     if not _sees_task(user, dossier, task):
         return False
+    if dossier is None:
+        return task.assignee in (None, user.id)
     return _candidate(user, task) or (task.assignee == user.id and _acts_on_dossier(user, dossier))
 
 
@@ -265,7 +272,7 @@ RULES = {
         target[1].assignee == user.id and _completes_task(user, *target)
     ),
     "task.assign": lambda user, target: (
-        _sees_task(user, *target) and _manages_dossier(user, target[0])
+        _sees_task(user, *target) and (target[0] is None or _manages_dossier(user, target[0]))
     ),
     # A BPMN message to the dossier's pathways (e.g. sent by a hospital's software).
     "pathway.event": lambda user, target: _acts_on_dossier(user, target),

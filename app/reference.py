@@ -81,6 +81,12 @@ CARE_ROLES = {
     "ergotherapeute": "Ergothérapeute",
 }
 
+# Lanes that are not care roles: the platform's own processes (account verification) give
+# their steps to the platform team, i.e. the platform administrators. Platform-wide pathways
+# only.
+PLATFORM_LANES = {"equipe_plateforme": "Équipe de la plateforme"}
+LANES = {**CARE_ROLES, **PLATFORM_LANES}
+
 # The professions that can hold each care role: who is offered a pathway step of that lane
 # in the coordinating structure when nobody of the circle holds the role.
 CARE_ROLE_PROFESSIONS = {

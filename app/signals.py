@@ -15,5 +15,13 @@ entry_added = signals.signal("entry-added")
 # sender: the PathwayInstance; dossier=…, call={"element", "name", "operator", "params", "result"}
 # (a `notify` or `send_email` service task that ran: the inbox issue delivers them)
 service_called = signals.signal("service-called")
+# sender: the PathwayInstance; dossier=… (None for a platform process), data=… (the instance's
+# data: each form by its key, service results, messages), when it reaches its end
+pathway_completed = signals.signal("pathway-completed")
 # sender: the acting user; dossier=…, task=… (a Task given to someone: created, claimed, assigned)
 task_assigned = signals.signal("task-assigned")
+# sender: the new Task (materialised when its step became ready); dossier=…
+task_created = signals.signal("task-created")
+# sender: the acting user (a platform admin, or SYSTEM); user=… (the account), decision=…
+# ("verified", "activated", "refused", "suspended", "reactivated"): issue 7 sends it
+account_decided = signals.signal("account-decided")

@@ -42,6 +42,10 @@ def test_candidates_claim_and_release_a_task(api_as, coordinator, unrouted):
     [offered] = one.get("/tasks?scope=available").json["items"]
     assert offered["assignee"] is None
     assert one.get("/tasks").json["items"] == []
+    # Invalid data from a candidate: refused, and the task is not taken either.
+    bad = one.post(f"/tasks/{offered['id']}/complete", json={"data": {"objet_visite": 1}})
+    assert bad.status_code == 422
+    assert Task.objects.get(id=offered["id"]).assignee is None
     claimed = one.post(f"/tasks/{offered['id']}/claim")
     assert claimed.status_code == 200, claimed.json
     assert claimed.json["assignee"] == str(doc1.id)

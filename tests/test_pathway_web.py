@@ -1,6 +1,10 @@
 """Pathways in the browser: start one from a dossier, find my tasks, fill a task's form,
 take / give back / hand over a task, see the instance's steps, retry a failed step."""
 
+import json
+import re
+from html import unescape
+
 import pytest
 from helpers import html
 from test_pathway_instances import world  # noqa: F401
@@ -57,6 +61,12 @@ def test_a_coordinator_starts_a_pathway_and_completes_its_first_step(login_as, c
     # The GP finds the next step in their list; the instance page tells who did what.
     assert "Visite à domicile" in html(login_as(gp).get("/taches"))
     page = html(coord.get(instance_url))
+    marks = {
+        name: json.loads(unescape(re.search(rf'data-{name}="([^"]*)"', page).group(1)))
+        for name in ("completed", "current", "failed")
+    }
+    assert "evaluation" in marks["completed"]
+    assert (marks["current"], marks["failed"]) == (["visite"], [])
     assert "Coordinatrice" in page
     assert "Évaluation multidimensionnelle (étape)" in page
     # Done: completing again is refused with who did it.
@@ -153,6 +163,13 @@ def test_strangers_see_nothing(login_as, coordinator, world, make_user, path):  
     assert stranger.post(f"/taches/{task.id}/prendre").status_code == 404
     assert stranger.post(f"/parcours/instances/{instance.id}/relancer").status_code == 404
     assert Task.objects.get().status == "open"
+
+
+def test_the_version_page_keeps_the_product_version_in_its_footer(login_as, coordinator, world):  # noqa: F811
+    from app import __version__
+
+    page = html(login_as(coordinator).get("/parcours/suivi_gir"))
+    assert f"Parcours {__version__} — logiciel libre" in page
 
 
 def test_forms_need_their_csrf_token(login_as, coordinator, world):  # noqa: F811

@@ -204,6 +204,14 @@ def test_the_forms_of_the_steps_work_in_the_browser(key):
 # --- deployment -----------------------------------------------------------------------------
 
 STRUCTURE = {
+    "demande_compte": {
+        "user_tasks": [
+            ("verification", "equipe_plateforme", "verification_compte", "P2D"),
+        ],
+        "timers": [("relance", "duration", '"P2D"'), ("sans_reponse", "duration", '"P30D"')],
+        "service_tasks": ["rappel"],
+        "messages": {"start": [], "catch": ["complements_demande_compte"]},
+    },
     "parcours_complexe": {
         "user_tasks": [
             ("signalement", "coordinateur", "demande_appui_dac", "P2D"),

@@ -96,7 +96,8 @@ def task_json(task):
     return {
         "id": str(task.id),
         "instance": str(task.instance),
-        "dossier": str(task.dossier),
+        "dossier": str(task.dossier) if task.dossier else None,
+        "platform": bool(task.platform),
         "title": task.title,
         "form_key": task.form_key,
         "care_role": task.care_role,
@@ -133,7 +134,8 @@ def step_json(step, actor_name):
 def instance_json(instance, tasks, history=()):
     return {
         "id": str(instance.id),
-        "dossier": str(instance.dossier),
+        "dossier": str(instance.dossier) if instance.dossier else None,
+        "subject": instance.subject,
         "pathway": instance.pathway,
         "version": instance.version,
         "name": instance.name,

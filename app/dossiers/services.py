@@ -43,7 +43,7 @@ def get_in_dossier(actor, model, item_id, action, view_action, not_found):
     item = model.objects(id=oid).first() if oid else None
     if item is None:
         raise NotFound(not_found)
-    dossier = find(item.dossier)
+    dossier = find(item.dossier) if item.dossier is not None else None  # a platform task
     if not policy.can(actor, view_action, (dossier, item)):
         raise NotFound(not_found)
     policy.require(actor, action, (dossier, item))

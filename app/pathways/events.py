@@ -69,6 +69,14 @@ def deliver_event(actor, dossier, name, payload):
     return {"caught": [str(i.id) for i in caught], "started": [str(i.id) for i in started]}
 
 
+def deliver_to_subject(actor, subject, name, payload):
+    """Deliver the message `name` to the platform processes running on `subject` (the
+    answer of an account's requester…); returns the ids of the instances that caught it."""
+    policy.require(actor, "pathway.manage", None)
+    waiting = PathwayInstance.objects(subject=subject, status__in=["running", "waiting"])
+    return [str(i.id) for i in waiting if _send(actor, None, i, name, payload)]
+
+
 def _send(actor, dossier, instance, name, payload):
     """Whether the instance caught the message (a failed step leaves it in error)."""
     result = steps.apply(

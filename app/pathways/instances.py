@@ -9,7 +9,7 @@ from app import audit, policy, signals
 from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import circle, entries
-from app.dossiers.services import find, get_in_dossier, object_id
+from app.dossiers.services import get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
@@ -35,6 +35,22 @@ def start_pathway(actor, dossier, key):
     return steps.create(actor, dossier, version, engine)
 
 
+def start_for_subject(actor, key, subject, data=None):
+    """Start a platform process (a pathway of the platform itself, such as demande_compte)
+    on `subject` ("account_request:<id>"…); `data` is what its expressions start with."""
+    pathway, version = services.get_version(actor, key)
+    policy.require(actor, "pathway.manage", None)  # the platform's own processes
+    if pathway.owner is not None:
+        raise InvalidInput(
+            {"/pathway": "Seuls les parcours de la plateforme s'exécutent hors dossier."}
+        )
+    try:
+        engine = Runtime.for_version(version).start(data or {})
+    except EngineError as error:
+        raise InvalidInput({"/pathway": error.message}, error.message) from None
+    return steps.create(actor, None, version, engine, subject=subject)
+
+
 def get_task(actor, task_id, action="task.view"):
     return get_in_dossier(actor, Task, task_id, action, "task.view", NOT_FOUND)
 
@@ -44,9 +60,6 @@ def complete_task(actor, task_id, data):
     dossier, task = get_task(actor, task_id, "task.complete")
     if task.status != "open":
         raise _done_by(task)
-    if task.assignee is None:  # a candidate completes: they take it first
-        task = claim_task(actor, task_id)
-        dossier.reload()
     instance = PathwayInstance.objects(id=task.instance).first()
     _refuse_if_stopped(instance)
     form, version = forms.get_version(actor, task.form_key)
@@ -56,6 +69,10 @@ def complete_task(actor, task_id, data):
         raise InvalidInput(
             {f"/data{p}": m for p, m in error.fields.items()}, error.message
         ) from None
+    if task.assignee is None:  # a candidate completes: they take it first
+        task = claim_task(actor, task_id)
+        if dossier is not None:
+            dossier.reload()
     pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id),
                "form_version": version.version}  # fmt: skip
     with audit.batched():
@@ -76,14 +93,20 @@ def _complete(actor, dossier, task, instance, submission, pending):
     except (steps.Stale, TaskNotReady):
         task.reload()
         raise _done_by(task) from None
-    entry = entries.add_submission(actor, dossier, form, version, submitted, "shared")
-    done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow()}
-    Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()},
-                                        set__entry=entry.id)  # fmt: skip
-    for name, value in {**done, "entry": entry.id}.items():
+    # On a dossier, the submission becomes one of its entries; a platform process keeps it
+    # in its own data (and history).
+    entry = (
+        entries.add_submission(actor, dossier, form, version, submitted, "shared")
+        if dossier is not None
+        else None
+    )
+    done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow(),
+            "entry": entry.id if entry else None}  # fmt: skip
+    Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()})
+    for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
-    audit.record(actor, "task.complete", task, dossier=str(dossier.id), entry=str(entry.id))
+    audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
     return task
 
 
@@ -108,12 +131,16 @@ def get_instance(actor, instance_id):
     admins, who see the steps but not the dossier)."""
     oid = object_id(instance_id)
     instance = PathwayInstance.objects(id=oid).exclude("state").first() if oid else None
-    dossier = find(instance.dossier) if instance else None
-    if dossier is None or not (
-        policy.can(actor, "dossier.view", dossier) or policy.can(actor, "pathway.retry", dossier)
-    ):
+    if instance is None or not _sees_instance(actor, instance, steps.dossier_of(instance)):
         raise NotFound("Ce parcours n'existe pas ou vous n'y avez pas accès.")
     return instance, list(Task.objects(instance=instance.id).order_by("created_at"))
+
+
+def _sees_instance(actor, instance, dossier):
+    """Those who see its dossier; those who may retry its steps (without the dossier)."""
+    if dossier is None:
+        return instance.dossier is None and policy.can(actor, "pathway.retry", None)
+    return policy.can(actor, "dossier.view", dossier) or policy.can(actor, "pathway.retry", dossier)
 
 
 def of_dossier(actor, dossier):
@@ -149,9 +176,11 @@ def open_tasks(actor, scope="mine"):
             assignee=None,
             status="open",
         )
-    else:
-        found = Task.objects(assignee=actor.id, status="open")
-    return list(found.order_by("due_at"))
+        found = list(found.order_by("due_at"))
+        if actor.platform_admin:  # and the platform team's steps
+            found += list(Task.objects(platform=1, assignee=None, status="open").order_by("due_at"))
+        return found
+    return list(Task.objects(assignee=actor.id, status="open").order_by("due_at"))
 
 
 @signals.consent_withdrawn.connect
@@ -173,7 +202,8 @@ def claim_task(actor, task_id):
     )
     if not taken:
         raise Conflict("Cette tâche vient d'être prise par quelqu'un d'autre.")
-    circle.join_for_task(actor, dossier, task.care_role)
+    if dossier is not None:
+        circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
 
 
@@ -214,7 +244,7 @@ def _changed(actor, dossier, task, kind, assignee=None):
     task.reload()
     PathwayStep(
         instance=task.instance,
-        dossier=dossier.id,
+        dossier=task.dossier,
         kind=kind,
         spec=task.spec,
         name=task.title,
@@ -222,7 +252,9 @@ def _changed(actor, dossier, task, kind, assignee=None):
         task=task.id,
         detail=assignee.name if assignee else None,
     ).save()
-    audit.record(actor, f"task.{kind}", task, dossier=str(dossier.id), assignee=str(task.assignee))
+    audit.record(
+        actor, f"task.{kind}", task, dossier=steps.ref(dossier), assignee=str(task.assignee)
+    )
     if task.assignee and task.assignee != actor.id:
         signals.task_assigned.send(actor, dossier=dossier, task=task)
     return task
@@ -232,20 +264,18 @@ def retry(actor, instance_id):
     """Run the failed step of an instance again (after its cause was fixed)."""
     oid = object_id(instance_id)
     instance = PathwayInstance.objects(id=oid).first() if oid else None
-    dossier = find(instance.dossier) if instance else None
-    if dossier is None or not (
-        policy.can(actor, "pathway.retry", dossier) or policy.can(actor, "dossier.view", dossier)
-    ):
+    dossier = steps.dossier_of(instance) if instance else None
+    if instance is None or not _sees_instance(actor, instance, dossier):
         raise NotFound("Ce parcours n'existe pas ou vous n'y avez pas accès.")
     policy.require(actor, "pathway.retry", dossier)
     if instance.status != "error":
         raise Conflict("Ce parcours n'est pas en erreur.")
     pending = instance.error.get("pending") or {"op": "timers"}
     PathwayStep(
-        instance=instance.id, dossier=dossier.id, kind="retry", actor=actor.id,
+        instance=instance.id, dossier=instance.dossier, kind="retry", actor=actor.id,
         spec=instance.error.get("element"),
     ).save()  # fmt: skip
-    audit.record(actor, "pathway.retry", instance, dossier=str(dossier.id), op=pending["op"])
+    audit.record(actor, "pathway.retry", instance, dossier=steps.ref(dossier), op=pending["op"])
     if pending["op"] == "complete":
         task = Task.objects(id=pending["task"]).first()
         author = User.objects(id=pending["actor"]).first()

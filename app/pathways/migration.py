@@ -2,10 +2,9 @@
 safe; otherwise they keep their version and the admin reads why."""
 
 from app import audit, policy
-from app.dossiers.services import find, object_id
+from app.dossiers.services import object_id
 from app.engine.migration import migrate
 from app.engine.runtime import EngineError, Runtime
-from app.errors import NotFound
 from app.pathways import services, steps
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.structures.services import owner_of
@@ -92,10 +91,7 @@ def _write(actor, instance, engine, target):
         return False
     instance.reload()
     _carry_tasks_over(instance, engine)
-    dossier = find(instance.dossier)
-    if dossier is None:
-        raise NotFound("Le dossier de ce parcours n'existe plus.")
-    steps.sync_tasks(instance, engine, dossier)
+    steps.sync_tasks(instance, engine, steps.dossier_of(instance))
     PathwayStep(
         instance=instance.id,
         dossier=instance.dossier,

@@ -61,10 +61,12 @@ class PathwayVersion(Document):
 
 
 class PathwayInstance(Document):
-    """A pathway running on a dossier: its engine state (instance only, never the spec) with
+    """A pathway running on a dossier (or, for the platform's own processes, on a `subject`
+    such as "account_request:<id>"): its engine state (instance only, never the spec) with
     a revision number, so that a step is read state -> run -> write if unchanged."""
 
-    dossier = ObjectIdField(required=True)
+    dossier = ObjectIdField()
+    subject = StringField(max_length=100)
     structure = ObjectIdField()  # the dossier's coordinating structure: whose admins retry
     pathway = StringField(required=True)
     version = IntField(required=True)
@@ -92,6 +94,7 @@ class PathwayInstance(Document):
             ("status", "next_timer_at"),
             ("status", "structure"),
             ("pathway", "status", "version"),  # migrations
+            ("subject", "status"),
         ],
     }
 
@@ -104,7 +107,7 @@ class Task(Document):
     """A user task of an instance, materialised for the inboxes: who must do it, by when."""
 
     instance = ObjectIdField(required=True)
-    dossier = ObjectIdField(required=True)
+    dossier = ObjectIdField()  # None: a step of a platform process (see `platform`)
     engine_id = StringField(required=True)  # the engine task's uuid
     spec = StringField(required=True)  # the BPMN element id
     title = StringField(required=True)
@@ -114,12 +117,14 @@ class Task(Document):
     candidates_structure = ObjectIdField()  # "À prendre": members of this structure…
     candidate_professions = ListField(StringField())  # …with one of these professions
     unresolved = IntField(default=0)  # 1: nobody fits the lane, the coordinators decide
+    platform = IntField(default=0)  # 1: for the platform team (the platform administrators)
     due_at = DateTimeField()
     status = StringField(choices=["open", "completed", "cancelled"], default="open")
     claimed_at = DateTimeField()  # when a candidate took it (assignee set by claim)
     completed_by = ObjectIdField()
     completed_at = DateTimeField()
     entry = ObjectIdField()  # the dossier entry the submission became
+    overdue_notified_at = DateTimeField()  # when its people were told it is late (once)
     created_at = DateTimeField(default=utcnow)
 
     meta = {
@@ -128,7 +133,9 @@ class Task(Document):
             {"fields": ["instance", "engine_id"], "unique": True},
             ("assignee", "status", "due_at"),
             ("candidates_structure", "status", "due_at"),
+            ("platform", "status", "due_at"),
             ("dossier", "status"),
+            ("status", "overdue_notified_at", "due_at"),  # late tasks (notifications)
         ],
     }
 

@@ -4,12 +4,16 @@ fits the role; else the dossier's referent, flagged unresolved for the coordinat
 
 from app.accounts.models import User
 from app.clock import today
-from app.reference import CARE_ROLE_PROFESSIONS
+from app.reference import CARE_ROLE_PROFESSIONS, PLATFORM_LANES
 
 
 def route_step(dossier, care_role, skip=None):
     """The Task fields that say who must do a step of lane `care_role` on `dossier`; `skip`:
     a user who gave the task back, not to be given it again."""
+    if care_role in PLATFORM_LANES or dossier is None:
+        # The platform administrators take it (a care role in a platform process has nobody
+        # to go to: flagged unresolved).
+        return {"platform": 1, "unresolved": int(care_role not in PLATFORM_LANES)}
     day = today()
     for member in dossier.members:
         if (

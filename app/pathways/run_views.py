@@ -100,7 +100,8 @@ def _task_page(actor, dossier, task, fields, status=200, error=None):
         "pathways/task.html",
         task=task,
         dossier=dossier,
-        patient=identity_summary(dossier),
+        patient=identity_summary(dossier) if dossier else None,
+        sees_dossier=dossier is not None and policy.can(actor, "dossier.view", dossier),
         version=version,
         fields=fields,
         roles=CARE_ROLES,
@@ -108,7 +109,9 @@ def _task_page(actor, dossier, task, fields, status=200, error=None):
         may_complete=task.status == "open" and policy.can(actor, "task.complete", (dossier, task)),
         may_claim=task.status == "open" and policy.can(actor, "task.claim", (dossier, task)),
         may_release=task.status == "open" and policy.can(actor, "task.release", (dossier, task)),
-        people=_assignable(dossier, task) if may_assign and task.status == "open" else [],
+        people=_assignable(dossier, task)
+        if may_assign and dossier and task.status == "open"
+        else [],
         error_count=len(getattr(error, "fields", {})) or (1 if error else 0),
         error_message=getattr(error, "message", None),
     ), status
@@ -136,7 +139,7 @@ def task(task_id):
         task.reload()
         return _task_page(actor, dossier, task, fields, status_of(error), error)
     flash(f"« {task.title} » est fait : le parcours continue.", "success")
-    if policy.can(actor, "dossier.view", dossier_services.find(dossier.id)):
+    if dossier and policy.can(actor, "dossier.view", dossier_services.find(dossier.id)):
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
     return redirect(url_for("runs.my_tasks"))
 
@@ -212,7 +215,7 @@ def dossier_pathways(dossier_id):
 def instance(instance_id):
     actor = acting_user()
     found, tasks = instances.get_instance(actor, instance_id)
-    dossier = dossier_services.find(found.dossier)
+    dossier = steps.dossier_of(found)
     history = steps.history(found)
     open_specs = sorted({t.spec for t in tasks if t.status == "open"})
     passed = sorted({s.spec for s, _ in history if s.kind == "element" and s.spec})
@@ -226,7 +229,12 @@ def instance(instance_id):
         completed=[spec for spec in passed if spec not in open_specs],
         current=open_specs,
         failed=[found.error["element"]] if found.error.get("element") else [],
+        step_labels={
+            **{s.spec: s.name for s, _ in history if s.spec and s.name},
+            **{t.spec: t.title for t in tasks},
+        },
         may_retry=found.status == "error" and policy.can(actor, "pathway.retry", dossier),
+        sees_dossier=dossier is not None and policy.can(actor, "dossier.view", dossier),
     )
 
 

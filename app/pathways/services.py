@@ -8,7 +8,7 @@ from app.engine.parser import parse_bpmn
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
-from app.reference import CARE_ROLES
+from app.reference import CARE_ROLES, LANES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 
@@ -49,7 +49,7 @@ def deploy(actor, data, structure=None, trusted=False):
     parsed = parse_bpmn(
         data,
         forms=published_forms(),
-        roles=set(CARE_ROLES),
+        roles=set(CARE_ROLES) if owner else set(LANES),  # the platform's own lanes too
         operators=set(OPERATORS),
         allow_scripts=trusted,
     )

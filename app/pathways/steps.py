@@ -15,6 +15,7 @@ from app.accounts.models import User
 from app.clock import utcnow
 from app.db import ImmutableCache
 from app.dossiers import timeline
+from app.dossiers.services import find
 from app.engine.iso8601 import duration_of
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import NotFound, ServiceError
@@ -42,6 +43,16 @@ class PathwayFailed(ServiceError):
 
 
 _VERSIONS = ImmutableCache()
+
+
+def dossier_of(instance):
+    """The instance's dossier; None for a platform process (it has a subject instead)."""
+    return find(instance.dossier) if instance.dossier is not None else None
+
+
+def ref(dossier):
+    """How audit events name the dossier a step is about."""
+    return str(dossier.id) if dossier is not None else None
 
 
 def version_of(instance):
@@ -118,23 +129,26 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
     return None
 
 
-def create(actor, dossier, version, engine):
-    """Save a new instance that `engine` (started, maybe already moved) stands for."""
+def create(actor, dossier, version, engine, subject=None):
+    """Save a new instance that `engine` (started, maybe already moved) stands for: on
+    `dossier`, or for a platform process on `subject` (dossier None)."""
     instance = PathwayInstance(
-        dossier=dossier.id,
-        structure=dossier.structure,
+        dossier=dossier.id if dossier else None,
+        subject=subject,
+        structure=dossier.structure if dossier else None,
         pathway=version.pathway,
         version=version.version,
         name=version.name,
         status=status_of(engine),
         state=engine.dump(),
         next_timer_at=engine.next_timer_at(),
-        started_by=str(actor.id) if actor else None,
+        started_by=audit.actor_id(actor),
     )
     instance.save(force_insert=True)
     settle(instance, dossier, engine, engine.start_result, engine.passed(), actor=actor)
-    audit.record(actor, "pathway.start", instance, dossier=str(dossier.id), pathway=version.pathway)
-    timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
+    audit.record(actor, "pathway.start", instance, dossier=ref(dossier), pathway=version.pathway)
+    if dossier is not None:
+        timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
     return instance
 
 
@@ -178,6 +192,8 @@ def settle(instance, dossier, engine, result, passed, *, actor=None, task=None, 
     sync_tasks(instance, engine, dossier)
     for call in result.get("service_calls", []):
         signals.service_called.send(instance, dossier=dossier, call=call)
+    if instance.status == "completed":
+        signals.pathway_completed.send(instance, dossier=dossier, data=engine.data())
 
 
 def sync_tasks(instance, engine, dossier):
@@ -192,9 +208,9 @@ def sync_tasks(instance, engine, dossier):
         if engine_id in known:
             continue
         due = duration_of(spec["due_in"]) if spec.get("due_in") else None
-        Task(
+        task = Task(
             instance=instance.id,
-            dossier=dossier.id,
+            dossier=dossier.id if dossier else None,
             engine_id=engine_id,
             spec=spec["spec"],
             title=spec["name"] or spec["spec"],
@@ -203,6 +219,7 @@ def sync_tasks(instance, engine, dossier):
             due_at=utcnow() + due if due else None,
             **route_step(dossier, spec["lane"]),
         ).save()
+        signals.task_created.send(task, dossier=dossier)
 
 
 def history(instance):

@@ -1,5 +1,5 @@
 """Pathways in the browser: the list with versions, deployment of a BPMN file with every
-problem listed, a version's steps. (The modeler and the diagram viewer come next.)"""
+problem listed, a version's diagram and steps. The modeler's routes are in modeler_views."""
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
@@ -59,6 +59,7 @@ def show(key):
         summary=version.summary,
         versions=range(pathway.latest_version, 0, -1),
         operators=services.OPERATORS,
+        can_manage=services.can_manage(actor, pathway),
     )
 
 
@@ -70,3 +71,7 @@ def download(key):
         mimetype="application/xml",
         headers={"Content-Disposition": f'attachment; filename="{key}-v{version.version}.bpmn"'},
     )
+
+
+# The modeler's routes join this blueprint (imported last: it imports `bp`).
+from app.pathways import modeler_views  # noqa: E402, F401

@@ -15,7 +15,6 @@ from datetime import timedelta
 from mongoengine.queryset.visitor import Q
 
 from app.clock import utcnow
-from app.dossiers.services import find
 from app.pathways import steps
 from app.pathways.models import PathwayInstance
 
@@ -62,7 +61,7 @@ def fire_due_timers(now=None, owner=None):
 def _fire(instance, now):
     result = steps.apply(
         instance,
-        find(instance.dossier),
+        steps.dossier_of(instance),
         lambda engine: engine.fire_timers(now),
         pending={"op": "timers"},
     )

@@ -42,6 +42,14 @@ class Recorder(CommandCounter):
             self.queries.append(dict(event.command))
 
 
+# Seeding writes over 3 million documents. SecantusDB walks its oplog from the oldest entry
+# every 1,000 inserts (to prune it); that walk slows down as the oplog grows in memory and the
+# seeding stalled after ~1.7 million inserts, with or without pruning. The bench keeps the
+# whole oplog and restarts the server every RESTART_EVERY inserts (the same files, reopened):
+# the timed reads come after the seeding and do not touch the oplog.
+NO_PRUNING = ("--oplog-max-entries", "100000000", "--oplog-retention-seconds", "864000")
+RESTART_EVERY = 250_000
+
 COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
@@ -176,7 +184,7 @@ def entry_docs(rng, oid, seq, author, structure_name, at):
     return doc, item | {"time": at, "details": {}}
 
 
-def seed(rng, n_dossiers, n_entries, n_users):
+def seed(rng, n_dossiers, n_entries, n_users, restart=lambda: None):
     structures, users = seed_accounts(rng, n_users)
     names = {s.id: s.name for s in structures}
     coordinators = [
@@ -189,12 +197,19 @@ def seed(rng, n_dossiers, n_entries, n_users):
     counts = Counter(rng.choices(range(n_long, n_dossiers), k=n_entries - sum(long_counts)))
     counts.update(dict(enumerate(long_counts)))
     db, buffers = database(), {"dossiers": [], "entries": [], "timeline": []}
+    written = {"since_restart": 0}
 
     def flush(force=False):
         for name, docs in buffers.items():
             if docs and (force or len(docs) >= BATCH):
                 db[name].insert_many(docs, ordered=False)
+                written["since_restart"] += len(docs)
                 docs.clear()
+        if written["since_restart"] >= RESTART_EVERY:
+            written["total"] = written.get("total", 0) + written["since_restart"]
+            print(f"  {written['total']} documents written; restarting the server", flush=True)
+            restart()
+            written["since_restart"] = 0
 
     kept = {"long": [], "typical": [], "per_user": Counter()}
     for i in range(n_dossiers):
@@ -311,12 +326,25 @@ def main():
     args = parser.parse_args()
     rng = random.Random(42)
     with tempfile.TemporaryDirectory() as folder:
-        server = EmbeddedServer.start(Path(folder) / "db", Path(folder) / "log")
+        paths = (Path(folder) / "db", Path(folder) / "log")
+        server = EmbeddedServer.start(*paths, options=NO_PRUNING)
+
+        def restart():
+            nonlocal server
+            server.stop(timeout=120)
+            server = EmbeddedServer.start(*paths, port=server.port, options=NO_PRUNING)
+            for _ in range(50):  # the client reconnects by itself; wait until it has
+                try:
+                    database().command("ping")
+                    break
+                except PyMongoError:
+                    time.sleep(0.2)
+
         try:
             app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
             with app.app_context(), app.test_request_context():
                 started = time.monotonic()
-                users, heavy, kept = seed(rng, args.dossiers, args.entries, args.users)
+                users, heavy, kept = seed(rng, args.dossiers, args.entries, args.users, restart)
                 seconds = time.monotonic() - started
                 sizes = {c: database()[c].estimated_document_count() for c in COLLECTIONS}
                 print(f"seeded {sizes} in {seconds:.0f} s ({sum(sizes.values()) / seconds:.0f}/s)")
