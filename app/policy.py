@@ -278,7 +278,7 @@ RULES = {
     "pathway.event": lambda user, target: _acts_on_dossier(user, target),
     # A failed step run again: platform admins, and the coordinating structure's admins.
     "pathway.retry": lambda user, target: (
-        _is_platform_admin(user) or _administers_id(user, target.structure)
+        _is_platform_admin(user) or (target is not None and _administers_id(user, target.structure))
     ),
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
