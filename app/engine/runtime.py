@@ -48,6 +48,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app import clock
 from app.engine import parser as bpmn_parser
+from app.engine.compaction import compact
 from app.engine.expressions import ExpressionError, evaluate, references
 
 CACHE_SIZE = 64
@@ -517,9 +518,11 @@ class Instance:
 
     def data(self):
         """The instance's data as expressions see it: form data by form key, service results,
-        message variables (later values win)."""
+        message variables (later values win). The tasks under way carry what the finished
+        ones (dropped from the saved state) left them."""
         merged = {}
-        done = self._wf.get_tasks(state=TaskState.COMPLETED)
+        reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        done = self._wf.get_tasks(state=reached)
         for task in sorted(done, key=lambda t: t.last_state_change):
             merged.update(task.data)
         merged.update(self._wf.data)
@@ -528,25 +531,17 @@ class Instance:
     def passed(self):
         """Every completed BPMN element: {"id" (engine task), "spec", "name", "type"}. Callers
         diff it around a step to record what the step went through."""
+        done = self._wf.get_tasks(state=TaskState.COMPLETED)
         return [
             {"id": str(t.id), "spec": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
              "type": type(t.task_spec).__name__}
-            for t in self._wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id
-        ]  # fmt: skip
-
-    def completed_steps(self):
-        """The BPMN elements passed, in order: {"spec", "name", "lane", "state"}."""
-        done = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id]
-        return [
-            {"spec": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
-             "lane": self.runtime.user_tasks.get(t.task_spec.bpmn_id, {}).get(
-                 "lane", t.task_spec.lane), "state": "completed"}
-            for t in sorted(done, key=lambda t: t.last_state_change)
+            for t in sorted(done, key=lambda t: t.last_state_change) if t.task_spec.bpmn_id
         ]  # fmt: skip
 
     def dump(self):
         """The instance's state as JSON, without the spec: give it back to Runtime.restore."""
         if self._broken:
             raise EngineError("Instance inutilisable après une erreur : rechargez son état.")
+        compact(self._wf)  # the finished past is not kept in the state (see compaction.py)
         with _SERIALIZE_LOCK:
             return _SERIALIZER.serialize_json(self._wf)

@@ -91,6 +91,8 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
     if write_if is not None and not write_if(result):
         return engine, result, None
     status = status_of(engine)
+    # What the step went through, read before the state is saved (saving drops the past).
+    passed = [element for element in engine.passed() if element["id"] not in before]
     written = PathwayInstance.objects(id=instance.id, revision=instance.revision).update_one(
         set__state=engine.dump(),
         set__status=status,
@@ -102,7 +104,6 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
     if not written:
         raise Stale()
     instance.revision, instance.status, instance.error = instance.revision + 1, status, {}
-    passed = [element for element in engine.passed() if element["id"] not in before]
     return engine, result, passed
 
 
@@ -132,6 +133,7 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
 def create(actor, dossier, version, engine, subject=None):
     """Save a new instance that `engine` (started, maybe already moved) stands for: on
     `dossier`, or for a platform process on `subject` (dossier None)."""
+    passed = engine.passed()  # before the state is saved: saving drops the past
     instance = PathwayInstance(
         dossier=dossier.id if dossier else None,
         subject=subject,
@@ -145,7 +147,7 @@ def create(actor, dossier, version, engine, subject=None):
         started_by=audit.actor_id(actor),
     )
     instance.save(force_insert=True)
-    settle(instance, dossier, engine, engine.start_result, engine.passed(), actor=actor)
+    settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     audit.record(actor, "pathway.start", instance, dossier=ref(dossier), pathway=version.pathway)
     if dossier is not None:
         timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
