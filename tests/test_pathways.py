@@ -149,3 +149,15 @@ def test_the_page_deploys_and_shows_the_problems(login_as, platform_admin, profe
         content_type="multipart/form-data",
     )
     assert forbidden.status_code == 403
+
+
+def test_a_registered_connector_becomes_an_operator(api_as, platform_admin, monkeypatch):
+    """Plugins register connectors: pathways may then call them (and only then)."""
+    from app.engine import runtime
+
+    body = BPMN.replace(b'serviceTaskOperator id="notify"', b'serviceTaskOperator id="sms"')
+    refused = deploy(api_as(platform_admin), body)
+    assert refused.status_code == 422
+    assert any("sms" in p["message"] for p in refused.json["error"]["problems"])
+    monkeypatch.setitem(runtime.CONNECTORS, "sms", lambda params, context: None)
+    assert deploy(api_as(platform_admin), body).status_code == 201

@@ -99,7 +99,7 @@ def _modeler(actor, *, pathway=None, version=None, choices=()):
         "saveUrl": url_for("pathways.save"),
         "forms": forms,
         "roles": [{"key": key, "label": label} for key, label in CARE_ROLES.items()],
-        "operators": [{"key": key, "label": label} for key, label in services.OPERATORS.items()],
+        "operators": [{"key": key, "label": label} for key, label in services.operators().items()],
         "maxBytes": MAX_BYTES,
     }
     return render_template(

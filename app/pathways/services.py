@@ -5,6 +5,7 @@ import json
 
 from app import audit, policy
 from app.engine.parser import parse_bpmn
+from app.engine.runtime import CONNECTORS
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
@@ -12,8 +13,14 @@ from app.reference import CARE_ROLES, LANES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 
-# Service-task operators a pathway may name; plugins will add theirs (issue 8).
-OPERATORS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
+# French names of the service-task operators; a pathway may name any registered connector
+# (plugins register theirs with app.engine.runtime.register_connector, issue 8).
+OPERATOR_LABELS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
+
+
+def operators():
+    """The operators a pathway may call now: {name: French label}."""
+    return {name: OPERATOR_LABELS.get(name, name) for name in sorted(CONNECTORS)}
 
 
 class InvalidBpmn(ServiceError):
@@ -50,7 +57,7 @@ def deploy(actor, data, structure=None, trusted=False):
         data,
         forms=published_forms(),
         roles=set(CARE_ROLES) if owner else set(LANES),  # the platform's own lanes too
-        operators=set(OPERATORS),
+        operators=set(operators()),
         allow_scripts=trusted,
     )
     if parsed.problems:

@@ -58,7 +58,7 @@ def show(key):
         version=version,
         summary=version.summary,
         versions=range(pathway.latest_version, 0, -1),
-        operators=services.OPERATORS,
+        operators=services.operators(),
         can_manage=services.can_manage(actor, pathway),
     )
 
