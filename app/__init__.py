@@ -110,6 +110,8 @@ def register_blueprints(app):
     from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
     from app.main import bp as main_bp
+    from app.notifications import listeners  # noqa: F401 - its receivers connect to the signals
+    from app.notifications.views import bp as notifications_bp
     from app.pathways.run_views import bp as runs_bp
     from app.pathways.views import bp as pathways_bp
     from app.structures.views import bp as structures_bp
@@ -124,6 +126,7 @@ def register_blueprints(app):
     app.register_blueprint(entries_bp)
     app.register_blueprint(pathways_bp)
     app.register_blueprint(runs_bp)
+    app.register_blueprint(notifications_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)
 

@@ -73,12 +73,14 @@ def demo_command():
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
 @with_appcontext
 def worker_command(once, interval):
-    """Background work: fire the pathways' due timers (reminders, escalations, reviews).
+    """Background work: fire the pathways' due timers (reminders, escalations, reviews),
+    tell the people of late tasks, queue the daily digests and send the e-mails.
 
-    Several workers may run at once: each instance is taken with a lease."""
+    Several workers may run at once: each instance and each e-mail is taken with a lease."""
     import signal
     import time
 
+    from app.notifications.worker import run_round
     from app.pathways.worker import fire_due_timers, worker_name
 
     name, stopping = worker_name(), []
@@ -88,6 +90,10 @@ def worker_command(once, interval):
         moved = fire_due_timers(owner=name)
         if moved:
             click.echo(f"{moved} pathway instance(s) moved by their timers.")
+        done = run_round(owner=name)  # late tasks, daily digests, e-mails
+        if any(done.values()):
+            click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
+                       "{sent} e-mail(s) sent.".format(**done))  # fmt: skip
         deadline = time.monotonic() + interval
         while not once and not stopping and time.monotonic() < deadline:
             time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds

@@ -24,6 +24,11 @@ DEFAULTS = {
     "SMTP_PASSWORD": "",
     "SMTP_TLS": False,
     "MAIL_FROM": "parcours@localhost",
+    # E-mail delivery by `parcours worker`: tries per e-mail, the first wait between two (it
+    # grows 4 times at each try), and the hour (France) of the daily digest.
+    "MAIL_MAX_ATTEMPTS": 6,
+    "MAIL_RETRY_SECONDS": 60,
+    "DIGEST_HOUR": 7,
     "PLUGINS": "",
     # Where Flask-Limiter keeps its counters; empty: in the application's database.
     "RATELIMIT_STORAGE_URI": "",
@@ -40,6 +45,9 @@ DEFAULTS = {
 
 INT_KEYS = {
     "SMTP_PORT",
+    "MAIL_MAX_ATTEMPTS",
+    "MAIL_RETRY_SECONDS",
+    "DIGEST_HOUR",
     "LOGIN_MAX_FAILURES",
     "LOGIN_LOCK_MINUTES",
     "MAX_CONTENT_LENGTH",

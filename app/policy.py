@@ -280,6 +280,12 @@ RULES = {
     "pathway.retry": lambda user, target: (
         _is_platform_admin(user) or (target is not None and _administers_id(user, target.structure))
     ),
+    # Notifications: one's own, never anyone else's (not even a platform admin's eyes);
+    # notification.view targets a notification. The e-mail queue's failures: platform admins.
+    "notification.list": lambda user, target: True,
+    "notification.view": lambda user, target: target is not None and target.user == user.id,
+    "notification.preferences": lambda user, target: _self(user, target),
+    "mail.manage": lambda user, target: _is_platform_admin(user),
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

@@ -62,6 +62,10 @@ MATRIX = {
     # Target: the owner structure of the pathway.
     "pathway.manage": ("structure", "TTFFFFFFFFFFT"),
     "directory.add": (None, "TTTTFFFFFFFFT"),
+    # One's own notifications and preferences; the e-mails that failed: platform admins.
+    "notification.list": (None, "TTTTTTFFFTFFT"),
+    "notification.preferences": ("self", "TTTTTTFFFTFFT"),
+    "mail.manage": (None, "TFFFFFFFFFFFT"),
 }
 
 # Actions on one dossier or entry: their table, by kind of user of a dossier, is in
@@ -93,8 +97,14 @@ PATHWAY_RUN_ACTIONS = {
 }
 
 
+# One notification (its owner only): checked in test_notifications_api.py.
+NOTIFICATION_ACTIONS = {"notification.view"}
+
+
 def test_matrix_covers_every_action_and_kind():
-    assert set(MATRIX) | DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS == set(policy.ACTIONS)
+    assert set(MATRIX) | DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS == set(
+        policy.ACTIONS
+    )
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
 

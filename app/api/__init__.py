@@ -2,5 +2,6 @@
 
 from app.api import accounts, dossiers, forms, openapi, pathways, structures, tasks  # noqa: F401,E402 - routes register on import
 from app.api.core import bp
+from app.notifications import api as notifications  # noqa: F401 - its routes register on import
 
 __all__ = ["bp"]

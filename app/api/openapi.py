@@ -48,6 +48,7 @@ QUERY_PARAMS = {
     "kind": {"type": "string"},
     "structure": {"type": "string", "description": "Clé de la structure propriétaire"},
     "version": {"type": "integer", "minimum": 1},
+    "unread": {"type": "boolean", "description": "true : seulement les non lues"},
 }
 
 

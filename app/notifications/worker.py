@@ -1,0 +1,48 @@
+"""What `parcours worker` does for notifications at each round: tell the people of the tasks
+that just became late, queue the daily digests, send the queued e-mails."""
+
+from flask import current_app
+
+from app.clock import utcnow
+from app.notifications import listeners
+from app.notifications.delivery import deliver_due
+from app.notifications.digest import send_digests
+
+BATCH = 500  # late tasks handled per round; the next round takes the rest
+
+
+def notify_overdue(now=None):
+    """Tell once the people of each open task whose due date passed; returns how many tasks.
+
+    The task is marked first, with a condition that only one worker meets."""
+    from app.dossiers.services import find
+    from app.errors import NotFound
+    from app.pathways.models import Task
+
+    now = now or utcnow()
+    late = Task.objects(status="open", overdue_notified_at=None, due_at__lte=now).limit(BATCH)
+    told = 0
+    for task in list(late):
+        if not Task.objects(id=task.id, overdue_notified_at=None).update_one(
+            set__overdue_notified_at=now
+        ):
+            continue  # another worker has it
+        try:
+            dossier = find(task.dossier) if task.dossier else None
+        except NotFound:
+            continue
+        listeners.task_overdue(task, dossier)
+        told += 1
+    return told
+
+
+def run_round(now=None, owner=None):
+    """One round: returns {"overdue", "digests", "sent"} (counts)."""
+    # A fresh application context per round: what services keep for one request in `g`
+    # (structures, directory ids) must not outlive the round in a long-running worker.
+    with current_app.app_context():
+        return {
+            "overdue": notify_overdue(now),
+            "digests": send_digests(now),
+            "sent": deliver_due(now, owner),
+        }
