@@ -131,6 +131,7 @@ class Task(Document):
         "collection": "tasks",
         "indexes": [
             {"fields": ["instance", "engine_id"], "unique": True},
+            ("instance", "status"),  # an instance's open tasks, read at every step
             ("assignee", "status", "due_at"),
             ("candidates_structure", "status", "due_at"),
             ("platform", "status", "due_at"),
