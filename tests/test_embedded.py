@@ -143,6 +143,21 @@ def test_data_survives_a_restart(tmp_path):
         embedded._stop_owned(tmp_path)
 
 
+def test_restart_keeps_the_port_the_data_and_the_clients(tmp_path):
+    server = embedded.EmbeddedServer.start(tmp_path / "db", tmp_path / "log")
+    try:
+        client = pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=10_000)
+        client.parcours.notes.insert_one({"text": "avant"})
+        first, port = server.process.pid, server.port
+        server.restart()
+        assert (server.port, server.process.pid != first) == (port, True)
+        # The same client, reconnected by itself.
+        assert client.parcours.notes.find_one({}, {"_id": 0}) == {"text": "avant"}
+        client.close()
+    finally:
+        server.stop()
+
+
 def test_a_server_that_cannot_start_gives_a_clear_error(tmp_path):
     blocker = tmp_path / "db"
     blocker.write_text("a file where the storage folder should be")

@@ -332,9 +332,7 @@ def main():
         server = EmbeddedServer.start(*paths, options=NO_PRUNING)
 
         def restart():
-            nonlocal server
-            server.stop(timeout=120)
-            server = EmbeddedServer.start(*paths, port=server.port, options=NO_PRUNING)
+            server.restart(timeout=120)
             for _ in range(50):  # the client reconnects by itself; wait until it has
                 try:
                     database().command("ping")
