@@ -20,6 +20,8 @@ service_called = signals.signal("service-called")
 pathway_completed = signals.signal("pathway-completed")
 # sender: the acting user; dossier=…, task=… (a Task given to someone: created, claimed, assigned)
 task_assigned = signals.signal("task-assigned")
+# sender: the acting user; dossier=…, task=… (a Task given back: offered to its candidates again)
+task_offered = signals.signal("task-offered")
 # sender: the new Task (materialised when its step became ready); dossier=…
 task_created = signals.signal("task-created")
 # sender: the acting user (a platform admin, or SYSTEM); user=… (the account), decision=…

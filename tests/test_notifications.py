@@ -71,6 +71,11 @@ def test_a_task_taken_or_handed_over(api_as, coordinator, world, make_user, stru
     [step] = Task.objects(status="open")
     Notification.objects.delete()
     assert coord.post(f"/tasks/{step.id}/release").status_code == 200
+    offered = ("task_available", "Tâche de nouveau à prendre : « Évaluation multidimensionnelle »",
+               f"/taches/{step.id}")  # fmt: skip
+    assert notices(colleague) == [offered]  # given back: offered to the others
+    assert notices(coordinator) == []
+    Notification.objects.delete()
     assert other.post(f"/tasks/{step.id}/claim").status_code == 200
     assert notices(colleague) == []  # taking it oneself: no notice
     given = other.post(f"/tasks/{step.id}/assign", json={"user": str(coordinator.id)})

@@ -7,6 +7,7 @@ from test_pathway_instances import COLLECTIONS, EVALUATION, VISIT, world  # noqa
 
 from app.dossiers.models import Entry
 from app.engine import runtime
+from app.notifications.models import Notification
 from app.pathways.models import PathwayInstance, PathwayStep, Task
 
 
@@ -54,10 +55,13 @@ def test_candidates_claim_and_release_a_task(api_as, coordinator, unrouted):
     assert two.get("/tasks?scope=available").json["items"] == []
     assert two.post(f"/tasks/{offered['id']}/claim").status_code == 404
     assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 404
-    # Given back: offered again to both.
+    # Given back: offered again to both, and the other doctor is told.
     released = one.post(f"/tasks/{offered['id']}/release")
     assert released.status_code == 200
     assert released.json["assignee"] is None
+    told = Notification.objects(user=doc2.id, text__startswith="Tâche de nouveau à prendre")
+    assert told.count() == 1
+    assert not Notification.objects(user=doc1.id, text__startswith="Tâche de nouveau").count()
     assert [t["id"] for t in two.get("/tasks?scope=available").json["items"]] == [offered["id"]]
     assert two.post(f"/tasks/{offered['id']}/claim").status_code == 200
     assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 200

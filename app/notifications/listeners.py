@@ -141,6 +141,14 @@ def task_assigned(actor, dossier, task, **extra):
                   dossier=dossier, task=task)  # fmt: skip
 
 
+@receiver(signals.task_offered)
+def task_offered(actor, dossier, task, **extra):
+    people = _others(task_people(task, dossier), actor)
+    text = f"Tâche de nouveau à prendre : « {task.title} »"
+    return notify(people, "task_available", text, path_for("runs.task", task_id=task.id),
+                  dossier=dossier, task=task)  # fmt: skip
+
+
 def task_overdue(task, dossier):
     """A task passed its due date (the worker calls this once per task)."""
     if dossier is not None and not dossier.consent_active:

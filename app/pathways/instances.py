@@ -257,6 +257,8 @@ def _changed(actor, dossier, task, kind, assignee=None):
     )
     if task.assignee and task.assignee != actor.id:
         signals.task_assigned.send(actor, dossier=dossier, task=task)
+    elif kind == "release" and task.assignee is None:
+        signals.task_offered.send(actor, dossier=dossier, task=task)
     return task
 
 
