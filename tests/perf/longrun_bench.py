@@ -82,7 +82,9 @@ def ours_engine(passes):
     return timings, sizes
 
 
-def ours_api(passes):
+def ours_api(passes, restart_every=0):
+    """`restart_every` N: restart the database server every N passes, to tell our cost from
+    SecantusDB's own slowdown with the writes of its process (see app/embedded.py)."""
     timings, sizes = [], []
     with tempfile.TemporaryDirectory() as folder:
         server = EmbeddedServer.start(Path(folder) / "db", Path(folder) / "log")
@@ -108,6 +110,8 @@ def ours_api(passes):
                 )
                 instance_id = started.json["instance"]
                 for number in range(1, passes + 1):
+                    if restart_every and number % restart_every == 0:
+                        server.restart()
                     task = Task.objects.get(instance=instance_id, status="open")
                     begun = time.perf_counter()
                     done = client.post(
@@ -131,19 +135,23 @@ def report(name, timings, sizes, passes):
             cells.append(f"{first}-{last}: {median:7.2f} ms {sizes[last - 1] / 1024:7.1f} KiB")
         else:
             cells.append(f"{first}-{last}: stopped at pass {len(timings) + 1} (no ready task)")
-    print(f"{name:14} " + " | ".join(cells))
+    print(f"{name:22} " + " | ".join(cells))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passes", type=int, default=1000)
     parser.add_argument("--no-api", action="store_true", help="engine figures only")
+    parser.add_argument("--restart-every", type=int, default=250, help="0: never")
     args = parser.parse_args()
     print(f"Loop pathway (4 elements per pass), {args.passes} passes: median latency, state size")
     report("stock engine", *stock(args.passes), args.passes)
     report("ours, engine", *ours_engine(args.passes), args.passes)
     if not args.no_api:
         report("ours, API", *ours_api(args.passes), args.passes)
+        if args.restart_every:
+            name = f"API, db restart/{args.restart_every}"
+            report(name, *ours_api(args.passes, args.restart_every), args.passes)
 
 
 if __name__ == "__main__":
