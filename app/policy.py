@@ -274,6 +274,10 @@ RULES = {
     "task.assign": lambda user, target: (
         _sees_task(user, *target) and (target[0] is None or _manages_dossier(user, target[0]))
     ),
+    # The list of failed steps: platform admins (all), structure admins (their dossiers').
+    "pathway.failures": lambda user, target: (
+        _is_platform_admin(user) or any("structure_admin" in m.roles for m in user.memberships)
+    ),
     # A BPMN message to the dossier's pathways (e.g. sent by a hospital's software).
     "pathway.event": lambda user, target: _acts_on_dossier(user, target),
     # A failed step run again: platform admins, and the coordinating structure's admins.

@@ -89,6 +89,7 @@ PATHWAY_RUN_ACTIONS = {
     "pathway.start",
     "pathway.event",
     "pathway.retry",
+    "pathway.failures",
     "task.view",
     "task.complete",
     "task.claim",

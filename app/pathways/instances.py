@@ -11,7 +11,7 @@ from app.clock import utcnow
 from app.dossiers import circle, entries
 from app.dossiers.services import get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, NotFound
 from app.formkit import services as forms
 from app.pathways import services, steps
 from app.pathways.models import PathwayInstance, PathwayStep, Task
@@ -158,11 +158,10 @@ def of_dossier(actor, dossier):
 def in_error(actor):
     """The instances in error that `actor` may retry: all for platform admins, those of their
     structures' dossiers for structure admins."""
+    policy.require(actor, "pathway.failures")
     found = PathwayInstance.objects(status="error").exclude("state")
     if not actor.platform_admin:
         mine = [m.structure for m in actor.memberships if "structure_admin" in m.roles]
-        if not mine:
-            raise Forbidden()
         found = found.filter(structure__in=mine)
     return list(found.order_by("-updated_at").limit(200))
 
