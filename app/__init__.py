@@ -103,15 +103,19 @@ def register_blueprints(app):
     from app.accounts.views import bp as accounts_bp
     from app.admin.views import bp as admin_bp
     from app.api import bp as api_bp
+    from app.discussions.views import bp as discussions_bp
     from app.dossiers import circle_views  # noqa: F401 - its routes join the dossiers blueprint
     from app.dossiers.entry_views import bp as entries_bp
     from app.dossiers.views import bp as dossiers_bp
     from app.extensions import csrf
     from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
+    from app.inbox.views import bp as inbox_bp
+    from app.invitations.views import bp as invitations_bp
     from app.main import bp as main_bp
     from app.notifications import listeners  # noqa: F401 - its receivers connect to the signals
     from app.notifications.views import bp as notifications_bp
+    from app.onboarding.views import bp as onboarding_bp
     from app.pathways.run_views import bp as runs_bp
     from app.pathways.views import bp as pathways_bp
     from app.structures.views import bp as structures_bp
@@ -126,6 +130,10 @@ def register_blueprints(app):
     app.register_blueprint(entries_bp)
     app.register_blueprint(pathways_bp)
     app.register_blueprint(runs_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(discussions_bp)
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(onboarding_bp)
     app.register_blueprint(notifications_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)

@@ -68,6 +68,21 @@ def demo_command():
         click.echo(f"  {email:32} {password}  ({name})")
 
 
+@cli.command("install")
+@with_appcontext
+def install_command():
+    """Load the forms and deploy the pathways shipped with Parcours (the platform's own
+    processes, such as the account requests' demande_compte); safe to run again."""
+    from app.demo import deploy_shipped_workflows
+    from app.formkit.services import sync_directory
+
+    report = _run_service(sync_directory, shipped_forms())
+    deployed = _run_service(deploy_shipped_workflows)
+    click.echo(f"forms created: {', '.join(report['created']) or '-'}; "
+               f"published: {', '.join(report['published']) or '-'}")  # fmt: skip
+    click.echo(f"pathways deployed: {', '.join(deployed) or '-'}")
+
+
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Do what is due now, then stop (for cron).")
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
@@ -93,7 +108,8 @@ def worker_command(once, interval):
         done = run_round(owner=name)  # late tasks, daily digests, e-mails
         if any(done.values()):
             click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
-                       "{sent} e-mail(s) sent.".format(**done))  # fmt: skip
+                       "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."
+                       .format(**done))  # fmt: skip
         deadline = time.monotonic() + interval
         while not once and not stopping and time.monotonic() < deadline:
             time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds

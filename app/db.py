@@ -57,6 +57,53 @@ def database():
     return mongoengine.get_db()
 
 
+# --- atomic changes without findAndModify ------------------------------------------------------
+#
+# SecantusDB answers findAndModify (find_one_and_update, QuerySet.modify) by reading the whole
+# collection, whatever the filter and its indexes: 5.6 ms at 1,000 documents, 103 ms at 20,000
+# (measured; update_one on the same _id stays at 0.5 ms). Counters and leases go through these
+# two helpers instead: indexed reads and conditional updates, the same on a real MongoDB.
+
+
+def increment(collection, doc_id, field, by=1, also=None, attempts=100):
+    """Add `by` to `field` of the document `doc_id` and return the new value, atomically: the
+    value is read, then set only if still the same (compare-and-set), again if someone moved
+    it meanwhile. `also`: more $set fields. None if there is no such document."""
+    for _ in range(attempts):
+        found = collection.find_one({"_id": doc_id}, {field: 1})
+        if found is None:
+            return None
+        value = found.get(field)
+        new = (value or 0) + by
+        changed = collection.update_one(
+            {"_id": doc_id, field: value}, {"$set": {field: new, **(also or {})}}
+        )
+        if changed.modified_count:
+            return new
+    raise RuntimeError(f"{collection.name}.{field} of {doc_id}: too much contention")
+
+
+def lease_one(collection, queries, sort_field, owner, until, now, candidates=20):
+    """The document due first among `queries` (indexed equality and range queries, one per
+    status: $in and $or would read far more) that nobody holds (no lease, or an expired one),
+    now leased to `owner` until `until`; None if there is none free."""
+    found = []
+    for query in queries:
+        fields = {"_id": 1, "lease_until": 1, sort_field: 1}
+        found += collection.find(query, fields, sort=[(sort_field, 1)], limit=candidates)
+    for row in sorted(found, key=lambda row: row[sort_field]):
+        held = row.get("lease_until")
+        if held is not None and held >= now:
+            continue
+        taken = collection.update_one(
+            {"_id": row["_id"], "lease_until": held},
+            {"$set": {"lease_owner": owner, "lease_until": until}},
+        )
+        if taken.modified_count:
+            return collection.find_one({"_id": row["_id"]})
+    return None
+
+
 class ImmutableCache:
     """Documents that never change once written (a published form version, a deployed pathway
     version), kept in memory by key and database: reading one again costs no round trip."""

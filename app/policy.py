@@ -80,6 +80,9 @@ def _professional_ids(user):
     return cache[user.id]
 
 
+professional_ids = _professional_ids
+
+
 def is_excluded(user, dossier):
     """Whether the patient refused this account, or a directory entry that stands for it
     (refused before the professional had an account)."""
@@ -212,6 +215,16 @@ def _completes_task(user, dossier, task):
     return _candidate(user, task) or (task.assignee == user.id and _acts_on_dossier(user, dossier))
 
 
+def _in_discussion(user, discussion, dossier, write=False):
+    """A dossier's thread: those who see the dossier read it, those who act on it (consent
+    given) write in it. A conversation: its participants."""
+    if discussion.kind == "dossier":
+        if dossier is None or discussion.dossier != dossier.id:
+            return False
+        return _acts_on_dossier(user, dossier) if write else _sees_dossier(user, dossier)
+    return user.id in discussion.participants
+
+
 RULES = {
     # Structures
     "structure.list": lambda user, target: _is_platform_admin(user),
@@ -290,6 +303,12 @@ RULES = {
     "notification.view": lambda user, target: target is not None and target.user == user.id,
     "notification.preferences": lambda user, target: _self(user, target),
     "mail.manage": lambda user, target: _is_platform_admin(user),
+    # Discussions. Target: (discussion, its dossier or None).
+    "discussion.view": lambda user, target: _in_discussion(user, *target),
+    "discussion.post": lambda user, target: _in_discussion(user, *target, write=True),
+    "conversation.create": lambda user, target: True,
+    # Anyone signed in invites a colleague who has no account ("kit de maillage").
+    "invitation.create": lambda user, target: True,
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

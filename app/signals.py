@@ -8,6 +8,9 @@ signals = Namespace()
 consent_withdrawn = signals.signal("consent-withdrawn")
 # sender: the acting user; dossier=…, member=… (a CareMember)
 member_added = signals.signal("member-added")
+# sender: the acting user; dossier=… (reloaded), member=… (the CareMember removed; None when
+# the patient refused someone)
+member_removed = signals.signal("member-removed")
 # sender: the acting user; dossier=…, request=… (a JoinRequest)
 join_requested = signals.signal("join-requested")
 # sender: the acting user; dossier=…, entry=…
@@ -22,7 +25,10 @@ pathway_completed = signals.signal("pathway-completed")
 task_assigned = signals.signal("task-assigned")
 # sender: the acting user; dossier=…, task=… (a Task given back: offered to its candidates again)
 task_offered = signals.signal("task-offered")
-# sender: the new Task (materialised when its step became ready); dossier=…
+# sender: the acting user; task=… (a Task claimed, given back, reassigned or completed)
+task_changed = signals.signal("task-changed")
+# sender: the new Task (materialised when its step became ready); dossier=…, actor=… (whose
+# action made it ready; None for a timer or a message)
 task_created = signals.signal("task-created")
 # sender: the acting user (a platform admin, or SYSTEM); user=… (the account), decision=…
 # ("verified", "activated", "refused", "suspended", "reactivated"): issue 7 sends it

@@ -21,6 +21,7 @@ from app.reference import (
     STRUCTURE_ROLES,
     USER_STATUSES,
     VISIBILITIES,
+    profession_label,
 )
 
 
@@ -63,6 +64,7 @@ def register(app):
         format_date(date.fromisoformat(value), "d MMMM yyyy") if value else "—"
     )
     app.jinja_env.filters["filesize"] = _filesize
+    app.jinja_env.filters["profession"] = profession_label
 
 
 def _filesize(size):

@@ -575,6 +575,8 @@ GET /api/v1/dossiers/<dossier_id>/timeline
 POST /api/v1/dossiers/<dossier_id>/pathways
 POST /api/v1/dossiers/<dossier_id>/events
 GET POST /dossiers/<dossier_id>/parcours
+GET /dossiers/<dossier_id>/discussion
+GET POST /api/v1/dossiers/<dossier_id>/messages
 GET PATCH DELETE /api/v1/entries/<entry_id>
 GET /api/v1/entries/<entry_id>/versions
 GET /api/v1/entries/<entry_id>/file

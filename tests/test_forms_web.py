@@ -68,6 +68,7 @@ def test_a_valid_submission_is_shown_read_only_and_nothing_is_stored(library, br
         found = {name: db[name].count_documents({}) for name in db.list_collection_names()}
         return {name: n for name, n in found.items() if n}
 
+    browser.get("/formulaires/evaluation_multidimensionnelle")  # as one does: the form first
     before = counts()
     data = {
         "date_evaluation": "2026-11-27",

@@ -39,12 +39,11 @@ def test_a_running_pathway_tells_who_must_act(api_as, coordinator, world):  # no
     coord = api_as(coordinator)
     started = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
     assert started.status_code == 201
-    # The first step's lane (coordinateur) is the coordinator's, in the circle.
+    # The first step's lane (coordinateur) is the coordinator's, in the circle: she started
+    # the pathway herself, she is not told of the step it gave her.
     [step] = Task.objects(status="open")
-    assert notices(coordinator) == [
-        ("task_assigned", "Nouvelle tâche pour vous : « Évaluation multidimensionnelle »",
-         f"/taches/{step.id}"),
-    ]  # fmt: skip
+    assert step.assignee == coordinator.id
+    assert notices(coordinator) == []
     assert kinds_of(gp) == kinds_of(nurse) == ["circle_added"]  # the world made them members
     done = coord.post(f"/tasks/{step.id}/complete", json={"data": EVALUATION})
     assert done.status_code == 200
@@ -263,7 +262,8 @@ def test_overdue_tasks_of_a_suspended_pathway_are_not_told(coordinator, structur
     open_task(dossier, professional, due_at=clock.utcnow() - timedelta(hours=1))
     dossier.reload()
     circle.withdraw_consent(coordinator, dossier, {"date": clock.today(), "reason": "Refus"})
-    assert notify_overdue() == 1
+    assert set(Task.objects.scalar("status")) == {"suspended"}  # out of every inbox
+    assert notify_overdue() == 0
     assert notices(professional, "task_overdue") == []
 
 
@@ -457,3 +457,23 @@ def test_preferences_are_ones_own(professional, make_user, structure):
 def test_the_help_explains_notifications(client):
     page = html(client.get("/aide"))
     assert "Notifications et préférences" in page
+
+
+def test_the_worker_forgets_old_read_notices_and_finished_mails(professional):
+    from app.notifications.models import OutgoingMail
+    from app.notifications.worker import forget_old
+
+    now = clock.utcnow()
+    old, recent = now - timedelta(days=400), now - timedelta(days=10)
+    kept = {"user": professional.id, "kind": "account", "text": "x", "url": "/"}
+    Notification(**kept, read_at=old, created_at=old).save()  # read long ago: goes
+    Notification(**kept, read_at=recent, created_at=old).save()  # read lately: stays
+    Notification(**kept, created_at=old).save()  # unread: stays, however old
+    mail = {"to": "a@b.fr", "subject": "s", "message_id": "<m@x>"}
+    OutgoingMail(**mail, key="sent-old", status="sent", created_at=old).save()
+    OutgoingMail(**mail, key="pending-old", status="pending", created_at=old).save()
+    OutgoingMail(**mail, key="sent-recent", status="sent", created_at=recent).save()
+    assert forget_old(now) == 2
+    assert Notification.objects.count() == 2
+    assert sorted(OutgoingMail.objects.scalar("key")) == ["pending-old", "sent-recent"]
+    assert forget_old(now) == 0

@@ -116,6 +116,7 @@ def test_preferences_defaults_then_changes(api_as, professional):
             "task_overdue": "immediate",
             "reminder": "immediate",
             "escalation": "immediate",
+            "message": "immediate",
             "circle_added": "digest",
             "join_request": "immediate",
             "consent_withdrawn": "immediate",

@@ -244,7 +244,10 @@ def events(coordinator, structure, make_user, platform_admin):
     told["escalation"] = coordinator
     circle.request_join(asker, dossier, {"care_role": "pharmacien", "message": PATIENT[0]})
     told["join_request"] = coordinator
-    circle.withdraw_consent(gp, dossier, {"date": clock.today(), "reason": PATIENT[1]})
+    # On another dossier: a withdrawal suspends the dossier's tasks, whose e-mails then stay.
+    other = new_dossier(coordinator, structure, identity={"birth_name": PATIENT[0]})
+    circle.add_member(coordinator, other, {"user": str(gp.id), "care_role": "medecin_traitant"})
+    circle.withdraw_consent(gp, other, {"date": clock.today(), "reason": PATIENT[1]})
     told["consent_withdrawn"] = coordinator
     signals.account_decided.send(platform_admin, user=asker, decision="verified")
     told["account"] = asker
@@ -555,7 +558,7 @@ def test_a_round_tells_late_tasks_once(smtp, coordinator, structure, professiona
 
     dossier = new_dossier(coordinator, structure)
     task = open_task(dossier, professional, due_at=clock.utcnow() + timedelta(days=2))
-    assert run_round() == {"overdue": 0, "digests": 0, "sent": 0}
+    assert run_round() == {"overdue": 0, "digests": 0, "sent": 0, "forgotten": 0}
     later = clock.utcnow() + timedelta(days=3)
     assert run_round(later)["overdue"] == 1
     assert run_round(later)["overdue"] == 0  # once

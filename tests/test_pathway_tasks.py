@@ -53,7 +53,7 @@ def test_candidates_claim_and_release_a_task(api_as, coordinator, unrouted):
     assert [t["id"] for t in one.get("/tasks").json["items"]] == [offered["id"]]
     # Taken: no longer offered to the other doctor, who can neither claim nor complete it.
     assert two.get("/tasks?scope=available").json["items"] == []
-    assert two.post(f"/tasks/{offered['id']}/claim").status_code == 404
+    assert two.post(f"/tasks/{offered['id']}/claim").status_code == 409  # someone holds it
     assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 404
     # Given back: offered again to both, and the other doctor is told.
     released = one.post(f"/tasks/{offered['id']}/release")

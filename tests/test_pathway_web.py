@@ -82,7 +82,7 @@ def test_a_candidate_takes_then_gives_back_a_task(login_as, coordinator, unroute
     coord.post(f"/taches/{Task.objects.get().id}", EVALUATION_FORM)
     visit = Task.objects.get(status="open")
     one = login_as(doc1)
-    listed = html(one.get("/taches"))
+    listed = html(one.get("/taches?scope=available"))
     assert "Visite à domicile" in listed
     assert "LEFÈBVRE" in listed
     page = html(one.get(f"/taches/{visit.id}"))

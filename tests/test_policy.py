@@ -66,6 +66,9 @@ MATRIX = {
     "notification.list": (None, "TTTTTTFFFTFFT"),
     "notification.preferences": ("self", "TTTTTTFFFTFFT"),
     "mail.manage": (None, "TFFFFFFFFFFFT"),
+    # Anyone with an active account starts a conversation and invites a colleague.
+    "conversation.create": (None, "TTTTTTFFFTFFT"),
+    "invitation.create": (None, "TTTTTTFFFTFFT"),
 }
 
 # Actions on one dossier or entry: their table, by kind of user of a dossier, is in
@@ -100,12 +103,14 @@ PATHWAY_RUN_ACTIONS = {
 
 # One notification (its owner only): checked in test_notifications_api.py.
 NOTIFICATION_ACTIONS = {"notification.view"}
+# One discussion (a dossier's thread, a conversation): the table of who reads and writes
+# which is tests/test_discussions_access.py.
+DISCUSSION_ACTIONS = {"discussion.view", "discussion.post"}
 
 
 def test_matrix_covers_every_action_and_kind():
-    assert set(MATRIX) | DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS == set(
-        policy.ACTIONS
-    )
+    tables = DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS | DISCUSSION_ACTIONS
+    assert set(MATRIX) | tables == set(policy.ACTIONS)
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
 

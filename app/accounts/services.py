@@ -8,7 +8,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flask import current_app
 
-from app import audit, policy, text
+from app import audit, db, policy, text
 from app.accounts import schemas
 from app.accounts.models import ApiToken, Membership, User, new_nonce
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -102,8 +102,8 @@ def record_logout(user):
 
 def _count_failure(user, max_failures, lock_minutes):
     # Atomic increment: parallel guesses cannot slip past the lock.
-    updated = User.objects(id=user.id).modify(inc__failed_logins=1, new=True)
-    if updated and updated.failed_logins >= max_failures:
+    failures = db.increment(User._get_collection(), user.id, "failed_logins")
+    if failures is not None and failures >= max_failures:
         User.objects(id=user.id).update_one(
             set__locked_until=utcnow() + timedelta(minutes=lock_minutes), set__failed_logins=0
         )

@@ -105,6 +105,8 @@ def task_json(task):
         "unresolved": bool(task.unresolved),
         "due_at": task.due_at.isoformat() if task.due_at else None,
         "status": task.status,
+        "completed_by": str(task.completed_by) if task.completed_by else None,
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         "entry": str(task.entry) if task.entry else None,
     }
 

@@ -5,8 +5,10 @@ from flask import request
 from app.api.core import current_api_user, json_body, route
 from app.api.pathways import TAG, task_json
 from app.formkit import services as form_services
+from app.inbox import services as inbox
+from app.paging import page_number, page_size
 from app.pathways import instances
-from app.validation import check
+from app.validation import InvalidInput, check
 
 COMPLETE = {
     "type": "object",
@@ -22,16 +24,78 @@ ASSIGN = {
 }
 
 
+CLAIM_MANY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["tasks"],
+    "properties": {
+        "tasks": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": inbox.MAX_BULK,
+            "items": {"type": "string", "minLength": 1, "maxLength": 40},
+        }
+    },
+}
+
+
 @route(
     "/tasks",
     "GET",
-    "Mes tâches (scope=mine) ou celles à prendre (scope=available)",
-    params=("scope",),
+    "Mes tâches (scope=mine), celles à prendre (available), celles des dossiers que je "
+    "coordonne (followed) ; filtres dossier, pathway, due_before, overdue ; done=true : les "
+    "tâches terminées ces 30 derniers jours ; sort=due|recent|oldest",
+    params=(
+        "scope",
+        "dossier",
+        "pathway",
+        "due_before",
+        "overdue",
+        "done",
+        "sort",
+        "page",
+        "per_page",
+    ),
     tag=TAG,
 )
 def list_tasks():
-    scope = "available" if request.args.get("scope") == "available" else "mine"
-    return {"items": [task_json(t) for t in instances.open_tasks(current_api_user(), scope)]}
+    actor = current_api_user()
+    scope = request.args.get("scope") or "mine"
+    if scope not in inbox.SCOPES:
+        raise InvalidInput(
+            {"/scope": f"Liste inconnue : choisissez parmi {', '.join(inbox.SCOPES)}."}
+        )
+    found = inbox.tasks(
+        actor, scope, inbox.Filters.from_args(request.args), page_number(), page_size()
+    )
+    return {
+        "items": [
+            {
+                **task_json(task),
+                "pathway": task.pathway,
+                "pathway_name": task.pathway_name,
+                "assignee_name": name,
+            }  # fmt: skip
+            for task, _, name in found.items
+        ],
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "counters": inbox.counters(actor),
+    }
+
+
+@route(
+    "/tasks/claim-many",
+    "POST",
+    "Prendre plusieurs tâches à la fois : {tasks: [id…]} → celles prises et les refus",
+    body=CLAIM_MANY,
+    tag=TAG,
+)
+def claim_tasks():
+    data = check(CLAIM_MANY, json_body())
+    taken, refused = inbox.claim_many(current_api_user(), data["tasks"])
+    return {"claimed": [task_json(task) for task in taken], "refused": refused}
 
 
 @route("/tasks/<task_id>", "GET", "Une tâche et son formulaire", tag=TAG)

@@ -148,6 +148,7 @@ def remove_member(actor, dossier, member_id):
         user=str(member.user) if member.user else None,
     )
     timeline.append(actor, dossier, "member", f"{member.name} quitte le cercle de soins")
+    signals.member_removed.send(actor, dossier=dossier, member=member)
     return member
 
 
@@ -191,6 +192,7 @@ def exclude(actor, dossier, data):
         "member",
         f"L'usager refuse que {name} intervienne : retiré(e) du cercle de soins",
     )
+    signals.member_removed.send(actor, dossier=dossier, member=None)
     return exclusion
 
 

@@ -150,6 +150,8 @@ class Dossier(Document):
             "identity.birth_date",
             "search_keys",
             "name_pairs",
+            "exclusions.user",  # the dossiers that refused someone (their inbox leaves them out)
+            "exclusions.professional",
             ("member_users", "updated_at"),
             ("member_users", "created_at"),
             ("member_users", "sort_name"),

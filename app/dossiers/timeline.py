@@ -6,7 +6,7 @@ viewer may not see are skipped; the window doubles until the page is full, so a 
 of others' private notes costs a few more round trips, not a scan.
 """
 
-from app import policy
+from app import db, policy
 from app.clock import utcnow
 from app.dossiers.models import Dossier, TimelineItem
 from app.structures.services import cached_structure
@@ -44,13 +44,13 @@ def append(
     actor, dossier, kind, summary, *, entry=None, visibility="public", category=None, **details
 ):
     """Number and store one item; returns it. Two round trips: the counter, the insert."""
-    counted = Dossier.objects(id=dossier.id).modify(
-        inc__timeline_seq=1, set__updated_at=utcnow(), new=True
+    seq = db.increment(
+        Dossier._get_collection(), dossier.id, "timeline_seq", also={"updated_at": utcnow()}
     )
-    dossier.timeline_seq = counted.timeline_seq
+    dossier.timeline_seq = seq
     item = TimelineItem(
         dossier=dossier.id,
-        seq=counted.timeline_seq,
+        seq=seq,
         kind=kind,
         summary=summary,
         entry=entry.id if entry is not None else None,

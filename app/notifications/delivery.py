@@ -19,8 +19,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from flask import current_app
-from mongoengine.queryset.visitor import Q
 
+from app import db
 from app.clock import utcnow
 from app.notifications.models import OutgoingMail
 from app.pathways.worker import worker_name
@@ -110,12 +110,12 @@ def _permanent(error):
 
 def _lease(now, owner, done):
     """The most overdue mail nobody holds, now held by `owner` (or None)."""
-    free = Q(lease_until=None) | Q(lease_until__lt=utcnow())
-    return (
-        OutgoingMail.objects(free, status="pending", next_attempt_at__lte=now, id__nin=done)
-        .order_by("next_attempt_at")
-        .modify(set__lease_owner=owner, set__lease_until=utcnow() + LEASE, new=True)
-    )
+    query = {"status": "pending", "next_attempt_at": {"$lte": now}, "_id": {"$nin": list(done)}}
+    found = db.lease_one(
+        OutgoingMail._get_collection(), [query], "next_attempt_at", owner,
+        utcnow() + LEASE, utcnow(),
+    )  # fmt: skip
+    return OutgoingMail._from_son(found) if found else None
 
 
 def _finish(mail, owner, **change):

@@ -58,6 +58,13 @@ KINDS = {
         "Un parcours de coordination signale une situation qui demande votre attention.",
         ("alerte", "alertes"),
     ),
+    "message": Kind(
+        "Nouveau message dans une discussion que je suis",
+        "immediate",
+        "Un message vous attend sur Parcours",
+        "Un professionnel vous a écrit sur Parcours.",
+        ("discussion avec un nouveau message", "discussions avec de nouveaux messages"),
+    ),
     "circle_added": Kind(
         "Ajout à un cercle de soins",
         "digest",

@@ -123,8 +123,8 @@ def task_people(task, dossier):
 
 
 @receiver(signals.task_created)
-def task_created(task, dossier, **extra):
-    people = task_people(task, dossier)
+def task_created(task, dossier, actor=None, **extra):
+    people = _others(task_people(task, dossier), actor)  # not whose action made it ready
     if task.assignee:
         kind, text = "task_assigned", f"Nouvelle tâche pour vous : « {task.title} »"
     else:

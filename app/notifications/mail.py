@@ -63,7 +63,7 @@ def user_id_of(token):
 # --- messages --------------------------------------------------------------------------------
 
 
-def _message_id():
+def new_message_id():
     domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "parcours.invalid"
     return make_msgid(domain=domain)  # a domain given: no DNS lookup of the host name
 
@@ -82,10 +82,25 @@ def _mail(key, user, subject, template, **context):
         subject=subject,
         text=render_template(f"notifications/mail/{template}.txt", **context),
         html=render_template(f"notifications/mail/{template}.html", **context),
-        message_id=_message_id(),
+        message_id=new_message_id(),
         unsubscribe=unsubscribe,
         next_attempt_at=utcnow(),
     )
+
+
+def queue_plain(key, to, subject, template, **context):
+    """Queue an e-mail to someone who has no account yet (an invitation, an address to
+    confirm): no preferences, no unsubscribe link; `template` names its .txt and .html."""
+    context.setdefault("home", external_url("main.index"))
+    OutgoingMail(
+        key=key,
+        to=to,
+        subject=subject,
+        text=render_template(f"{template}.txt", **context),
+        html=render_template(f"{template}.html", **context),
+        message_id=new_message_id(),
+        next_attempt_at=utcnow(),
+    ).save()
 
 
 def notice_mail(notification, user):

@@ -44,6 +44,7 @@ class Notification(Document):
             ("user", "read_at", "-_id"),  # my unread, newest first
             ("user", "-_id"),  # all of mine, newest first
             ("mail", "user"),  # the digests to send
+            "read_at",  # the old read notices to forget (worker.forget_old)
         ],
     }
 
@@ -60,11 +61,16 @@ class Notification(Document):
 
 
 class UnreadCount(Document):
-    """How many notifications of a user are unread: what the bell shows on every page, read
-    by its key. Moved with $inc by exactly the number of notifications created or marked."""
+    """The navigation's numbers for one user, read by key once per page: unread
+    notifications (the bell) and messages, each moved with $inc by exactly the number of
+    items created or marked; and the inbox's task counts, cached with the time they were
+    counted (recounted when older than a minute, or forgotten when a task of theirs moved)."""
 
     user = ObjectIdField(primary_key=True)
-    count = IntField(default=0)
+    count = IntField(default=0)  # unread notifications
+    messages = IntField(default=0)  # unread messages in the discussions one takes part in
+    tasks = DictField()  # {"mine": n, "available": n, "followed_overdue": n}
+    tasks_at = DateTimeField()
 
     meta = {"collection": "notification_unread"}
 
@@ -119,7 +125,7 @@ class OutgoingMail(Document):
 
     meta = {
         "collection": "outgoing_mails",
-        "indexes": [("status", "next_attempt_at"), ("user", "status")],
+        "indexes": [("status", "next_attempt_at"), ("user", "status"), ("status", "created_at")],
     }
 
     def __repr__(self):

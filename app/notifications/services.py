@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from flask import g
 from pymongo import UpdateOne
 
 from app import audit, policy
@@ -96,14 +97,53 @@ def notify(people, kind, text, url, *, dossier=None, task=None):
 
 
 def _move_unread(changes):
-    """Add `changes` ({user id: +n or -n}) to the unread counters, in one write."""
+    """Add `changes` ({user id: +n or -n}) to the unread counters, in one write. A new notice
+    also means a task may have moved: the inbox counts are recounted."""
     writes = [
-        UpdateOne({"_id": user}, {"$inc": {"count": delta}}, upsert=True)
+        UpdateOne(
+            {"_id": user},
+            {"$inc": {"count": delta}, **({"$unset": {"tasks_at": ""}} if delta > 0 else {})},
+            upsert=True,
+        )
         for user, delta in changes.items()
         if delta
     ]
     if writes:
         UnreadCount._get_collection().bulk_write(writes, ordered=False)
+
+
+def move_unread_messages(changes):
+    """Add `changes` ({user id: +n or -n}) to the unread message counters, in one write."""
+    writes = [
+        UpdateOne({"_id": user}, {"$inc": {"messages": delta}}, upsert=True)
+        for user, delta in changes.items()
+        if delta
+    ]
+    if writes:
+        UnreadCount._get_collection().bulk_write(writes, ordered=False)
+
+
+def keep_task_counts(user, counts):
+    UnreadCount._get_collection().update_one(
+        {"_id": user.id}, {"$set": {"tasks": counts, "tasks_at": utcnow()}}, upsert=True
+    )
+
+
+def forget_task_counts(user_ids):
+    """The inbox counts of these users are recounted at their next page."""
+    ids = [i for i in user_ids if i]
+    if ids:
+        UnreadCount._get_collection().update_many(
+            {"_id": {"$in": ids}}, {"$unset": {"tasks_at": ""}}
+        )
+
+
+def navigation_counters(user):
+    """The navigation's numbers for `user` (the document above, or {}), read once per request."""
+    cache = g.setdefault("navigation_counters", {})
+    if user.id not in cache:
+        cache[user.id] = UnreadCount._get_collection().find_one({"_id": user.id}) or {}
+    return cache[user.id]
 
 
 # --- reading and marking -------------------------------------------------------------------

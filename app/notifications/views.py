@@ -1,7 +1,7 @@
 """Notifications in the browser: the bell's number, the list (mark one or all read), the
 preferences, the signed unsubscribe link (no sign-in) and the platform admins' failed e-mails."""
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -17,12 +17,17 @@ PER_PAGE = 20
 
 @bp.app_template_global()
 def unread_notifications():
-    """The bell's number for the signed-in user: one read by key, once per request."""
+    """The bell's number for the signed-in user (one read by key per request)."""
     if not current_user.is_authenticated:
         return 0
-    if "unread_notifications" not in g:
-        g.unread_notifications = services.unread_count(current_user)
-    return g.unread_notifications
+    return max(0, services.navigation_counters(current_user).get("count", 0))
+
+
+@bp.app_template_global()
+def unread_messages():
+    if not current_user.is_authenticated:
+        return 0
+    return max(0, services.navigation_counters(current_user).get("messages", 0))
 
 
 def _internal(path):

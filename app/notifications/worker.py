@@ -1,5 +1,7 @@
 """What `parcours worker` does for notifications at each round: tell the people of the tasks
-that just became late, queue the daily digests, send the queued e-mails."""
+that just became late, queue the daily digests, send the queued e-mails, forget what is old."""
+
+from datetime import timedelta
 
 from flask import current_app
 
@@ -9,6 +11,10 @@ from app.notifications.delivery import deliver_due
 from app.notifications.digest import send_digests
 
 BATCH = 500  # late tasks handled per round; the next round takes the rest
+# What is kept: read notices for a year (the list pages back through them), the envelopes of
+# e-mails sent or given up for 90 days (the failed list shows the recent ones).
+READ_NOTICES_KEPT = timedelta(days=365)
+MAIL_KEPT = timedelta(days=90)
 
 
 def notify_overdue(now=None):
@@ -36,8 +42,21 @@ def notify_overdue(now=None):
     return told
 
 
+def forget_old(now=None):
+    """Delete the read notices and the finished e-mails past their keeping time (an unread
+    notice stays: its counter counts it); returns how many documents went."""
+    from app.notifications.models import Notification, OutgoingMail
+
+    now = now or utcnow()
+    notices = Notification.objects(read_at__lt=now - READ_NOTICES_KEPT).delete()
+    mails = OutgoingMail.objects(
+        status__in=["sent", "failed", "cancelled", "dropped"], created_at__lt=now - MAIL_KEPT
+    ).delete()
+    return notices + mails
+
+
 def run_round(now=None, owner=None):
-    """One round: returns {"overdue", "digests", "sent"} (counts)."""
+    """One round: returns {"overdue", "digests", "sent", "forgotten"} (counts)."""
     # A fresh application context per round: what services keep for one request in `g`
     # (structures, directory ids) must not outlive the round in a long-running worker.
     with current_app.app_context():
@@ -45,4 +64,5 @@ def run_round(now=None, owner=None):
             "overdue": notify_overdue(now),
             "digests": send_digests(now),
             "sent": deliver_due(now, owner),
+            "forgotten": forget_old(now),
         }

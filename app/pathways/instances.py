@@ -19,6 +19,7 @@ from app.pathways.routing import route_step
 from app.validation import InvalidInput
 
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
+TAKEN = "Cette tâche vient d'être prise par quelqu'un d'autre."
 CANNOT_DO = (
     "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins ni dans "
     "l'équipe de coordination, ou refusée par la personne)."
@@ -107,6 +108,7 @@ def _complete(actor, dossier, task, instance, submission, pending):
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
     audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
+    signals.task_changed.send(actor, task=task)
     return task
 
 
@@ -149,7 +151,7 @@ def of_dossier(actor, dossier):
     found = list(PathwayInstance.objects(dossier=dossier.id).exclude("state").order_by("-id"))
     tasks = [
         task
-        for task in Task.objects(dossier=dossier.id, status="open").order_by("due_at")
+        for task in Task.objects(dossier=dossier.id, status="open").order_by("due_sort")
         if policy.can(actor, "task.view", (dossier, task))
     ]
     return found, tasks
@@ -166,22 +168,6 @@ def in_error(actor):
     return list(found.order_by("-updated_at").limit(200))
 
 
-def open_tasks(actor, scope="mine"):
-    if scope == "available":
-        ids = [m.structure for m in actor.memberships]
-        found = Task.objects(
-            candidates_structure__in=ids,
-            candidate_professions=actor.profession,
-            assignee=None,
-            status="open",
-        )
-        found = list(found.order_by("due_at"))
-        if actor.platform_admin:  # and the platform team's steps
-            found += list(Task.objects(platform=1, assignee=None, status="open").order_by("due_at"))
-        return found
-    return list(Task.objects(assignee=actor.id, status="open").order_by("due_at"))
-
-
 @signals.consent_withdrawn.connect
 def suspend_on_withdrawal(actor, dossier, **extra):
     """Consent withdrawn: the dossier's running pathways stop where they are (their open
@@ -189,21 +175,45 @@ def suspend_on_withdrawal(actor, dossier, **extra):
     suspended = PathwayInstance.objects(
         dossier=dossier.id, status__in=["running", "waiting", "error"]
     ).update(set__status="suspended", set__updated_at=utcnow())
+    Task.objects(dossier=dossier.id, status="open").update(set__status="suspended")
     if suspended:
         audit.record(actor, "pathway.suspend", dossier, dossier=str(dossier.id), count=suspended)
 
 
 def claim_task(actor, task_id):
-    """A candidate takes the task: it becomes theirs (and leaves "À prendre")."""
-    dossier, task = get_task(actor, task_id, "task.claim")
+    """A candidate takes the task: it becomes theirs (and leaves "À prendre"). Someone else
+    holds it already: 409, also for the candidates it was offered to (who no longer see it)."""
+    try:
+        dossier, task = get_task(actor, task_id)
+    except NotFound:
+        if was_offered_to(actor, task_id):
+            raise Conflict(TAKEN) from None
+        raise
+    if task.assignee not in (None, actor.id):
+        raise Conflict(TAKEN)
+    policy.require(actor, "task.claim", (dossier, task))
     taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
         set__assignee=actor.id, set__claimed_at=utcnow()
     )
     if not taken:
-        raise Conflict("Cette tâche vient d'être prise par quelqu'un d'autre.")
+        raise Conflict(TAKEN)
     if dossier is not None:
         circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
+
+
+def was_offered_to(actor, task_id):
+    """Whether the task was one `actor` could take, now held by someone else."""
+    oid = object_id(task_id)
+    task = Task.objects(id=oid).first() if oid else None
+    return (
+        task is not None
+        and task.status == "open"
+        and task.assignee not in (None, actor.id)
+        and task.candidates_structure is not None
+        and actor.profession in (task.candidate_professions or [])
+        and bool(actor.roles_in(task.candidates_structure))
+    )
 
 
 def release_task(actor, task_id):
@@ -254,6 +264,7 @@ def _changed(actor, dossier, task, kind, assignee=None):
     audit.record(
         actor, f"task.{kind}", task, dossier=steps.ref(dossier), assignee=str(task.assignee)
     )
+    signals.task_changed.send(actor, task=task)
     if task.assignee and task.assignee != actor.id:
         signals.task_assigned.send(actor, dossier=dossier, task=task)
     elif kind == "release" and task.assignee is None:

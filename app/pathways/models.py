@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 from mongoengine import (
     DateTimeField,
@@ -103,6 +104,10 @@ class PathwayInstance(Document):
         return self.status in ("running", "waiting")
 
 
+# The due_sort of a task without a due date: after every dated one.
+NEVER_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class Task(Document):
     """A user task of an instance, materialised for the inboxes: who must do it, by when."""
 
@@ -119,7 +124,12 @@ class Task(Document):
     unresolved = IntField(default=0)  # 1: nobody fits the lane, the coordinators decide
     platform = IntField(default=0)  # 1: for the platform team (the platform administrators)
     due_at = DateTimeField()
-    status = StringField(choices=["open", "completed", "cancelled"], default="open")
+    due_sort = DateTimeField()  # due_at, or far ahead when none: "overdue first" on an index
+    structure = ObjectIdField()  # the dossier's coordinating structure: whose "Suivi" lists it
+    pathway = StringField()  # the pathway's key and name, for the inbox filters and cards
+    pathway_name = StringField()
+    # suspended: its dossier's consent was withdrawn (its pathway stopped where it was)
+    status = StringField(choices=["open", "completed", "cancelled", "suspended"], default="open")
     claimed_at = DateTimeField()  # when a candidate took it (assignee set by claim)
     completed_by = ObjectIdField()
     completed_at = DateTimeField()
@@ -132,13 +142,20 @@ class Task(Document):
         "indexes": [
             {"fields": ["instance", "engine_id"], "unique": True},
             ("instance", "status"),  # an instance's open tasks, read at every step
-            ("assignee", "status", "due_at"),
-            ("candidates_structure", "status", "due_at"),
-            ("platform", "status", "due_at"),
-            ("dossier", "status"),
+            # The inbox's scopes (app/inbox), each in due order: mine, to take, followed.
+            ("assignee", "status", "due_sort"),
+            ("candidates_structure", "status", "due_sort"),
+            ("platform", "status", "due_sort"),
+            ("structure", "status", "due_sort"),
+            ("dossier", "status", "due_sort"),
+            ("completed_by", "status", "completed_at"),  # done lately: mine…
+            ("structure", "status", "completed_at"),  # …and in the dossiers I follow
             ("status", "overdue_notified_at", "due_at"),  # late tasks (notifications)
         ],
     }
+
+    def clean(self):
+        self.due_sort = self.due_at or NEVER_DUE
 
 
 class PathwayStep(Document):

@@ -8,7 +8,6 @@ from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import services as dossier_services
 from app.dossiers.listing import identity_summary
-from app.dossiers.models import Dossier
 from app.errors import Conflict
 from app.formkit import services as forms
 from app.formkit.coerce import coerce
@@ -73,26 +72,6 @@ def _helpers():
     return {"step_label": step_label, "now": utcnow()}
 
 
-def _names(dossier_ids):
-    """Each dossier's display name, in one query (a task list names its patients)."""
-    found = Dossier.objects(id__in=list(dossier_ids)).only("identity")
-    return {d.id: d.identity.display_name for d in found}
-
-
-@bp.get("/taches")
-def my_tasks():
-    actor = acting_user()
-    mine = instances.open_tasks(actor, "mine")
-    offered = instances.open_tasks(actor, "available")
-    return render_template(
-        "pathways/tasks.html",
-        mine=mine,
-        offered=offered,
-        names=_names({t.dossier for t in mine + offered}),
-        roles=CARE_ROLES,
-    )
-
-
 def _task_page(actor, dossier, task, fields, status=200, error=None):
     _, version = forms.get_version(actor, task.form_key)
     may_assign = policy.can(actor, "task.assign", (dossier, task))
@@ -141,7 +120,7 @@ def task(task_id):
     flash(f"« {task.title} » est fait : le parcours continue.", "success")
     if dossier and policy.can(actor, "dossier.view", dossier_services.find(dossier.id)):
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
-    return redirect(url_for("runs.my_tasks"))
+    return redirect(url_for("inbox.index"))
 
 
 def _task_action(task_id, action, done, then=None):
@@ -171,7 +150,7 @@ def release(task_id):
         task_id,
         lambda: instances.release_task(actor, task_id),
         "La tâche est rendue : elle est de nouveau à prendre.",
-        then=url_for("runs.my_tasks"),
+        then=url_for("inbox.index"),
     )
 
 

@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from app import audit, policy
+from app import audit, db, policy
 from app.engine.parser import parse_bpmn
 from app.engine.runtime import CONNECTORS
 from app.errors import NotFound, ServiceError
@@ -78,15 +78,13 @@ def deploy(actor, data, structure=None, trusted=False):
         )
         pathway.save()
     # The number is taken atomically: two deployments at once get two versions.
-    counted = Pathway.objects(id=pathway.id).modify(
-        inc__latest_version=1,
-        set__name=parsed.name,
-        set__start_messages=parsed.messages["start"],
-        new=True,
-    )
+    number = db.increment(
+        Pathway._get_collection(), pathway.id, "latest_version",
+        also={"name": parsed.name, "start_messages": parsed.messages["start"]},
+    )  # fmt: skip
     version = PathwayVersion(
         pathway=pathway.key,
-        version=counted.latest_version,
+        version=number,
         name=parsed.name,
         bpmn=data.decode("utf-8"),
         digest=digest,
@@ -95,8 +93,9 @@ def deploy(actor, data, structure=None, trusted=False):
         author=audit.actor_id(actor),
     )
     version.save(force_insert=True)
-    audit.record(actor, "pathway.deploy", counted, version=version.version, digest=digest)
-    return counted, version, True
+    pathway.reload()
+    audit.record(actor, "pathway.deploy", pathway, version=version.version, digest=digest)
+    return pathway, version, True
 
 
 def list_pathways(actor):

@@ -191,16 +191,17 @@ def settle(instance, dossier, engine, result, passed, *, actor=None, task=None, 
     ]
     if rows:
         PathwayStep.objects.insert(rows, load_bulk=False)
-    sync_tasks(instance, engine, dossier)
+    sync_tasks(instance, engine, dossier, actor)
     for call in result.get("service_calls", []):
         signals.service_called.send(instance, dossier=dossier, call=call)
     if instance.status == "completed":
         signals.pathway_completed.send(instance, dossier=dossier, data=engine.data())
 
 
-def sync_tasks(instance, engine, dossier):
+def sync_tasks(instance, engine, dossier, actor=None):
     """Create a Task for every ready user task not yet materialised; cancel those the engine
-    no longer offers (a branch taken elsewhere, a boundary event)."""
+    no longer offers (a branch taken elsewhere, a boundary event). `actor`: whose action made
+    them ready (not told of what they just did)."""
     ready = {task["id"]: task for task in engine.ready_user_tasks()}
     known = {t.engine_id: t for t in Task.objects(instance=instance.id, status="open")}
     gone = [task.id for engine_id, task in known.items() if engine_id not in ready]
@@ -219,9 +220,12 @@ def sync_tasks(instance, engine, dossier):
             form_key=spec["form_key"],
             care_role=spec["lane"],
             due_at=utcnow() + due if due else None,
+            structure=instance.structure,
+            pathway=instance.pathway,
+            pathway_name=instance.name,
             **route_step(dossier, spec["lane"]),
         ).save()
-        signals.task_created.send(task, dossier=dossier)
+        signals.task_created.send(task, dossier=dossier, actor=actor)
 
 
 def history(instance):

@@ -12,8 +12,7 @@ import socket
 import uuid
 from datetime import timedelta
 
-from mongoengine.queryset.visitor import Q
-
+from app import db
 from app.clock import utcnow
 from app.pathways import steps
 from app.pathways.models import PathwayInstance
@@ -28,14 +27,15 @@ def worker_name():
 
 def _lease(now, owner, done):
     """The most overdue instance nobody holds, now held by `owner` (or None)."""
-    free = Q(lease_until=None) | Q(lease_until__lt=utcnow())
-    return (
-        PathwayInstance.objects(
-            free, status__in=["running", "waiting"], next_timer_at__lte=now, id__nin=done
-        )
-        .order_by("next_timer_at")
-        .modify(set__lease_owner=owner, set__lease_until=utcnow() + LEASE, new=True)
-    )
+    queries = [
+        {"status": status, "next_timer_at": {"$lte": now}, "_id": {"$nin": list(done)}}
+        for status in ("running", "waiting")
+    ]
+    found = db.lease_one(
+        PathwayInstance._get_collection(), queries, "next_timer_at", owner,
+        utcnow() + LEASE, utcnow(),
+    )  # fmt: skip
+    return PathwayInstance._from_son(found) if found else None
 
 
 def _release(instance, owner):

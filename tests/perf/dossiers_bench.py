@@ -15,11 +15,9 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from bson import ObjectId
 from flask import g
@@ -48,20 +46,19 @@ class Recorder(CommandCounter):
 # holds the data set and keeps the whole oplog (no pruning walk over deleted entries), and
 # restarts it every RESTART_EVERY inserts (the same files, reopened). The timed reads come
 # after the seeding.
-NO_PRUNING = ("--oplog-max-entries", "100000000", "--oplog-retention-seconds", "864000")
-NO_PRUNING += ("--cache-size", "8G")
 RESTART_EVERY = 1_000_000
 
 COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
 
+from benchkit import LARGE, bench_server  # noqa: E402
+
 from app import create_app  # noqa: E402 - after the listener, on purpose
 from app.accounts.models import Membership, User  # noqa: E402
 from app.db import database  # noqa: E402
 from app.dossiers import listing, timeline  # noqa: E402
 from app.dossiers.models import Dossier, Entry, TimelineItem  # noqa: E402
-from app.embedded import EmbeddedServer  # noqa: E402
 from app.reference import DATA_CATEGORIES, PROFESSIONS, profession_category  # noqa: E402
 from app.structures.models import Structure  # noqa: E402
 from app.text import fold, name_pairs, tokens  # noqa: E402
@@ -327,33 +324,18 @@ def main():
     parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     rng = random.Random(42)
-    with tempfile.TemporaryDirectory() as folder:
-        paths = (Path(folder) / "db", Path(folder) / "log")
-        server = EmbeddedServer.start(*paths, options=NO_PRUNING)
-
-        def restart():
-            server.restart(timeout=120)
-            for _ in range(50):  # the client reconnects by itself; wait until it has
-                try:
-                    database().command("ping")
-                    break
-                except PyMongoError:
-                    time.sleep(0.2)
-
-        try:
-            app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
-            with app.app_context(), app.test_request_context():
-                started = time.monotonic()
-                users, heavy, kept = seed(rng, args.dossiers, args.entries, args.users, restart)
-                seconds = time.monotonic() - started
-                sizes = {c: database()[c].estimated_document_count() for c in COLLECTIONS}
-                print(f"seeded {sizes} in {seconds:.0f} s ({sum(sizes.values()) / seconds:.0f}/s)")
-                load = sorted(kept["per_user"][u.id] for u in users[:-1])
-                print(f"dossiers per user: median {load[len(load) // 2]}, max {load[-1]}")
-                run(users, heavy, kept, rng, args.runs)
-            print_plans()
-        finally:
-            server.stop()
+    with bench_server(LARGE, prefix="dossiers_bench_") as (server, restart):
+        app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+        with app.app_context(), app.test_request_context():
+            started = time.monotonic()
+            users, heavy, kept = seed(rng, args.dossiers, args.entries, args.users, restart)
+            seconds = time.monotonic() - started
+            sizes = {c: database()[c].estimated_document_count() for c in COLLECTIONS}
+            print(f"seeded {sizes} in {seconds:.0f} s ({sum(sizes.values()) / seconds:.0f}/s)")
+            load = sorted(kept["per_user"][u.id] for u in users[:-1])
+            print(f"dossiers per user: median {load[len(load) // 2]}, max {load[-1]}")
+            run(users, heavy, kept, rng, args.runs)
+        print_plans()
 
 
 def run(users, heavy, kept, rng, runs):

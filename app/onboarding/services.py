@@ -1,0 +1,157 @@
+"""The public account request: typed by the professional (prefilled by an invitation), the
+e-mail address confirmed by a signed link (an invitation's link proves it already), then
+pre-checked against the directory and handed to the platform team on `demande_compte`."""
+
+from datetime import timedelta
+
+from bson import ObjectId
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app import audit, policy
+from app.accounts.models import User
+from app.accounts.schemas import EMAIL, PHONE, PROFESSION
+from app.clock import utcnow
+from app.directory.models import Professional
+from app.errors import NotFound
+from app.invitations import services as invitations
+from app.notifications import mail
+from app.onboarding.models import AccountRequest
+from app.pathways import instances
+from app.text import fold
+from app.validation import InvalidInput, check
+
+SALT = "parcours.account-request.confirm"
+CONFIRM_WITHIN = timedelta(days=2)
+PROCESS = "demande_compte"
+NAME = {"type": "string", "minLength": 1, "maxLength": 100}
+REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["last_name", "first_name", "email", "profession", "structure_name"],
+    "properties": {
+        "last_name": NAME,
+        "first_name": NAME,
+        "email": EMAIL,
+        "profession": PROFESSION,
+        "rpps": {
+            "type": "string",
+            "pattern": r"^([0-9]{9}|[0-9]{11})$",
+            "description": "RPPS (11 chiffres) ou ADELI (9 chiffres)",
+        },
+        "structure_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "phone": PHONE,
+        "message": {"type": "string", "maxLength": 2000},
+    },
+}
+TAKEN = (
+    "Un compte existe déjà avec cette adresse : connectez-vous, ou réinitialisez votre mot "
+    "de passe."
+)
+
+
+def prefill(invitation):
+    """The form's first values from an invitation."""
+    last, _, first = invitation.name.partition(" ")
+    return {"email": invitation.email, "last_name": last, "first_name": first,
+            "profession": invitation.profession or ""}  # fmt: skip
+
+
+def submit(data, invitation=None):
+    """Record a request. With an invitation whose address is kept, the address is proven and
+    the request goes to the platform team at once; otherwise a confirmation link is sent."""
+    data = check(REQUEST, {k: v.strip() if isinstance(v, str) else v for k, v in data.items()})
+    email = data["email"].lower()
+    if User.objects(email=email).only("id").first():
+        raise InvalidInput({"/email": TAKEN}, TAKEN)
+    proven = invitation is not None and invitation.email == email
+    request = AccountRequest(
+        id=ObjectId(),
+        email=email,
+        last_name=data["last_name"],
+        first_name=data["first_name"],
+        profession=data["profession"],
+        rpps=data.get("rpps"),
+        structure_name=data["structure_name"],
+        phone=data.get("phone"),
+        message=data.get("message"),
+        invitation=invitation.id if invitation else None,
+        invited_by=invitation.inviter if invitation else None,
+        email_confirmed_at=utcnow() if proven else None,
+    )
+    if invitation is not None and not invitations.use(invitation, request):
+        raise invitations.LinkRefused(invitations.USED, 410)
+    request.save(force_insert=True)
+    audit.record(policy.SYSTEM, "account_request.create", request, invited=bool(invitation))
+    if proven:
+        _hand_over(request)
+    else:
+        _send_confirmation(request)
+    return request
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _send_confirmation(request):
+    link = mail.external_url("onboarding.confirm", token=_serializer().dumps(str(request.id)))
+    mail.queue_plain(
+        f"account-request-confirm:{request.id}", request.email,
+        "Confirmez votre adresse e-mail pour Parcours", "onboarding/confirm_mail",
+        request=request, link=link, hours=int(CONFIRM_WITHIN.total_seconds() // 3600),
+    )  # fmt: skip
+
+
+def confirm(token):
+    """The confirmation link was opened: the request goes to the platform team (once)."""
+    try:
+        request_id = _serializer().loads(token or "", max_age=int(CONFIRM_WITHIN.total_seconds()))
+    except SignatureExpired:
+        raise invitations.LinkRefused(
+            "Ce lien de confirmation a expiré : déposez votre demande à nouveau.", 410
+        ) from None
+    except BadSignature:
+        raise invitations.LinkRefused("Ce lien de confirmation n'est pas valide.") from None
+    request = AccountRequest.objects(id=request_id).first()
+    if request is None:
+        raise NotFound("Cette demande n'existe pas.")
+    confirmed = AccountRequest.objects(id=request.id, email_confirmed_at=None).update_one(
+        set__email_confirmed_at=utcnow(), set__updated_at=utcnow()
+    )
+    if confirmed:
+        request.reload()
+        _hand_over(request)
+    return request
+
+
+def pre_verified(request):
+    """Whether the directory knows this number under this name: "identité pré-vérifiée"."""
+    if not request.rpps:
+        return False
+    found = Professional.objects(rpps=request.rpps, active=True).only("last_name").first()
+    return found is not None and fold(found.last_name) == fold(request.last_name)
+
+
+def _hand_over(request):
+    """Start the platform team's `demande_compte` process on the request."""
+    AccountRequest.objects(id=request.id).update_one(
+        set__status="submitted", set__updated_at=utcnow()
+    )
+    request.status = "submitted"
+    try:
+        _start_process(request)
+    except NotFound:  # not deployed: `parcours install` was not run; the request waits
+        current_app.logger.error("account request %s: %s is not deployed", request.id, PROCESS)
+
+
+def _start_process(request):
+    instances.start_for_subject(
+        policy.SYSTEM,
+        PROCESS,
+        f"account_request:{request.id}",
+        {"demande": {"nom": request.last_name, "prenom": request.first_name,
+                     "profession": request.profession, "rpps": request.rpps or "",
+                     "structure": request.structure_name,
+                     "identite_pre_verifiee": pre_verified(request)}},
+    )  # fmt: skip
