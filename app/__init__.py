@@ -103,6 +103,7 @@ def register_blueprints(app):
     from app.accounts.views import bp as accounts_bp
     from app.admin.views import bp as admin_bp
     from app.api import bp as api_bp
+    from app.directory.views import bp as directory_bp
     from app.discussions.views import bp as discussions_bp
     from app.dossiers import circle_views  # noqa: F401 - its routes join the dossiers blueprint
     from app.dossiers.entry_views import bp as entries_bp
@@ -134,6 +135,7 @@ def register_blueprints(app):
     app.register_blueprint(discussions_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(onboarding_bp)
+    app.register_blueprint(directory_bp)
     app.register_blueprint(notifications_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)

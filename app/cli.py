@@ -236,6 +236,45 @@ def shipped_workflows():
     return Path(__file__).resolve().parent.parent / "workflows"
 
 
+@cli.group("directory")
+def directory_group():
+    """The regional directory of professionals."""
+
+
+@directory_group.command("import-rpps")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_rpps_command(file):
+    """Import FILE, the national RPPS extract (PS_LibreAcces_Personne_activite_*.txt).
+
+    The whole file is checked first: one that cannot be read changes nothing. A new import of
+    the same file changes nothing; a newer one updates what changed and marks those who left
+    the file inactive."""
+    from app import policy
+    from app.directory import imports
+
+    def progress(done, total):
+        width = 40
+        filled = width * done // total if total else width
+        click.echo(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", nl=False)
+
+    record = imports.run(policy.SYSTEM, file, on_progress=progress)
+    click.echo("")
+    if record.status == "failed":
+        raise click.ClickException(record.error)
+    report = record.report
+    click.echo(
+        "{lines} lines, {persons} professionals: {created} created, {updated} updated, "
+        "{unchanged} unchanged, {deactivated} deactivated, {rejected_count} rejected".format(
+            **report
+        )
+    )
+    for number, reason in report["rejected"]:
+        click.echo(f"  line {number}: {reason}")
+    if report["rejected_count"] > len(report["rejected"]):
+        click.echo(f"  … and {report['rejected_count'] - len(report['rejected'])} more")
+
+
 @cli.group("audit")
 def audit_group():
     """The audit trail."""

@@ -312,6 +312,8 @@ RULES = {
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,
+    # The national RPPS extract: the platform admins import it.
+    "directory.import": lambda user, target: _is_platform_admin(user),
     "directory.add": lambda user, target: (
         _is_platform_admin(user)
         or any(

@@ -25,6 +25,8 @@ pathway_completed = signals.signal("pathway-completed")
 task_assigned = signals.signal("task-assigned")
 # sender: the acting user; dossier=…, task=… (a Task given back: offered to its candidates again)
 task_offered = signals.signal("task-offered")
+# sender: the acting user; task=…, instance=…, data=… (the validated form): a step completed
+task_completed = signals.signal("task-completed")
 # sender: the acting user; task=… (a Task claimed, given back, reassigned or completed)
 task_changed = signals.signal("task-changed")
 # sender: the new Task (materialised when its step became ready); dossier=…, actor=… (whose

@@ -18,10 +18,22 @@ def accepts_uploads(view):
     return view
 
 
+def accepts_large_uploads(limit):
+    """Like accepts_uploads, for a view that streams a file of up to `limit` bytes to disk
+    (the RPPS extract)."""
+
+    def mark(view):
+        view.accepts_uploads = True
+        view.upload_limit = limit
+        return view
+
+    return mark
+
+
 def raise_limit():
     view = current_app.view_functions.get(request.endpoint)
     if getattr(view, "accepts_uploads", False):
-        request.max_content_length = MAX_UPLOAD_REQUEST
+        request.max_content_length = getattr(view, "upload_limit", MAX_UPLOAD_REQUEST)
 
 
 def uploaded_file(name="file", pointer="/file", required=True):

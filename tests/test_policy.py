@@ -62,6 +62,7 @@ MATRIX = {
     # Target: the owner structure of the pathway.
     "pathway.manage": ("structure", "TTFFFFFFFFFFT"),
     "directory.add": (None, "TTTTFFFFFFFFT"),
+    "directory.import": (None, "TFFFFFFFFFFFT"),
     # One's own notifications and preferences; the e-mails that failed: platform admins.
     "notification.list": (None, "TTTTTTFFFTFFT"),
     "notification.preferences": ("self", "TTTTTTFFFTFFT"),

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import services
+from app.accounts import links, services
 from app.extensions import limiter
 from app.forms import acting_user, posted, rerender
 from app.validation import InvalidInput
@@ -130,3 +130,34 @@ def revoke_token(token_id):
     services.revoke_token(acting_user(), acting_user(), token_id)
     flash(_("Le jeton est révoqué : il ne donne plus accès à l'API."), "success")
     return redirect(url_for("accounts.tokens"))
+
+
+# --- choosing a password from a link (welcome, forgotten password) ---------------------------
+
+
+@bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def choose_password(token):
+    try:
+        user = links.user_of(token)
+    except links.LinkRefused as error:
+        return render_template("errors/link_refused.html", error=error, password_link=True), (
+            error.status
+        )
+    if request.method == "GET":
+        return render_template("accounts/choose_password.html", user=user, values={}, errors={})
+    try:
+        links.choose_password(token, posted("password", "confirmation"))
+    except (InvalidInput, links.LinkRefused) as error:
+        return rerender("accounts/choose_password.html", error, user=user)
+    flash(_("Votre mot de passe est enregistré : connectez-vous."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def forgotten_password():
+    if request.method == "GET":
+        return render_template("accounts/forgotten.html", values={}, errors={})
+    links.send_reset(request.form.get("email", ""))
+    return render_template("accounts/forgotten.html", sent=True, values={}, errors={})

@@ -1,22 +1,53 @@
-from mongoengine import BooleanField, DateTimeField, Document, ListField, ObjectIdField, StringField
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentListField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
 
 from app.clock import utcnow
 from app.reference import PROFESSIONS, profession_label
 from app.text import fold, tokens
 
 
+class Site(EmbeddedDocument):
+    """A place where the professional works, with its public contact (the RPPS extract's)."""
+
+    key = StringField()  # the extract's "Identifiant technique de la structure"
+    name = StringField()
+    address = StringField()
+    postcode = StringField()
+    commune = StringField()
+    commune_code = StringField()
+    department = StringField()
+    department_name = StringField()
+    phone = StringField()  # the site's switchboard, public: never a personal number
+    email = StringField()
+    finess = StringField()
+    mode = StringField()  # "Salarié", "Libéral…"
+
+
 class Professional(Document):
-    """A directory entry: a professional with or without an account (DESIGN.md §2).
+    """A directory entry: a professional with or without an account (DESIGN.md §2), from the
+    RPPS extract (app.directory.rpps) or added by hand (social and medico-social professions,
+    someone without an account added to a circle of care)."""
 
-    The RPPS import (issue 7) fills it from the national extract; until then entries are added
-    by hand, e.g. when a coordinator adds someone without an account to a circle of care.
-    """
-
-    rpps = StringField(max_length=20)
+    rpps = StringField(max_length=20)  # the RPPS (11 digits) or ADELI (9) identifier
+    id_type = StringField(choices=["rpps", "adeli"])
+    civility = StringField(max_length=50)
     last_name = StringField(required=True, max_length=100)
     first_name = StringField(max_length=100)
-    profession = StringField(choices=list(PROFESSIONS))
+    # A code of the extract (PROFESSIONS has those the platform knows; the extract may hold
+    # others, kept with their label) or a slug of a profession outside the RPPS.
+    profession = StringField(max_length=40)
+    profession_name = StringField(max_length=200)
     specialty = StringField(max_length=200)
+    sites = EmbeddedDocumentListField(Site)
+    rpps_digest = StringField()  # of what the last import read: unchanged persons are skipped
     email = StringField(max_length=254)
     mss = StringField(max_length=254)  # MSSanté address
     user = ObjectIdField()  # the account, once the professional has one
@@ -43,4 +74,6 @@ class Professional(Document):
 
     @property
     def profession_label(self):
-        return profession_label(self.profession)
+        if self.profession in PROFESSIONS:
+            return profession_label(self.profession)
+        return self.profession_name or self.profession or ""

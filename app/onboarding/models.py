@@ -1,4 +1,4 @@
-from mongoengine import DateTimeField, Document, ObjectIdField, StringField
+from mongoengine import DateTimeField, DictField, Document, ListField, ObjectIdField, StringField
 
 from app.clock import utcnow
 from app.reference import PROFESSIONS
@@ -9,6 +9,7 @@ STATUSES = {
     "more_info": "Informations complémentaires demandées",
     "accepted": "Acceptée",
     "refused": "Refusée",
+    "closed": "Classée sans suite (compléments non reçus)",
 }
 
 
@@ -27,6 +28,10 @@ class AccountRequest(Document):
     invitation = ObjectIdField()
     invited_by = ObjectIdField()
     status = StringField(choices=list(STATUSES), default="unconfirmed")
+    # What the platform team wrote (a request for more, a refusal's reason) and the answers:
+    # [{"at", "by": "equipe" | "demandeur", "text"}]
+    exchanges = ListField(DictField())
+    user = ObjectIdField()  # the account made when accepted
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

@@ -8,16 +8,21 @@ from bson import ObjectId
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app import audit, policy
+from app import audit, policy, signals
+from app.accounts import links
 from app.accounts.models import User
 from app.accounts.schemas import EMAIL, PHONE, PROFESSION
 from app.clock import utcnow
+from app.db import save_unique
 from app.directory.models import Professional
-from app.errors import NotFound
+from app.dossiers.services import object_id
+from app.errors import Conflict, NotFound
 from app.invitations import services as invitations
 from app.notifications import mail
 from app.onboarding.models import AccountRequest
-from app.pathways import instances
+from app.pathways import events, instances
+from app.pathways import services as pathway_services
+from app.reference import PROFESSIONS
 from app.text import fold
 from app.validation import InvalidInput, check
 
@@ -100,6 +105,7 @@ def _send_confirmation(request):
         f"account-request-confirm:{request.id}", request.email,
         "Confirmez votre adresse e-mail pour Parcours", "onboarding/confirm_mail",
         request=request, link=link, hours=int(CONFIRM_WITHIN.total_seconds() // 3600),
+        follow=follow_link(request),
     )  # fmt: skip
 
 
@@ -155,3 +161,148 @@ def _start_process(request):
                      "structure": request.structure_name,
                      "identite_pre_verifiee": pre_verified(request)}},
     )  # fmt: skip
+
+
+# --- following a request, the platform team's decisions ---------------------------------------
+
+FOLLOW_SALT = "parcours.account-request.follow"
+SUBJECT = "account_request:"
+ANSWER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}},
+}
+
+
+def follow_link(request, external=True):
+    """The requester's page for their request: its status, what the team asks, the answer."""
+    token = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FOLLOW_SALT).dumps(
+        str(request.id)
+    )
+    if external:
+        return mail.external_url("onboarding.follow", token=token)
+    return mail.path_for("onboarding.follow", token=token)
+
+
+def request_of_link(token):
+    try:
+        request_id = URLSafeTimedSerializer(
+            current_app.config["SECRET_KEY"], salt=FOLLOW_SALT
+        ).loads(token)
+    except BadSignature:
+        raise invitations.LinkRefused("Ce lien de suivi n'est pas valide.") from None
+    request = AccountRequest.objects(id=request_id).first()
+    if request is None:
+        raise NotFound("Cette demande n'existe pas.")
+    return request
+
+
+def answer(request, data):
+    """The requester answers the team's questions: the process goes on with it."""
+    data = check(ANSWER, data)
+    if request.status != "more_info":
+        raise invitations.LinkRefused("Cette demande n'attend pas de réponse.", 409)
+    exchange = {"at": utcnow(), "by": "demandeur", "text": data["text"].strip()}
+    moved = AccountRequest.objects(id=request.id, status="more_info").update_one(
+        push__exchanges=exchange, set__status="submitted", set__updated_at=utcnow()
+    )
+    if not moved:
+        raise invitations.LinkRefused("Cette demande n'attend pas de réponse.", 409)
+    events.deliver_to_subject(
+        policy.SYSTEM, f"{SUBJECT}{request.id}", "complements_demande_compte",
+        {"reponse": exchange["text"]},
+    )  # fmt: skip
+    audit.record(policy.SYSTEM, "account_request.answer", request)
+    request.reload()
+    return request
+
+
+@signals.task_completed.connect
+def _decided(actor, task, instance, data, **extra):
+    """The platform team decided on a request (the form verification_compte of
+    demande_compte): accept (the account is made), ask for more, or refuse."""
+    if not (instance.subject or "").startswith(SUBJECT) or task.form_key != "verification_compte":
+        return
+    request = _request_of(instance.subject)
+    if request is None:
+        return
+    decision, reason = data.get("decision"), (data.get("motif") or "").strip()
+    if decision == "accepter":
+        _accept(actor, request)
+        return
+    status = "more_info" if decision == "completer" else "refused"
+    exchange = {"at": utcnow(), "by": "equipe", "text": reason}
+    AccountRequest.objects(id=request.id).update_one(
+        set__status=status, push__exchanges=exchange, set__updated_at=utcnow()
+    )
+    subject = ("Votre demande de compte : informations demandées"
+               if status == "more_info" else "Votre demande de compte Parcours")  # fmt: skip
+    mail.queue_plain(
+        f"account-request-{status}:{request.id}:{len(request.exchanges)}", request.email,
+        subject, "onboarding/decision_mail", request=request, status=status,
+        link=follow_link(request),
+    )  # fmt: skip
+
+
+def _accept(actor, request):
+    """The account, linked to its directory entry (made if the directory has none), and the
+    welcome e-mail with the link to choose a password."""
+    name = f"{request.first_name} {request.last_name}"
+    user = User(
+        email=request.email,
+        name=name,
+        profession=request.profession if request.profession in PROFESSIONS else None,
+        status="active",
+    )
+    save_unique(user, Conflict("Un compte existe déjà avec cette adresse."), insert=True)
+    entry = Professional.objects(rpps=request.rpps).first() if request.rpps else None
+    if entry is None:
+        entry = Professional(
+            rpps=request.rpps, last_name=request.last_name, first_name=request.first_name,
+            profession=request.profession, email=request.email, source="manual",
+            created_by=str(actor.id),
+        )  # fmt: skip
+    entry.user = user.id
+    entry.save()
+    AccountRequest.objects(id=request.id).update_one(
+        set__status="accepted", set__user=user.id, set__updated_at=utcnow()
+    )
+    audit.record(actor, "account_request.accept", request, user=str(user.id))
+    mail.queue_plain(
+        f"welcome:{user.id}", user.email, "Bienvenue sur Parcours", "onboarding/welcome_mail",
+        user=user, link=links.link_for(user, "welcome"),
+    )  # fmt: skip
+
+
+@signals.pathway_completed.connect
+def _filed(instance, dossier, data, **extra):
+    """No answer to the team's questions within 30 days: the request is filed."""
+    request = _request_of(instance.subject)
+    if request is not None and request.status == "more_info":
+        AccountRequest.objects(id=request.id, status="more_info").update_one(
+            set__status="closed", set__updated_at=utcnow()
+        )
+
+
+def _request_of(subject):
+    """The AccountRequest a process's subject names, or None."""
+    if not (subject or "").startswith(SUBJECT):
+        return None
+    oid = object_id(subject.removeprefix(SUBJECT))
+    return AccountRequest.objects(id=oid).first() if oid else None
+
+
+def _panel(request_id):
+    """The request, on the platform team's task page."""
+    request = (
+        AccountRequest.objects(id=object_id(request_id)).first() if object_id(request_id) else None
+    )
+    if request is None:
+        return None
+    entry = Professional.objects(rpps=request.rpps).first() if request.rpps else None
+    return "onboarding/_panel.html", {"request": request, "entry": entry,
+                                      "pre_verified": pre_verified(request)}  # fmt: skip
+
+
+pathway_services.SUBJECT_PANELS["account_request"] = _panel

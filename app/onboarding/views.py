@@ -15,7 +15,7 @@ FIELDS = ("last_name", "first_name", "email", "profession", "rpps", "structure_n
 
 
 def _refused(error):
-    return render_template("onboarding/refused.html", error=error), error.status
+    return render_template("errors/link_refused.html", error=error), error.status
 
 
 def _form(values, invitation, token, error=None):
@@ -49,12 +49,28 @@ def request_account():
         return _refused(error)
     except FORM_ERRORS as error:
         return _form(request.form, invitation, token, error)
-    return redirect(url_for("onboarding.sent", proven=int(made.email_confirmed_at is not None)))
+    return redirect(services.follow_link(made, external=False))
 
 
-@bp.get("/demande-de-compte/envoyee")
-def sent():
-    return render_template("onboarding/sent.html", proven=request.args.get("proven") == "1")
+@bp.route("/demande-de-compte/suivi/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def follow(token):
+    """The requester's page: status, the team's messages, their answer when asked."""
+    try:
+        made = services.request_of_link(token)
+    except invitations.LinkRefused as error:
+        return _refused(error)
+    error = None
+    if request.method == "POST":
+        try:
+            made = services.answer(made, {"text": request.form.get("text", "")})
+        except FORM_ERRORS as refused:
+            error = refused
+        else:
+            return redirect(url_for("onboarding.follow", token=token))
+    return render_template("onboarding/follow.html", request=made, error=error), (
+        status_of(error) if error else 200
+    )
 
 
 @bp.get("/demande-de-compte/confirmer/<token>")
@@ -64,4 +80,4 @@ def confirm(token):
         made = services.confirm(token)
     except invitations.LinkRefused as error:
         return _refused(error)
-    return render_template("onboarding/confirmed.html", request=made)
+    return redirect(services.follow_link(made, external=False))

@@ -109,6 +109,7 @@ def _complete(actor, dossier, task, instance, submission, pending):
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
     audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
     signals.task_changed.send(actor, task=task)
+    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
     return task
 
 

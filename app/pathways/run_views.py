@@ -14,6 +14,7 @@ from app.formkit.coerce import coerce
 from app.formkit.render import render_form
 from app.forms import acting_user, signed_in_only, status_of
 from app.pathways import instances, migration, services, steps
+from app.pathways.models import PathwayInstance
 from app.reference import CARE_ROLES
 from app.validation import InvalidInput
 
@@ -75,9 +76,14 @@ def _helpers():
 def _task_page(actor, dossier, task, fields, status=200, error=None):
     _, version = forms.get_version(actor, task.form_key)
     may_assign = policy.can(actor, "task.assign", (dossier, task))
+    subject = None
+    if dossier is None:  # a platform process: what it is about
+        instance = PathwayInstance.objects(id=task.instance).only("subject").first()
+        subject = services.subject_panel(instance.subject if instance else None)
     return render_template(
         "pathways/task.html",
         task=task,
+        subject=subject,
         dossier=dossier,
         patient=identity_summary(dossier) if dossier else None,
         sees_dossier=dossier is not None and policy.can(actor, "dossier.view", dossier),

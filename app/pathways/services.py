@@ -121,3 +121,15 @@ def can_manage(actor, pathway=None):
 
 def owner_choices(actor):
     return structure_owner_choices(actor, "pathway.manage")
+
+
+# What a platform process's task page shows of its subject ("account_request:<id>"…): the
+# feature that owns the subject registers, by the prefix, a function of the id that returns
+# (template, context) or None.
+SUBJECT_PANELS = {}
+
+
+def subject_panel(subject):
+    prefix, _, subject_id = (subject or "").partition(":")
+    panel = SUBJECT_PANELS.get(prefix)
+    return panel(subject_id) if panel else None
