@@ -139,3 +139,33 @@ def test_a_forgotten_password(app, smtp, professional):
     assert (expired.status_code, "a expiré" in page(expired)) == (410, True)
     assert client.get(link).status_code == 200
     assert client.get(link[:-4] + "abcd").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("court-mais", "au moins 12 caractères"),
+        ("azertyuiop123", "trop courant ou trop facile"),
+        ("motdepasse1234", "trop courant ou trop facile"),
+        ("xxxxxxxxxxxxxxxx", "trop courant ou trop facile"),
+        ("pro.martin@exemple.fr!", "adresse e-mail"),
+        ("pro.martin-2026-paris", "adresse e-mail"),
+    ],
+)
+def test_weak_passwords_are_refused_everywhere(
+    login_as, api_as, platform_admin, make_user, structure, password, says
+):
+    from helpers import PASSWORD as current
+
+    user = make_user(structure, email="pro.martin@exemple.fr")
+    web = login_as(user)
+    changed = web.post("/profil/mot-de-passe", {"current_password": current,
+                                                 "new_password": password})  # fmt: skip
+    assert changed.status_code == 400
+    assert says in page(changed)
+    made = api_as(platform_admin).post(
+        "/users", json={"email": "pro.martin@exemple.fr".replace("pro", "autre"),
+                        "name": "Autre", "password": password.replace("pro.", "autre.")},
+    )  # fmt: skip
+    assert made.status_code == 422
+    assert "/password" in made.json["error"]["fields"]

@@ -713,7 +713,8 @@ def test_create_user_then_log_in(apis, web, structure, other_structure):
 
 def test_create_user_minimal(apis):
     response = apis.platform_admin.post(
-        "/users", json={"email": "min@example.org", "name": "Min", "password": "0123456789"}
+        "/users",
+        json={"email": "min@example.org", "name": "Min", "password": "mot-de-passe-initial"},
     )
     assert response.status_code == 201
     user = User.objects.get(id=response.get_json()["id"])
@@ -748,8 +749,8 @@ def test_create_user_duplicate_email(apis, professional, email):
 @pytest.mark.parametrize(
     ("change", "fields"),
     [
-        ({"password": "court"}, {"/password": "Saisissez au moins 10 caractères."}),
-        ({"password": "123456789"}, {"/password": "Saisissez au moins 10 caractères."}),
+        ({"password": "court"}, {"/password": "Saisissez au moins 12 caractères."}),
+        ({"password": "123456789"}, {"/password": "Saisissez au moins 12 caractères."}),
         ({"password": "x" * 201}, {"/password": "Saisissez au plus 200 caractères."}),
         ({"password": 1234567890}, {"/password": "La valeur doit être un texte."}),
         ({"email": "pas-une-adresse"}, {"/email": BAD_EMAIL}),
@@ -984,7 +985,7 @@ def test_update_user_to_own_email_in_other_case(apis, people):
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
-        ({"password": "court"}, {"/password": "Saisissez au moins 10 caractères."}),
+        ({"password": "court"}, {"/password": "Saisissez au moins 12 caractères."}),
         ({"status": "banni"}, {"/status": NOT_IN_LIST}),
         ({"email": "x"}, {"/email": BAD_EMAIL}),
         ({"id": "x"}, {"/id": UNEXPECTED}),
@@ -1203,7 +1204,7 @@ def test_add_member_twice(apis, professional):
         ({"email": "loner@example.org", "roles": ["professional"], "platform_admin": True}, {"/platform_admin": UNEXPECTED}),  # noqa: E501
         ({"email": "pas-une-adresse", "roles": ["professional"]}, {"/email": BAD_EMAIL}),
         ({"roles": ["professional"]}, {"/email": REQUIRED}),
-        ({"email": "n@example.org", "roles": ["professional"], "name": "N", "password": "court"}, {"/password": "Saisissez au moins 10 caractères."}),  # noqa: E501
+        ({"email": "n@example.org", "roles": ["professional"], "name": "N", "password": "court"}, {"/password": "Saisissez au moins 12 caractères."}),  # noqa: E501
     ],
 )  # fmt: skip
 def test_add_member_invalid(apis, body, fields):
@@ -1332,7 +1333,7 @@ FORBIDDEN_MEMBER_REQUESTS = [
     ("GET", "/structures/dac-test/members", None),
     ("POST", "/structures/dac-test/members", {"email": "loner@example.org", "roles": ["structure_admin"]}),  # noqa: E501
     ("POST", "/structures/dac-test/members", {"email": "oadmin@example.org", "roles": ["structure_admin"]}),  # noqa: E501
-    ("POST", "/structures/dac-test/members", {"email": "new@example.org", "roles": ["professional"], "name": "N", "password": "0123456789"}),  # noqa: E501
+    ("POST", "/structures/dac-test/members", {"email": "new@example.org", "roles": ["professional"], "name": "N", "password": "mot-de-passe-initial"}),  # noqa: E501
     ("PATCH", "/structures/dac-test/members/{professional}", {"roles": ["structure_admin"]}),
     ("PATCH", "/structures/dac-test/members/{professional}", {"roles": []}),
     ("DELETE", "/structures/dac-test/members/{professional}", None),
@@ -1574,7 +1575,7 @@ NULL = "\x00"
         ("POST", "/users", new_user(email=f"ana{NULL}@example.org"), _user(f"ana{NULL}@example.org"), "email"),  # noqa: E501
         ("POST", "/users", new_user(password=f"0123456789{NULL}"), None, None),
         ("PATCH", "/users/{professional}", {"name": f"Ana{NULL}Bob"}, _user(person="professional"), "name"),  # noqa: E501
-        ("POST", "/structures/dac-test/members", {"email": f"n{NULL}@example.org", "roles": ["professional"], "name": "N", "password": "0123456789"}, _user(f"n{NULL}@example.org"), "email"),  # noqa: E501
+        ("POST", "/structures/dac-test/members", {"email": f"n{NULL}@example.org", "roles": ["professional"], "name": "N", "password": "mot-de-passe-initial"}, _user(f"n{NULL}@example.org"), "email"),  # noqa: E501
     ],
 )  # fmt: skip
 def test_null_bytes_are_refused_or_kept_verbatim(apis, people, method, path, body, stored, field):
@@ -1603,7 +1604,7 @@ def test_null_bytes_are_refused_or_kept_verbatim(apis, people, method, path, bod
     [
         ("POST", "/structures", b'{"key": "ssiad-nord", "name": %s, "sector": "social", "kind": "ssiad"}'),  # noqa: E501
         ("PATCH", "/structures/dac-test", b'{"name": %s}'),
-        ("POST", "/users", b'{"email": "s@example.org", "name": %s, "password": "0123456789"}'),
+        ("POST", "/users", b'{"email": "s@example.org", "name": %s, "password": "mot-de-passe-initial"}'),  # noqa: E501
         ("PATCH", "/users/{professional}", b'{"name": %s}'),
         ("GET", "/users?q=%%ED%%A0%%80", None),
     ],
@@ -1653,7 +1654,7 @@ WRITES = [
     ("platform_admin", "POST", "/users", new_user(), ["user.create"]),
     ("platform_admin", "PATCH", "/users/{professional}", {"name": "P"}, ["user.update"]),
     ("structure_admin", "POST", "/structures/dac-test/members", {"email": "loner@example.org", "roles": ["professional"]}, ["member.add"]),  # noqa: E501
-    ("structure_admin", "POST", "/structures/dac-test/members", {"email": "n@example.org", "roles": ["professional"], "name": "N", "password": "0123456789"}, ["user.create", "member.add"]),  # noqa: E501
+    ("structure_admin", "POST", "/structures/dac-test/members", {"email": "n@example.org", "roles": ["professional"], "name": "N", "password": "mot-de-passe-initial"}, ["user.create", "member.add"]),  # noqa: E501
     ("structure_admin", "PATCH", "/structures/dac-test/members/{professional}", {"roles": ["coordinator"]}, ["member.roles"]),  # noqa: E501
     ("structure_admin", "DELETE", "/structures/dac-test/members/{professional}", None, ["member.remove"]),  # noqa: E501
 ]  # fmt: skip

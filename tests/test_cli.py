@@ -67,7 +67,7 @@ def test_users_create_platform_admin(runner):
     ("args", "message"),
     [
         (["bad-email", "--password", "un-mot-de-passe"], "adresse e-mail valide"),
-        (["a@example.org", "--password", "court"], "au moins 10 caractères"),
+        (["a@example.org", "--password", "court"], "au moins 12 caractères"),
         (
             ["a@example.org", "--password", "un-mot-de-passe", "--structure", "nope"],
             "Cette structure n'existe pas",

@@ -311,7 +311,10 @@ def test_csrf_token_of_another_session_is_refused(app, web, professional):
     ("url", "data"),
     [
         ("/profil", {"name": "Nom piraté"}),
-        ("/profil/mot-de-passe", {"current_password": PASSWORD, "new_password": "x" * 12}),
+        (
+            "/profil/mot-de-passe",
+            {"current_password": PASSWORD, "new_password": "un-mot-de-passe-long"},
+        ),
         ("/profil/jetons", {"name": "jeton"}),
         ("/structures/nouvelle", {"key": "pirate", "name": "P", "sector": "social", "kind": "dac"}),
         (
@@ -325,12 +328,12 @@ def test_csrf_token_of_another_session_is_refused(app, web, professional):
                 "email": "new@example.org",
                 "roles": "professional",
                 "name": "Nouveau",
-                "password": "x" * 12,
+                "password": "un-mot-de-passe-long",
             },
         ),
         (
             "/admin/utilisateurs/nouveau",
-            {"email": "new@example.org", "name": "Nouveau", "password": "x" * 12},
+            {"email": "new@example.org", "name": "Nouveau", "password": "un-mot-de-passe-long"},
         ),
         (
             "/admin/utilisateurs/{pro}",

@@ -203,7 +203,7 @@ def test_a_forged_role_is_refused(manager):
                 "name": "N",
                 "password": "court",
             },
-            ("password", "Saisissez au moins 10 caractères."),
+            ("password", "Saisissez au moins 12 caractères."),
         ),
         (
             {

@@ -170,7 +170,7 @@ def test_change_password(browser, professional):
         (
             {"current_password": PASSWORD, "new_password": "court"},
             "new_password",
-            "Saisissez au moins 10 caractères.",
+            "Saisissez au moins 12 caractères.",
         ),
         (
             {"current_password": PASSWORD, "new_password": ""},

@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app import audit
 from app.accounts import schemas
 from app.accounts.models import User, new_nonce
-from app.accounts.passwords import hash_password
+from app.accounts.passwords import check_new_password, hash_password
 from app.clock import utcnow
 from app.dossiers.services import object_id
 from app.errors import ServiceError
@@ -67,6 +67,7 @@ def choose_password(token, data):
     """Set the password of the link's account; the link then stops working."""
     user = user_of(token)
     data = check(PASSWORD_SET, data)
+    check_new_password(data["password"], user.email, user.name)
     if data["password"] != data["confirmation"]:
         raise InvalidInput({"/confirmation": "Les deux mots de passe ne sont pas identiques."})
     user.password_hash = hash_password(data["password"])

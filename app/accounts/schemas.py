@@ -3,7 +3,7 @@
 from app.reference import PROFESSIONS, STRUCTURE_ROLES, USER_STATUSES
 from app.validation import EMAIL_PATTERN
 
-PASSWORD_MIN = 10
+PASSWORD_MIN = 12
 
 EMAIL = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}

@@ -11,7 +11,12 @@ from flask import current_app
 from app import audit, db, policy, text
 from app.accounts import schemas
 from app.accounts.models import ApiToken, Membership, User, new_nonce
-from app.accounts.passwords import hash_password, needs_rehash, verify_password
+from app.accounts.passwords import (
+    check_new_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from app.clock import utcnow
 from app.db import save_unique
 from app.errors import Conflict, NotFound, ServiceError
@@ -190,6 +195,7 @@ def create_user(actor, data):
 
 
 def insert_user(actor, data, memberships):
+    check_new_password(data["password"], data["email"], data["name"])
     user = User(
         email=data["email"],
         name=data["name"],
@@ -227,6 +233,7 @@ def update_user(actor, user, data):
         if field in data:
             setattr(user, field, data[field])
     if "password" in data:
+        check_new_password(data["password"], user.email, user.name)
         user.password_hash = hash_password(data["password"])
     if "password" in data or data.get("status", "active") != "active":
         user.session_nonce = new_nonce()  # end the sessions of a suspended or reset account
@@ -255,6 +262,7 @@ def change_password(actor, data):
     data = check(schemas.PASSWORD_CHANGE, data)
     if not verify_password(actor.password_hash, data["current_password"]):
         raise InvalidInput({"/current_password": "Le mot de passe actuel est incorrect."})
+    check_new_password(data["new_password"], actor.email, actor.name, "/new_password")
     actor.password_hash = hash_password(data["new_password"])
     actor.session_nonce = new_nonce()
     actor.save()

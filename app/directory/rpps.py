@@ -379,8 +379,7 @@ def _deactivate_missing(report, known, now):
             gone.append(text)
     for start in range(0, len(gone), BATCH):
         Professional._get_collection().bulk_write(
-            [UpdateOne({"rpps": text, "source": "rpps"},
-                       {"$set": {"active": False, "updated_at": now}})
+            [UpdateOne({"rpps": text}, {"$set": {"active": False, "updated_at": now}})
              for text in gone[start : start + BATCH]],
             ordered=False,
         )  # fmt: skip

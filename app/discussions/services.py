@@ -71,7 +71,9 @@ def start_conversation(actor, people, title=""):
         raise InvalidInput({"/participants": "Choisissez au moins un professionnel."})
     if len(ids) > MAX_PARTICIPANTS:
         raise InvalidInput({"/participants": f"Au plus {MAX_PARTICIPANTS} participants."})
-    found = set(User.objects(id__in=ids, status="active").scalar("id"))
+    found = {
+        i for i, status in User.objects(id__in=ids).scalar("id", "status") if status == "active"
+    }
     if missing := [str(i) for i in ids if i not in found]:
         raise InvalidInput(
             {"/participants": f"Comptes inconnus ou inactifs : {', '.join(missing)}."}
@@ -188,7 +190,7 @@ def _recipients(actor, discussion, dossier):
             Participation.objects(discussion=discussion.id).scalar("user")
         )
     ids.discard(actor.id)
-    people = User.objects(id__in=list(ids), status="active") if ids else []
+    people = [u for u in User.objects(id__in=list(ids)) if u.status == "active"] if ids else []
     return [
         person for person in people if policy.can(person, "discussion.view", (discussion, dossier))
     ]
@@ -199,11 +201,12 @@ def _deliver(actor, discussion, dossier, message):
     those who had nothing unread in this discussion (one notice until they come and read)."""
     people = _recipients(actor, discussion, dossier)
     ids = [p.id for p in people]
-    unread = dict(
-        Participation.objects(
-            discussion=discussion.id, user__in=[*ids, actor.id], unread__gt=0
-        ).scalar("user", "unread")
-    )
+    # By the (discussion, user) index alone: a field outside it would scan (README).
+    unread = {
+        user: count
+        for user, count in Participation.objects(discussion=discussion.id).scalar("user", "unread")
+        if count
+    }
     mine = unread.pop(actor.id, 0)  # writing here, the author has read what came before
     base = {"kind": discussion.kind, "dossier": discussion.dossier, "joined_at": message.created_at}
     base = {k: v for k, v in base.items() if v is not None}
@@ -298,10 +301,8 @@ def readers(discussion, message):
     """The names of the others who have read up to `message` (its read state)."""
     if message is None:
         return []
-    ids = Participation.objects(
-        discussion=discussion.id, read_seq__gte=message.seq, user__ne=message.author
-    ).scalar("user")
-    ids = list(ids)
+    rows = Participation.objects(discussion=discussion.id).scalar("user", "read_seq")
+    ids = [user for user, seen in rows if (seen or 0) >= message.seq and user != message.author]
     return sorted(User.objects(id__in=ids).scalar("name")) if ids else []
 
 
@@ -357,7 +358,11 @@ def _clear_unread_of_those_who_left(actor, dossier, **extra):
     messages of a thread they can no longer open leave their counters (they could never
     clear them). One write per person gone, usually one."""
     discussion = Discussion.objects(dossier=dossier.id).first()
-    rows = list(Participation.objects(discussion=discussion.id, unread__gt=0)) if discussion else []
+    rows = (
+        [r for r in Participation.objects(discussion=discussion.id) if r.unread]
+        if discussion
+        else []
+    )
     if not rows:
         return
     people = {u.id: u for u in User.objects(id__in=[r.user for r in rows])}

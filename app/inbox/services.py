@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import g
-from mongoengine.queryset.visitor import Q
 
 from app import policy, signals
 from app.accounts.models import User
@@ -32,6 +31,7 @@ SORTS = {
 }
 MAX_BULK = 50
 COUNTS_KEPT_FOR = timedelta(minutes=1)
+MAX_CHOICES = 100  # dossiers in the filter's list
 DONE_WINDOW = timedelta(days=30)
 
 
@@ -111,68 +111,82 @@ def refused_dossiers(actor):
 
 def _scope_queries(actor, scope, done=False):
     """The scope's open tasks (with `done`, those completed by me or in the dossiers I follow;
-    nothing is "done" in the tasks to take) as queries that each walk one index by equality:
-    one per structure, and the platform's steps apart. The embedded database reads the whole
-    first field's range for a `$in`, and scans for an `$or` (README, "Queries")."""
+    nothing is "done" in the tasks to take) as raw queries that each name only the fields of
+    one index, in its order: the embedded database scans the whole collection for a query
+    with a field outside the index it would use, a `$in` reads all of its first field, and
+    an `$or` scans (README, "Queries"). One query per structure; the rest is filtered here."""
     if scope == "mine":
-        queries = [Q(completed_by=actor.id, status="completed") if done
-                   else Q(assignee=actor.id, status="open")]  # fmt: skip
-    elif scope == "available":
+        if done:
+            return [{"completed_by": actor.id, "status": "completed"}]
+        return [{"assignee": actor.id, "status": "open"}]
+    if scope == "available":
         queries = [
-            Q(candidates_structure=m.structure, candidate_professions=actor.profession,
-              assignee=None, status="open")
+            {"candidates_structure": m.structure, "status": "open", "assignee": None,
+             "candidate_professions": actor.profession}
             for m in actor.memberships
         ]  # fmt: skip
         if actor.platform_admin:  # and the platform team's steps
-            queries.append(Q(platform=1, assignee=None, status="open"))
-    elif scope == "followed":
+            queries.append({"platform": 1, "status": "open", "assignee": None})
+        return queries
+    if scope == "followed":
         status = "completed" if done else "open"
-        queries = [Q(structure=s, status=status) for s in coordinated_structures(actor)]
-    else:
-        raise InvalidInput({"/scope": f"Liste inconnue : choisissez parmi {', '.join(SCOPES)}."})
-    refused = refused_dossiers(actor)
-    return [q & Q(dossier__nin=refused) for q in queries] if refused else queries
+        return [{"structure": s, "status": status} for s in coordinated_structures(actor)]
+    raise InvalidInput({"/scope": f"Liste inconnue : choisissez parmi {', '.join(SCOPES)}."})
 
 
-def _filtered(query, filters):
-    if filters.dossier:
-        query &= Q(dossier=object_id(filters.dossier))
-    if filters.pathway:
-        query &= Q(pathway=filters.pathway)
-    if filters.overdue:
-        query &= Q(due_sort__lt=utcnow())
-    if filters.due_before:
+# The fields a list reads of each task before it chooses its page (the page's tasks are then
+# read whole, by id).
+ROW_FIELDS = {"_id": 1, "dossier": 1, "pathway": 1, "due_sort": 1, "completed_at": 1}
+
+
+def _rows(actor, scope, filters, done=False):
+    """Light rows of the scope's tasks that pass the filters, unsorted."""
+    time_field = "completed_at" if done else "due_sort"
+    bounds = {}
+    if done:
+        bounds["$gte"] = utcnow() - DONE_WINDOW
+    if filters.overdue and not done:
+        bounds["$lt"] = utcnow()
+    if filters.due_before and not done:
         day = date.fromisoformat(filters.due_before) + timedelta(days=1)
-        query &= Q(due_sort__lt=datetime.combine(day, time(), PARIS))
-    return query
+        limit = datetime.combine(day, time(), PARIS)
+        bounds["$lt"] = min(bounds.get("$lt", limit), limit)
+    refused = set(refused_dossiers(actor))
+    wanted_dossier = object_id(filters.dossier) if filters.dossier else None
+    rows = {}
+    for query in _scope_queries(actor, scope, done):
+        if bounds:
+            query = {**query, time_field: bounds}
+        for row in Task._get_collection().find(query, ROW_FIELDS):
+            if row.get("dossier") in refused:
+                continue
+            if wanted_dossier and row.get("dossier") != wanted_dossier:
+                continue
+            if filters.pathway and row.get("pathway") != filters.pathway:
+                continue
+            rows[row["_id"]] = row
+    return list(rows.values())
 
 
-# How each order sorts the tasks merged from several queries (as the database sorts each).
 ORDER_KEYS = {
-    "due": (lambda t: (t.due_sort, t.id), False),
-    "recent": (lambda t: t.id, True),
-    "oldest": (lambda t: t.id, False),
-    "done": (lambda t: t.completed_at, True),
+    "due": (lambda row: (row.get("due_sort"), row["_id"]), False),
+    "recent": (lambda row: row["_id"], True),
+    "oldest": (lambda row: row["_id"], False),
+    "done": (lambda row: (row.get("completed_at"), row["_id"]), True),
 }
 
 
 def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
     """A page of the scope's tasks that `actor` may see: (task, its dossier, the name of who
-    has it or did it). Each query of the scope gives its first page × per_page tasks in
-    order; they are merged, and the page cut from them."""
+    has it or did it). The light rows of the scope are filtered and sorted here, and only
+    the page's tasks read whole."""
     done = filters.done and scope != "available"
-    order = ("-completed_at",) if done else SORTS[filters.sort]
-    total, found = 0, []
-    for query in _scope_queries(actor, scope, done):
-        query = _filtered(query, filters)
-        if done:
-            query &= Q(completed_at__gte=utcnow() - DONE_WINDOW)
-        selected = Task.objects(query).order_by(*order)
-        total += selected.count()
-        found += list(selected.limit(page * per_page))
+    rows = _rows(actor, scope, filters, done)
     key, reverse = ORDER_KEYS["done" if done else filters.sort]
-    found.sort(key=key, reverse=reverse)
-    chosen = found[(page - 1) * per_page : page * per_page]
+    rows.sort(key=key, reverse=reverse)
+    ids = [row["_id"] for row in rows[(page - 1) * per_page : page * per_page]]
+    loaded = {task.id: task for task in Task.objects(id__in=ids)} if ids else {}
+    chosen = [loaded[i] for i in ids if i in loaded]
     dossiers = {d.id: d for d in Dossier.objects(id__in={t.dossier for t in chosen if t.dossier})}
     people = {t.completed_by if done else t.assignee for t in chosen} - {None, actor.id}
     names = dict(User.objects(id__in=list(people)).scalar("id", "name")) if people else {}
@@ -182,25 +196,23 @@ def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
         for task in chosen
         if policy.can(actor, "task.view", (dossiers.get(task.dossier), task))
     ]
-    return Page(items, total, page, per_page)
+    return Page(items, len(rows), page, per_page)
 
 
 def choices(actor, scope):
     """The dossiers and pathways found in the scope, for the filters' lists."""
-    keys, ids = set(), set()
-    for query in _scope_queries(actor, scope):
-        keys |= {key for key in Task.objects(query).distinct("pathway") if key}
-        ids |= {i for i in Task.objects(query).distinct("dossier") if i}
+    rows = _rows(actor, scope, Filters())
+    keys = {row["pathway"] for row in rows if row.get("pathway")}
+    # The dossiers of the nearest tasks (the list is a shortcut, not an index of everything).
+    rows.sort(key=ORDER_KEYS["due"][0])
+    ids = list(dict.fromkeys(row["dossier"] for row in rows if row.get("dossier")))[:MAX_CHOICES]
     pathways = Pathway.objects(key__in=list(keys)).scalar("key", "name") if keys else []
-    dossiers = Dossier.objects(id__in=list(ids)[:500]).only("identity").order_by("sort_name")
+    dossiers = Dossier.objects(id__in=ids).only("identity") if ids else []
+    named = sorted((d.identity.display_name, d.id) for d in dossiers)
     return {
         "pathways": sorted(pathways, key=lambda pair: pair[1]),
-        "dossiers": [(d.id, d.identity.display_name) for d in dossiers],
+        "dossiers": [(dossier_id, name) for name, dossier_id in named],
     }
-
-
-def _count(queries):
-    return sum(Task.objects(query).count() for query in queries)
 
 
 def counters(actor):
@@ -213,12 +225,11 @@ def counters(actor):
     if counted_at and utcnow() - counted_at < COUNTS_KEPT_FOR:
         return kept["tasks"]
     counts = {
-        "mine": _count(_scope_queries(actor, "mine")),
-        "available": _count(_scope_queries(actor, "available")),
+        "mine": len(_rows(actor, "mine", Filters())),
+        "available": len(_rows(actor, "available", Filters())),
     }
     if follows(actor):
-        late = Q(due_sort__lt=utcnow())
-        counts["followed_overdue"] = _count(q & late for q in _scope_queries(actor, "followed"))
+        counts["followed_overdue"] = len(_rows(actor, "followed", Filters(overdue=True)))
     notifications.keep_task_counts(actor, counts)
     kept.update(tasks=counts, tasks_at=utcnow())
     return counts

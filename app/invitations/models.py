@@ -39,7 +39,7 @@ class Invitation(Document):
 
     meta = {
         "collection": "invitations",
-        "indexes": [("inviter", "-created_at"), ("email", "status")],
+        "indexes": [("inviter", "-created_at"), ("inviter", "email", "status")],
     }
 
     def status_now(self, now):

@@ -31,7 +31,11 @@ def send_digests(now=None):
         return 0
     preferences = preferences_of(waiting)
     due = [uid for uid in waiting if preferences[uid].last_digest != day]
-    accounts = {u.id: u for u in User.objects(id__in=due, status="active").only("id", "email")}
+    accounts = {
+        u.id: u
+        for u in User.objects(id__in=due).only("id", "email", "status")
+        if u.status == "active"
+    }
     queued = 0
     for uid in due:
         queued += _digest(accounts.get(uid), uid, preferences[uid], day)

@@ -142,10 +142,10 @@ class Task(Document):
         "indexes": [
             {"fields": ["instance", "engine_id"], "unique": True},
             ("instance", "status"),  # an instance's open tasks, read at every step
-            # The inbox's scopes (app/inbox), each in due order: mine, to take, followed.
+            # The inbox's scopes (app/inbox): each query names only its index's fields.
             ("assignee", "status", "due_sort"),
-            ("candidates_structure", "status", "due_sort"),
-            ("platform", "status", "due_sort"),
+            ("candidates_structure", "status", "assignee", "candidate_professions", "due_sort"),
+            ("platform", "status", "assignee", "due_sort"),
             ("structure", "status", "due_sort"),
             ("dossier", "status", "due_sort"),
             ("completed_by", "status", "completed_at"),  # done lately: mine…

@@ -105,7 +105,8 @@ def _task_page(actor, dossier, task, fields, status=200, error=None):
 def _assignable(dossier, task):
     """Whom the coordination may give the task to: the circle's members with an account."""
     ids = [m.user for m in dossier.members if m.user and m.user != task.assignee]
-    return list(User.objects(id__in=ids, status="active").only("name", "profession"))
+    found = User.objects(id__in=ids).only("name", "profession", "status")
+    return [u for u in found if u.status == "active"]
 
 
 @bp.route("/taches/<task_id>", methods=["GET", "POST"])
