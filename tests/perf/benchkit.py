@@ -38,3 +38,38 @@ def bench_server(options=(), prefix="bench_"):
             yield server, restart
         finally:
             server.stop()
+
+
+# --- query plans -------------------------------------------------------------------------------
+
+
+def shape(value):
+    """A query with its values replaced by "?": queries of one shape share a plan."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):  # every branch of an $or, one value of an $in
+        return [shape(v) for v in (value if value and isinstance(value[0], dict) else value[:1])]
+    return "?"
+
+
+def stages(node):
+    found = []
+    while node:
+        found.append(node["stage"] + (f"({node['indexName']})" if "indexName" in node else ""))
+        node = node.get("inputStage") or (node.get("inputStages") or [None])[0]
+    return " < ".join(found)
+
+
+def explain(command):
+    keys = ("find", "filter", "sort", "projection", "limit", "skip", "aggregate", "pipeline")
+    keys += ("distinct", "key", "query")
+    body = {k: command[k] for k in keys if k in command}
+    body |= {"cursor": {}} if "aggregate" in body else {}
+    try:
+        found = database().command("explain", body, verbosity="executionStats")
+    except PyMongoError as error:
+        return f"(no plan: {str(error)[:80]})", "?", "?", "?"
+    stats = found.get("executionStats", {})
+    plan = stages(found.get("queryPlanner", {}).get("winningPlan"))
+    counts = [stats.get(k, "?") for k in ("totalKeysExamined", "totalDocsExamined", "nReturned")]
+    return plan or "?", *counts

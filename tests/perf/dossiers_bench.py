@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 from bson import ObjectId
 from flask import g
 from pymongo import monitoring
-from pymongo.errors import PyMongoError
 
 from app.db import CommandCounter
 
@@ -52,7 +51,7 @@ COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
 
-from benchkit import LARGE, bench_server  # noqa: E402
+from benchkit import LARGE, bench_server, explain, shape  # noqa: E402
 
 from app import create_app  # noqa: E402 - after the listener, on purpose
 from app.accounts.models import Membership, User  # noqa: E402
@@ -265,36 +264,6 @@ def measure(name, call, cases, runs):
         flush=True,
     )
     PLANS.append((name, list(COMMANDS.queries)))
-
-
-def shape(value):
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(v) for v in value[:1]]
-    return "?"
-
-
-def stages(node):
-    found = []
-    while node:
-        found.append(node["stage"] + (f"({node['indexName']})" if "indexName" in node else ""))
-        node = node.get("inputStage") or (node.get("inputStages") or [None])[0]
-    return " < ".join(found)
-
-
-def explain(command):
-    keys = ("find", "filter", "sort", "projection", "limit", "skip", "aggregate", "pipeline")
-    body = {k: command[k] for k in keys if k in command}
-    body |= {"cursor": {}} if "aggregate" in body else {}
-    try:
-        found = database().command("explain", body, verbosity="executionStats")
-    except PyMongoError as error:
-        return f"(no plan: {error})", 0, 0, 0
-    stats = found.get("executionStats", {})
-    plan = stages(found.get("queryPlanner", {}).get("winningPlan"))
-    counts = [stats.get(k, "?") for k in ("totalKeysExamined", "totalDocsExamined", "nReturned")]
-    return plan, *counts
 
 
 def print_plans():

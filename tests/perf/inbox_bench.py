@@ -44,7 +44,6 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 from flask import g
 from pymongo import monitoring
-from pymongo.errors import PyMongoError
 
 from app.db import CommandCounter
 
@@ -75,7 +74,7 @@ COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
 
-from benchkit import LARGE, bench_server  # noqa: E402
+from benchkit import LARGE, bench_server, explain, shape  # noqa: E402
 
 from app import create_app  # noqa: E402 - after the listener, on purpose
 from app.accounts.models import ApiToken, User  # noqa: E402
@@ -541,37 +540,6 @@ def measure(name, call, cases, runs, prepare=None):
     )
     last = (list(COMMANDS.targets), list(COMMANDS.queries), list(COMMANDS.durations.values()))
     LAST_CALLS.append((name, *last))
-
-
-def shape(value):
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):  # every branch of an $or, one value of an $in
-        return [shape(v) for v in (value if value and isinstance(value[0], dict) else value[:1])]
-    return "?"
-
-
-def stages(node):
-    found = []
-    while node:
-        found.append(node["stage"] + (f"({node['indexName']})" if "indexName" in node else ""))
-        node = node.get("inputStage") or (node.get("inputStages") or [None])[0]
-    return " < ".join(found)
-
-
-def explain(command):
-    keys = ("find", "filter", "sort", "projection", "limit", "skip", "aggregate", "pipeline")
-    keys += ("distinct", "key", "query")
-    body = {k: command[k] for k in keys if k in command}
-    body |= {"cursor": {}} if "aggregate" in body else {}
-    try:
-        found = database().command("explain", body, verbosity="executionStats")
-    except PyMongoError as error:
-        return f"(no plan: {str(error)[:80]})", "?", "?", "?"
-    stats = found.get("executionStats", {})
-    plan = stages(found.get("queryPlanner", {}).get("winningPlan"))
-    counts = [stats.get(k, "?") for k in ("totalKeysExamined", "totalDocsExamined", "nReturned")]
-    return plan or "?", *counts
 
 
 def print_last_calls(with_plans):
