@@ -309,6 +309,8 @@ RULES = {
     "conversation.create": lambda user, target: True,
     # Anyone signed in invites a colleague who has no account ("kit de maillage").
     "invitation.create": lambda user, target: True,
+    # One's own invitations only (target: the invitation): cancel it.
+    "invitation.manage": lambda user, target: target is not None and target.inviter == user.id,
     # Directory: every professional looks colleagues up; coordinators and structure admins
     # add people without an account (RPPS import: issue 7).
     "directory.search": lambda user, target: True,

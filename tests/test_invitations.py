@@ -102,7 +102,9 @@ def test_an_invitation_opens_a_prefilled_request_once(
     assert AuditEvent.objects(action="invitation.create").count() == 1
 
 
-def test_forged_expired_and_revoked_links_are_refused(smtp, login_as, coordinator):
+def test_forged_expired_and_revoked_links_are_refused(
+    smtp, login_as, coordinator, make_user, structure
+):
     web = login_as(coordinator)
     invite(web)
     _, link = mailed_link(smtp)
@@ -121,6 +123,9 @@ def test_forged_expired_and_revoked_links_are_refused(smtp, login_as, coordinato
     assert anonymous.get(link).status_code == 410
     assert anonymous.get(second).status_code == 200
     [current] = Invitation.objects(status="sent")
+    someone = login_as(make_user(structure, profession="60"))  # not theirs: not found, kept
+    someone.post(f"/invitations/{current.id}/annuler")
+    assert Invitation.objects.get(id=current.id).status == "sent"
     assert web.post(f"/invitations/{current.id}/annuler").status_code == 302
     cancelled = anonymous.get(second)
     assert (cancelled.status_code, "annulée" in html(cancelled)) == (410, True)

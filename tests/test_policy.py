@@ -107,10 +107,13 @@ NOTIFICATION_ACTIONS = {"notification.view"}
 # One discussion (a dossier's thread, a conversation): the table of who reads and writes
 # which is tests/test_discussions_access.py.
 DISCUSSION_ACTIONS = {"discussion.view", "discussion.post"}
+# One invitation (its inviter only): tests/test_invitations.py.
+INVITATION_ACTIONS = {"invitation.manage"}
 
 
 def test_matrix_covers_every_action_and_kind():
     tables = DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS | DISCUSSION_ACTIONS
+    tables |= INVITATION_ACTIONS
     assert set(MATRIX) | tables == set(policy.ACTIONS)
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())

@@ -187,8 +187,8 @@ def mine(actor, limit=100):
 
 def revoke(actor, invitation_id):
     oid = dossiers.object_id(invitation_id)
-    invitation = Invitation.objects(id=oid, inviter=actor.id).first() if oid else None
-    if invitation is None:
+    invitation = Invitation.objects(id=oid).first() if oid else None
+    if invitation is None or not policy.can(actor, "invitation.manage", invitation):
         raise NotFound("Cette invitation n'existe pas.")
     if not Invitation.objects(id=invitation.id, status="sent").update_one(set__status="revoked"):
         raise Conflict("Cette invitation n'est plus en attente.")
