@@ -1,13 +1,12 @@
 """Timers fire without anyone online (`parcours worker`), exactly once even with two workers;
 BPMN messages reach a dossier's pathways through the API."""
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from dossier_helpers import new_dossier
-from helpers import snapshot
+from helpers import run_at_once, snapshot
 from test_engine_parser import changed
 from test_engine_runtime import MESSAGE as ENGINE_MESSAGE
 from test_pathway_instances import EVALUATION, world  # noqa: F401
@@ -104,21 +103,13 @@ def test_a_reminder_fires_once_when_due(waiting_visits, calls):
 
 def test_two_workers_never_fire_the_same_timer_twice(waiting_visits, calls, app):
     ids = waiting_visits(6)
-    moved, errors = [], []
+    moved = []
 
     def work(name):
         with app.app_context():
-            try:
-                moved.append(fire_due_timers(clock.utcnow() + timedelta(days=8), owner=name))
-            except Exception as error:  # pragma: no cover - shown by the assertion below
-                errors.append(error)
+            moved.append(fire_due_timers(clock.utcnow() + timedelta(days=8), owner=name))
 
-    workers = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
+    assert run_at_once(work) == []
     assert sum(moved) == 6
     assert sorted(str(i) for i, _ in calls) == sorted(ids)
 

@@ -73,3 +73,19 @@ def explain(command):
     plan = stages(found.get("queryPlanner", {}).get("winningPlan"))
     counts = [stats.get(k, "?") for k in ("totalKeysExamined", "totalDocsExamined", "nReturned")]
     return plan or "?", *counts
+
+
+def print_plans(commands):
+    """For each query shape among `commands` (as the command listener saw them), the plan of
+    its widest instance: stages, keys and documents examined, a COLLSCAN marked."""
+    shapes = {}
+    for command in commands:
+        collection = command.get("find") or command.get("aggregate") or command.get("distinct")
+        what = command.get("filter", command.get("pipeline", command.get("query")))
+        key = (collection, str(shape(what)), str(command.get("sort")))
+        shapes.setdefault(key, []).append(explain(command))
+    for (collection, what, sort), plans in shapes.items():
+        plan, keys, docs, returned = max(plans, key=lambda p: p[2] if isinstance(p[2], int) else 0)
+        scan = "   <-- COLLSCAN" if "COLLSCAN" in plan else ""
+        print(f"  {collection} {what} sort {sort} x{len(plans)}")
+        print(f"      {plan}; keys {keys}, docs {docs}, returned {returned}{scan}")

@@ -11,7 +11,6 @@ Prints numbers; asserts nothing.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -51,7 +50,7 @@ COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
 
-from benchkit import LARGE, bench_server, explain, shape  # noqa: E402
+from benchkit import LARGE, bench_server, print_plans  # noqa: E402
 
 from app import create_app  # noqa: E402 - after the listener, on purpose
 from app.accounts.models import Membership, User  # noqa: E402
@@ -266,23 +265,12 @@ def measure(name, call, cases, runs):
     PLANS.append((name, list(COMMANDS.queries)))
 
 
-def print_plans():
+def print_path_plans():
     print("\nQuery plans (the last call of each path; per shape the widest instance).")
-    print("SecantusDB 0.7 explains a filter with a field outside the index as COLLSCAN; timed, it")
-    print("narrows by the index's equality prefix (dossier) and filters the rest.")
+    print('README, "Queries", says which COLLSCAN are real (docs examined tells).')
     for name, queries in PLANS:
         print(f"\n{name}")
-        shapes = {}
-        for command in queries:
-            collection = command.get("find") or command.get("aggregate")
-            what = command.get("filter", command.get("pipeline"))
-            key = (collection, json.dumps(shape(what)), json.dumps(command.get("sort")))
-            shapes.setdefault(key, []).append(explain(command))
-        for (collection, what, sort), plans in shapes.items():
-            plan, keys, docs, returned = max(plans, key=lambda p: p[2] if p[2] != "?" else 0)
-            scan = "   <-- COLLSCAN" if "COLLSCAN" in plan else ""
-            print(f"  {collection} {what} sort {sort} x{len(plans)}")
-            print(f"      {plan}; keys {keys}, docs {docs}, returned {returned}{scan}")
+        print_plans(queries)
 
 
 def main():
@@ -304,7 +292,7 @@ def main():
             load = sorted(kept["per_user"][u.id] for u in users[:-1])
             print(f"dossiers per user: median {load[len(load) // 2]}, max {load[-1]}")
             run(users, heavy, kept, rng, args.runs)
-        print_plans()
+        print_path_plans()
 
 
 def run(users, heavy, kept, rng, runs):

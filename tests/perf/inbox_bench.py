@@ -74,7 +74,7 @@ COMMANDS = Recorder()
 COMMANDS.reset()
 monitoring.register(COMMANDS)
 
-from benchkit import LARGE, bench_server, explain, shape  # noqa: E402
+from benchkit import LARGE, bench_server, print_plans  # noqa: E402
 
 from app import create_app  # noqa: E402 - after the listener, on purpose
 from app.accounts.models import ApiToken, User  # noqa: E402
@@ -545,9 +545,8 @@ def measure(name, call, cases, runs, prepare=None):
 def print_last_calls(with_plans):
     print("\nWhat the last call of each path sent (round trips in order, repeats counted).")
     if with_plans:
-        print("Then the plan of each query shape (per shape the widest instance). SecantusDB 0.7")
-        print("explains a filter with a field outside the index as COLLSCAN; timed, it narrows")
-        print("by the index's equality prefix and filters the rest.")
+        print("Then the plan of each query shape (per shape the widest instance); README,")
+        print('"Queries", says which COLLSCAN are real (docs examined tells).')
     for name, targets, queries, durations in LAST_CALLS:
         sent = Counter(targets)
         print(f"\n{name}: " + ", ".join(f"{t} x{n}" if n > 1 else t for t, n in sent.items()))
@@ -555,18 +554,7 @@ def print_last_calls(with_plans):
         print(f"  round trips, ms: {server} = {sum(ms for _, ms in durations):.1f}")
         if not with_plans:
             continue
-        shapes = {}
-        for command in queries:
-            collection = command.get("find") or command.get("aggregate") or command["distinct"]
-            what = command.get("filter", command.get("pipeline", command.get("query")))
-            key = (collection, str(shape(what)), str(command.get("sort")))
-            shapes.setdefault(key, []).append(explain(command))
-        for (collection, what, sort), plans in shapes.items():
-            widest = max(plans, key=lambda p: p[2] if isinstance(p[2], int) else 0)
-            plan, keys, docs, returned = widest
-            scan = "   <-- COLLSCAN" if "COLLSCAN" in plan else ""
-            print(f"  {collection} {what} sort {sort} x{len(plans)}")
-            print(f"      {plan}; keys {keys}, docs {docs}, returned {returned}{scan}")
+        print_plans(queries)
 
 
 def main():
