@@ -75,12 +75,15 @@ def install_command():
     processes, such as the account requests' demande_compte); safe to run again."""
     from app.demo import deploy_shipped_workflows
     from app.formkit.services import sync_directory
+    from app.pathways import tallies
 
     report = _run_service(sync_directory, shipped_forms())
     deployed = _run_service(deploy_shipped_workflows)
+    recounted = tallies.recount()  # "Suivi"'s tallies, after an upgrade that brings them
     click.echo(f"forms created: {', '.join(report['created']) or '-'}; "
                f"published: {', '.join(report['published']) or '-'}")  # fmt: skip
     click.echo(f"pathways deployed: {', '.join(deployed) or '-'}")
+    click.echo(f"task tallies corrected: {recounted}")
 
 
 @cli.command("worker")
@@ -96,6 +99,7 @@ def worker_command(once, interval):
     import time
 
     from app.notifications.worker import run_round
+    from app.pathways import tallies
     from app.pathways.worker import fire_due_timers, worker_name
 
     name, stopping = worker_name(), []
@@ -106,6 +110,8 @@ def worker_command(once, interval):
         if moved:
             click.echo(f"{moved} pathway instance(s) moved by their timers.")
         done = run_round(owner=name)  # late tasks, daily digests, e-mails
+        if (recounted := tallies.recount_if_due()) is not None:
+            click.echo(f"Task tallies recounted: {recounted} corrected.")
         if any(done.values()):
             click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
                        "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."

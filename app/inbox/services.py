@@ -7,18 +7,19 @@ policy, which has the last word on every task listed.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import g
 
 from app import policy, signals
 from app.accounts.models import User
 from app.clock import PARIS, utcnow
+from app.dossiers.listing import EPOCH
 from app.dossiers.models import Dossier
 from app.dossiers.services import object_id
 from app.errors import Conflict, Forbidden, NotFound
 from app.notifications import services as notifications
-from app.pathways import instances
+from app.pathways import instances, tallies
 from app.pathways.models import Pathway, Task
 from app.structures.services import cached_structure
 from app.validation import InvalidInput
@@ -139,33 +140,136 @@ def _scope_queries(actor, scope, done=False):
 ROW_FIELDS = {"_id": 1, "dossier": 1, "pathway": 1, "due_sort": 1, "completed_at": 1}
 
 
+def _due_limit(filters):
+    """The due date before which the filters keep open tasks; None for all."""
+    limits = []
+    if filters.overdue:
+        limits.append(utcnow())
+    if filters.due_before:
+        day = date.fromisoformat(filters.due_before) + timedelta(days=1)
+        limits.append(datetime.combine(day, time(), PARIS))
+    return min(limits) if limits else None
+
+
+def _keep(actor, filters):
+    """The test a light row must pass: not a refused dossier's, and the filters'."""
+    refused = set(refused_dossiers(actor))
+    wanted_dossier = object_id(filters.dossier) if filters.dossier else None
+    return lambda row: (
+        not (
+            row.get("dossier") in refused
+            or (wanted_dossier and row.get("dossier") != wanted_dossier)
+            or (filters.pathway and row.get("pathway") != filters.pathway)
+        )
+    )
+
+
 def _rows(actor, scope, filters, done=False):
     """Light rows of the scope's tasks that pass the filters, unsorted."""
     time_field = "completed_at" if done else "due_sort"
-    bounds = {}
-    if done:
-        bounds["$gte"] = utcnow() - DONE_WINDOW
-    if filters.overdue and not done:
-        bounds["$lt"] = utcnow()
-    if filters.due_before and not done:
-        day = date.fromisoformat(filters.due_before) + timedelta(days=1)
-        limit = datetime.combine(day, time(), PARIS)
-        bounds["$lt"] = min(bounds.get("$lt", limit), limit)
-    refused = set(refused_dossiers(actor))
-    wanted_dossier = object_id(filters.dossier) if filters.dossier else None
-    rows = {}
+    bounds = {"$gte": utcnow() - DONE_WINDOW} if done else {}
+    if not done and (limit := _due_limit(filters)):
+        bounds["$lt"] = limit
+    keep, rows = _keep(actor, filters), {}
     for query in _scope_queries(actor, scope, done):
         if bounds:
             query = {**query, time_field: bounds}
         for row in Task._get_collection().find(query, ROW_FIELDS):
-            if row.get("dossier") in refused:
-                continue
-            if wanted_dossier and row.get("dossier") != wanted_dossier:
-                continue
-            if filters.pathway and row.get("pathway") != filters.pathway:
-                continue
-            rows[row["_id"]] = row
+            if keep(row):
+                rows[row["_id"]] = row
     return list(rows.values())
+
+
+# --- "Suivi" of a large structure: due-date ranges -----------------------------------------
+
+
+@dataclass
+class _Range:
+    """[low, high) of due dates, with how many of the list's tasks it holds (None: unknown
+    until read)."""
+
+    low: datetime
+    high: datetime
+    count: int | None
+
+
+def _followed_ranges(actor, filters):
+    """Ranges of due dates that touch each other from the first to the last and hold all of
+    "Suivi", each with its count, from the tallies (app/pathways/tallies.py); None when the
+    structures have no tallies (never counted: the whole list is read instead)."""
+    structures = coordinated_structures(actor)
+    weeks = tallies.weeks(structures, filters.pathway or None) if structures else {}
+    if not weeks:
+        return None
+    limit, ranges, low = _due_limit(filters), [], EPOCH
+    for week, count in weeks.items():
+        if limit is not None and week >= limit:
+            break
+        high = tallies.week_end(week)
+        if limit is not None and high > limit:  # the week the limit cuts: counted by reading
+            high, count = limit, None
+        ranges.append(_Range(low, high, count))
+        low = high
+    if ranges:
+        ranges[-1].high = limit or tallies.END  # a task the tallies missed is still read
+    # The tasks of refused dossiers are left out of the list: out of the counts too.
+    refused = refused_dossiers(actor)
+    query = {"dossier": {"$in": refused}, "status": "open"}
+    for row in Task._get_collection().find(query, ROW_FIELDS | {"structure": 1}) if refused else []:
+        if row.get("structure") in structures and (
+            not filters.pathway or row.get("pathway") == filters.pathway
+        ):
+            for each in ranges:
+                if each.count and each.low <= _aware(row["due_sort"]) < each.high:
+                    each.count -= 1
+    return ranges
+
+
+def _aware(moment):
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_ranges(actor, filters, first, last):
+    """The light rows of "Suivi" due in [first.low, last.high), sorted."""
+    keep, rows = _keep(actor, filters), {}
+    bounds = {"$gte": first.low, "$lt": last.high}
+    for query in _scope_queries(actor, "followed"):
+        for row in Task._get_collection().find({**query, "due_sort": bounds}, ROW_FIELDS):
+            if keep(row):
+                rows[row["_id"]] = row
+    return sorted(rows.values(), key=ORDER_KEYS["due"][0])
+
+
+def followed_total(actor, filters):
+    """How many tasks "Suivi" lists with these filters (due order, no dossier filter)."""
+    found = _followed_page(actor, filters, page=1, per_page=0)
+    return found[1] if found else len(_rows(actor, "followed", filters))
+
+
+def _followed_page(actor, filters, page, per_page):
+    """(the page's light rows, total) of "Suivi" in due order, reading only the ranges of
+    due dates that hold the page; None when the tallies cannot say where they are."""
+    ranges = _followed_ranges(actor, filters)
+    if ranges is None:
+        return None
+    for each in ranges:
+        if each.count is None:
+            each.count = len(_read_ranges(actor, filters, each, each))
+    total, offset = sum(each.count for each in ranges), (page - 1) * per_page
+    if per_page <= 0:
+        return [], total
+    before, start = 0, 0
+    while start < len(ranges) and before + ranges[start].count <= offset:
+        before += ranges[start].count
+        start += 1
+    if start == len(ranges):
+        return [], total
+    wanted, end, held = offset - before + per_page, start, ranges[start].count
+    while end + 1 < len(ranges) and held < wanted:
+        end += 1
+        held += ranges[end].count
+    rows = _read_ranges(actor, filters, ranges[start], ranges[end])
+    return rows[offset - before : offset - before + per_page], total
 
 
 ORDER_KEYS = {
@@ -181,10 +285,15 @@ def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
     has it or did it). The light rows of the scope are filtered and sorted here, and only
     the page's tasks read whole."""
     done = filters.done and scope != "available"
-    rows = _rows(actor, scope, filters, done)
-    key, reverse = ORDER_KEYS["done" if done else filters.sort]
-    rows.sort(key=key, reverse=reverse)
-    ids = [row["_id"] for row in rows[(page - 1) * per_page : page * per_page]]
+    windowed = scope == "followed" and not done and filters.sort == "due" and not filters.dossier
+    found = _followed_page(actor, filters, page, per_page) if windowed else None
+    if found is None:
+        rows = _rows(actor, scope, filters, done)
+        key, reverse = ORDER_KEYS["done" if done else filters.sort]
+        rows.sort(key=key, reverse=reverse)
+        found = rows[(page - 1) * per_page : page * per_page], len(rows)
+    page_rows, total = found
+    ids = [row["_id"] for row in page_rows]
     loaded = {task.id: task for task in Task.objects(id__in=ids)} if ids else {}
     chosen = [loaded[i] for i in ids if i in loaded]
     dossiers = {d.id: d for d in Dossier.objects(id__in={t.dossier for t in chosen if t.dossier})}
@@ -196,15 +305,18 @@ def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
         for task in chosen
         if policy.can(actor, "task.view", (dossiers.get(task.dossier), task))
     ]
-    return Page(items, len(rows), page, per_page)
+    return Page(items, total, page, per_page)
 
 
 def choices(actor, scope):
     """The dossiers and pathways found in the scope, for the filters' lists."""
-    rows = _rows(actor, scope, Filters())
-    keys = {row["pathway"] for row in rows if row.get("pathway")}
     # The dossiers of the nearest tasks (the list is a shortcut, not an index of everything).
-    rows.sort(key=ORDER_KEYS["due"][0])
+    found = _followed_page(actor, Filters(), 1, 3 * MAX_CHOICES) if scope == "followed" else None
+    if found is None:
+        rows = sorted(_rows(actor, scope, Filters()), key=ORDER_KEYS["due"][0])
+        keys = {row["pathway"] for row in rows if row.get("pathway")}
+    else:
+        rows, keys = found[0], tallies.pathways(coordinated_structures(actor))
     ids = list(dict.fromkeys(row["dossier"] for row in rows if row.get("dossier")))[:MAX_CHOICES]
     pathways = Pathway.objects(key__in=list(keys)).scalar("key", "name") if keys else []
     dossiers = Dossier.objects(id__in=ids).only("identity") if ids else []
@@ -229,7 +341,7 @@ def counters(actor):
         "available": len(_rows(actor, "available", Filters())),
     }
     if follows(actor):
-        counts["followed_overdue"] = len(_rows(actor, "followed", Filters(overdue=True)))
+        counts["followed_overdue"] = followed_total(actor, Filters(overdue=True))
     notifications.keep_task_counts(actor, counts)
     kept.update(tasks=counts, tasks_at=utcnow())
     return counts

@@ -13,7 +13,7 @@ from app.dossiers.services import get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import Conflict, NotFound
 from app.formkit import services as forms
-from app.pathways import services, steps
+from app.pathways import services, steps, tallies
 from app.pathways.models import PathwayInstance, PathwayStep, Task
 from app.pathways.routing import route_step
 from app.validation import InvalidInput
@@ -104,6 +104,7 @@ def _complete(actor, dossier, task, instance, submission, pending):
     done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow(),
             "entry": entry.id if entry else None}  # fmt: skip
     Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()})
+    tallies.closed([task])
     for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
@@ -176,7 +177,13 @@ def suspend_on_withdrawal(actor, dossier, **extra):
     suspended = PathwayInstance.objects(
         dossier=dossier.id, status__in=["running", "waiting", "error"]
     ).update(set__status="suspended", set__updated_at=utcnow())
-    Task.objects(dossier=dossier.id, status="open").update(set__status="suspended")
+    stopped = list(
+        Task.objects(dossier=dossier.id, status="open").only(
+            "id", "structure", "pathway", "due_sort"
+        )
+    )
+    Task.objects(id__in=[t.id for t in stopped], status="open").update(set__status="suspended")
+    tallies.closed(stopped)
     if suspended:
         audit.record(actor, "pathway.suspend", dossier, dossier=str(dossier.id), count=suspended)
 

@@ -19,6 +19,7 @@ from app.dossiers.services import find
 from app.engine.iso8601 import duration_of
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import NotFound, ServiceError
+from app.pathways import tallies
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.pathways.routing import route_step
 
@@ -207,6 +208,7 @@ def sync_tasks(instance, engine, dossier, actor=None):
     gone = [task.id for engine_id, task in known.items() if engine_id not in ready]
     if gone:
         Task.objects(id__in=gone, status="open").update(set__status="cancelled")
+        tallies.closed([task for task in known.values() if task.id in gone])
     for engine_id, spec in ready.items():
         if engine_id in known:
             continue
@@ -225,6 +227,7 @@ def sync_tasks(instance, engine, dossier, actor=None):
             pathway_name=instance.name,
             **route_step(dossier, spec["lane"]),
         ).save()
+        tallies.opened([task])
         signals.task_created.send(task, dossier=dossier, actor=actor)
 
 

@@ -92,12 +92,14 @@ from app.notifications.models import (  # noqa: E402
     OutgoingMail,
     UnreadCount,
 )
+from app.pathways import tallies  # noqa: E402
 from app.pathways.models import NEVER_DUE, Pathway, PathwayInstance, Task  # noqa: E402
 from app.reference import CARE_ROLE_PROFESSIONS  # noqa: E402
 from app.structures.models import Structure  # noqa: E402
 from app.text import fold, name_pairs, tokens  # noqa: E402
 
-MODELS = (Structure, User, ApiToken, Professional, Dossier, Pathway, PathwayInstance, Task)
+MODELS = (Structure, User, ApiToken, Professional, Dossier, Pathway, PathwayInstance, Task,
+          tallies.TaskTally)  # fmt: skip
 MODELS += (Discussion, Message, Participation, UnreadCount, Notification)
 MODELS += (NotificationPreference, OutgoingMail, AuditEvent)
 COLLECTIONS = ("users", "dossiers", "tasks", "discussions", "messages")
@@ -486,6 +488,8 @@ def seed(rng, args, restart):
         ("accounts", lambda: seed_accounts(rng, world, args.users, writer)),
         ("dossiers", lambda: seed_dossiers(rng, world, args.dossiers or args.users * 3, writer)),
         ("tasks", lambda: seed_tasks(rng, world, args.tasks, writer)),
+        # What the worker does each night (and `parcours install` after an upgrade).
+        ("Suivi's tallies (tallies.recount())", lambda: print(f"  {tallies.recount()} tallies")),
         ("discussions", lambda: seed_discussions(rng, world, args.messages, writer)),
     ]
     counts = None
