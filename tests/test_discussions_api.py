@@ -4,6 +4,7 @@ per-user counter, read state, "message" notices and their e-mails; bad input ref
 field's pointer and nothing written; conversation files sent with the web form."""
 
 import io
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from bson import ObjectId
 from dossier_helpers import ELF, IDENTITY, PDF, new_dossier
 from helpers import html, snapshot
 
+from app.clock import travel
 from app.discussions import services
 from app.discussions.models import Discussion, Message, Participation
 from app.dossiers import circle, documents, entries
@@ -346,3 +348,31 @@ def test_a_conversation_file_is_for_its_participants_only(talk, login_as):
     assert refused.status_code == 400
     assert documents.REFUSED_TYPE.replace("'", "&#39;") in html(refused)
     assert snapshot(TRACKED) == before
+
+
+def test_my_conversations_come_latest_activity_first_however_old(talk, make_user, structure):
+    """The list reads windows of time back from now: a conversation quiet for two years is
+    still listed, after the recent ones; a new one without a message comes first."""
+    people = [make_user(structure, name=f"Collègue {n}") for n in range(4)]
+    made = {}
+    for days, person in zip((-700, -200, -20), people[:3], strict=True):
+        with travel(timedelta(days=days)):
+            made[days] = talk.a.post(
+                "/conversations", json={"participants": [str(person.id)], "body": "Bonjour"}
+            ).json["id"]
+    # The oldest speaks again yesterday; a new conversation gets no message at all.
+    with travel(timedelta(days=-1)):
+        again = talk.a.post(f"/conversations/{made[-700]}/messages", json={"body": "Et alors ?"})
+        assert again.status_code == 201, again.json
+    made["new"] = talk.a.post("/conversations", json={"participants": [str(people[3].id)]}).json[
+        "id"
+    ]
+    listed = [c["id"] for c in talk.a.get("/conversations").json["items"]]
+    assert listed == [made["new"], made[-700], made[-20], made[-200]]
+    newest = talk.a.get("/conversations").json["items"][0]
+    assert newest["last_message_at"] is None  # no message yet: no date shown
+    # At most `limit` of them: the latest.
+    assert [d.id for _, d, _, _ in services.mine(talk.coordinator, limit=2)] == [
+        ObjectId(made["new"]),
+        ObjectId(made[-700]),
+    ]

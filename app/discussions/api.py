@@ -117,7 +117,9 @@ def list_conversations():
                 "title": discussion.title,
                 "participants": others,
                 "unread": row.unread,
-                "last_message_at": row.last_message_at.isoformat() if row.last_message_at else None,
+                "last_message_at": (
+                    discussion.last_message_at.isoformat() if discussion.last_message_at else None
+                ),
             }
             for row, discussion, _, others in services.mine(actor)
             if discussion.kind == "conversation"

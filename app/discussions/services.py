@@ -7,6 +7,8 @@ counters (one bulk write), the notices of those who had nothing unread, the audi
 """
 
 import contextlib
+import itertools
+from datetime import timedelta
 
 from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -17,6 +19,7 @@ from app.clock import utcnow
 from app.discussions.models import MAX_BODY, Attachment, Discussion, Message, Participation
 from app.dossiers import documents, entries
 from app.dossiers import services as dossiers
+from app.dossiers.listing import EPOCH, LIST_FIELDS
 from app.dossiers.models import Dossier, Entry
 from app.errors import NotFound
 from app.notifications import services as notifications
@@ -29,6 +32,10 @@ MAX_PARTICIPANTS = 50
 MAX_TITLE = 200
 EMPTY = "Le message est vide : écrivez quelque chose ou joignez un fichier."
 TOO_LONG = f"Le message dépasse {MAX_BODY:,} caractères.".replace(",", " ")
+
+# "Mes discussions": how far back the first windows of activity go (see _latest_participations).
+RECENT = (timedelta(days=30), timedelta(days=365))
+LIGHT = {"_id": 1, "last_message_at": 1}
 
 
 # --- finding a discussion ----------------------------------------------------------------------
@@ -94,7 +101,16 @@ def start_conversation(actor, people, title=""):
         kind="conversation", title=title or None, participants=members, created_by=actor.id
     ).save()
     Participation.objects.insert(
-        [Participation(discussion=discussion.id, user=m, kind="conversation") for m in members]
+        [
+            # Dated at creation: a new conversation comes first in "Mes discussions".
+            Participation(
+                discussion=discussion.id,
+                user=m,
+                kind="conversation",
+                last_message_at=discussion.created_at,
+            )
+            for m in members
+        ]  # fmt: skip
     )
     audit.record(actor, "conversation.create", discussion, participants=len(members))
     return discussion
@@ -279,7 +295,7 @@ def mark_read(actor, discussion):
             if discussion.kind != "dossier":
                 return last
             base = {"kind": "dossier", "dossier": discussion.dossier, "joined_at": utcnow(),
-                    "last_message_at": discussion.last_message_at}  # fmt: skip
+                    "last_message_at": discussion.last_message_at or utcnow()}  # fmt: skip
             with contextlib.suppress(DuplicateKeyError):  # reading a dossier's thread follows it
                 collection.insert_one({**key, **base, "unread": 0, "read_seq": last})
                 return last
@@ -316,12 +332,32 @@ def visible_documents(actor, dossier, messages):
     return {e.id for e in found if policy.can(actor, "entry.view", (dossier, e))}
 
 
+def _latest_participations(actor, limit):
+    """The actor's `limit` participations of latest activity. The embedded database reads
+    every match before it sorts (README, "Queries"): light rows are read for the last month,
+    then if need be the year before it, then the rest (and those never dated)."""
+    now, rows, collection = utcnow(), [], Participation._get_collection()
+    bounds = [now + timedelta(milliseconds=1), *(now - age for age in RECENT), EPOCH]
+    for high, low in itertools.pairwise(bounds):
+        window = {"$gte": low, "$lt": high}
+        found = collection.find({"user": actor.id, "last_message_at": window}, LIGHT)
+        rows += sorted(found, key=lambda row: row["last_message_at"], reverse=True)
+        if len(rows) >= limit:
+            break
+    else:
+        rows += collection.find({"user": actor.id, "last_message_at": None}, LIGHT)
+    ids = [row["_id"] for row in rows[:limit]]
+    loaded = {p.id: p for p in Participation.objects(id__in=ids)}
+    return [loaded[i] for i in ids if i in loaded]
+
+
 def mine(actor, limit=50):
     """My discussions, the latest active first: (participation, discussion, its dossier or None,
     its other participants' names), only those I may still see."""
-    rows = list(Participation.objects(user=actor.id).order_by("-last_message_at").limit(limit))
+    rows = _latest_participations(actor, limit)
     found = {d.id: d for d in Discussion.objects(id__in=[r.discussion for r in rows])}
-    dossier_of = {d.id: d for d in Dossier.objects(id__in=[r.dossier for r in rows if r.dossier])}
+    listed = Dossier.objects(id__in=[r.dossier for r in rows if r.dossier]).only(*LIST_FIELDS)
+    dossier_of = {d.id: d for d in listed}
     people = {p for d in found.values() for p in d.participants if p != actor.id}
     names = dict(User.objects(id__in=list(people)).scalar("id", "name")) if people else {}
     result = []
