@@ -74,16 +74,18 @@ def install_command():
     """Load the forms and deploy the pathways shipped with Parcours (the platform's own
     processes, such as the account requests' demande_compte); safe to run again."""
     from app.demo import deploy_shipped_workflows
+    from app.directory import search
     from app.formkit.services import sync_directory
     from app.pathways import tallies
 
     report = _run_service(sync_directory, shipped_forms())
     deployed = _run_service(deploy_shipped_workflows)
     recounted = tallies.recount()  # "Suivi"'s tallies, after an upgrade that brings them
+    reindexed = search.reindex()  # the directory's search keys, likewise
     click.echo(f"forms created: {', '.join(report['created']) or '-'}; "
                f"published: {', '.join(report['published']) or '-'}")  # fmt: skip
     click.echo(f"pathways deployed: {', '.join(deployed) or '-'}")
-    click.echo(f"task tallies corrected: {recounted}")
+    click.echo(f"task tallies corrected: {recounted}; directory entries reindexed: {reindexed}")
 
 
 @cli.command("worker")

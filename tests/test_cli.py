@@ -7,16 +7,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pymongo
 import pytest
+from bson import ObjectId
 
 from app.accounts.models import ApiToken, User
 from app.cli import cli, shipped_forms
 from app.demo import DEMO_PASSWORD, DOSSIERS, STRUCTURES, USERS
+from app.directory.models import Professional
 from app.dossiers.models import Dossier, Entry, JoinRequest
 from app.embedded import PORT_FILE, answers_ping, free_port
+from app.pathways import tallies
+from app.pathways.models import Pathway
+from app.pathways.tallies import TaskTally
 from app.structures.models import Structure
 
 PARCOURS = str(Path(sys.executable).with_name("parcours"))
@@ -131,6 +138,27 @@ def test_demo_is_idempotent(runner):
     assert statuses == ["active", "active", "consent_withdrawn"]
     assert Entry.objects(kind="form").count() == 1
     assert JoinRequest.objects(status="pending").count() == 1
+
+
+def test_install_loads_what_ships_and_brings_older_data_up_to_date(runner):
+    """`parcours install` after an upgrade: forms and pathways shipped, the directory entries
+    stored before their search keys given them, the task tallies recounted; again: nothing."""
+    # Stored by an older version: an entry without search keys, a tally counting 5 tasks
+    # that are not there.
+    Professional._get_collection().insert_many(
+        [{"last_name": "ANCIEN", "first_name": f"Paul{n}", "profession": "60"} for n in range(3)]
+    )
+    ghost = SimpleNamespace(structure=ObjectId(), pathway="p", due_sort=datetime(2026, 1, 7))
+    tallies.opened([ghost] * 5)
+    first = invoke(runner, "install")
+    assert first.exit_code == 0, first.output
+    assert "pathways deployed: demande_compte" in first.output
+    assert "task tallies corrected: 1; directory entries reindexed: 3" in first.output
+    assert {tuple(p.facets[:2]) for p in Professional.objects} == {("n:an", "n:anc")}
+    assert TaskTally.objects.get().open == 0
+    assert Pathway.objects(key="demande_compte").count() == 1
+    again = invoke(runner, "install")
+    assert "task tallies corrected: 0; directory entries reindexed: 0" in again.output
 
 
 def test_demo_accounts_can_log_in(runner, web):

@@ -64,6 +64,14 @@ QUERY_PARAMS = {
     "structure": {"type": "string", "description": "Clé de la structure propriétaire"},
     "version": {"type": "integer", "minimum": 1},
     "unread": {"type": "boolean", "description": "true : seulement les non lues"},
+    # The directory's search (app/directory/search.py)
+    "name": {"type": "string", "maxLength": 100, "description": "Début du nom ou du prénom"},
+    "profession": {"type": "string", "description": "Code de profession (10, 60, cesf…)"},
+    "specialty": {"type": "string", "maxLength": 100},
+    "commune": {"type": "string", "maxLength": 100},
+    "postcode": {"type": "string", "pattern": "^[0-9]{5}$"},
+    "department": {"type": "string", "description": "31, 2A, 974…"},
+    "has_account": {"type": "boolean", "description": "true : seulement ceux qui ont un compte"},
 }
 
 

@@ -10,7 +10,7 @@ from mongoengine import DateTimeField, DictField, Document, IntField, StringFiel
 
 from app import audit, policy
 from app.clock import utcnow
-from app.directory import rpps
+from app.directory import rpps, search
 from app.dossiers.services import object_id
 from app.errors import NotFound
 
@@ -61,6 +61,7 @@ def run(actor, path, filename=None, record=None, on_progress=None):
         audit.record(actor, "directory.import", record, status="failed", error=failure.message)
     else:
         record.update(set__status="done", set__report=report.as_dict(), set__finished_at=utcnow())
+        search.remember_specialties(report.specialties)
         audit.record(actor, "directory.import", record, status="done",
                      **{k: v for k, v in report.as_dict().items() if k != "rejected"})  # fmt: skip
     record.reload()

@@ -54,16 +54,24 @@ class Professional(Document):
     source = StringField(choices=["rpps", "manual"], default="manual")
     active = BooleanField(default=True)
     search_keys = ListField(StringField())
+    # The directory search (app/directory/search.py): one indexed key drives each query (a
+    # name's beginning, a commune, a profession in a department…), in windows of names.
+    facets = ListField(StringField())
+    sort_name = StringField()
     created_by = StringField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    meta = {"collection": "professionals", "indexes": ["search_keys", "rpps", "user"]}
+    meta = {
+        "collection": "professionals",
+        "indexes": ["search_keys", "rpps", "user", ("facets", "sort_name")],
+    }
 
     def clean(self):
         self.search_keys = tokens(self.last_name, self.first_name) + (
             [fold(self.email)] if self.email else []
         )
+        self.sort_name, self.facets = search_fields(self.to_mongo().to_dict())
 
     def __repr__(self):
         return f"<Professional {self.last_name} {self.first_name or ''}>"
@@ -77,3 +85,43 @@ class Professional(Document):
         if self.profession in PROFESSIONS:
             return profession_label(self.profession)
         return self.profession_name or self.profession or ""
+
+
+# The name beginnings a search can start from: "le" is looked up as "n:le", "lefeb" as
+# "n:lefeb", "lefebvre" as "n:lefebv" (then filtered on the whole word).
+NAME_KEY_LENGTHS = range(2, 7)
+
+
+def name_key(token):
+    return "n:" + token[: NAME_KEY_LENGTHS[-1]]
+
+
+def place_key(text):
+    return " ".join(tokens(text))
+
+
+def search_fields(doc):
+    """(sort_name, facets) of a professional's fields (a dict, as stored): the keys its
+    search can be driven by (see app/directory/search.py)."""
+    last, first = doc.get("last_name") or "", doc.get("first_name") or ""
+    facets = set()
+    for token in tokens(last, first):
+        facets.update("n:" + token[:n] for n in NAME_KEY_LENGTHS if len(token) >= n)
+    profession = doc.get("profession") or ""
+    if profession:
+        facets.add("p:" + profession)
+    if doc.get("specialty"):
+        facets.add("s:" + place_key(doc["specialty"]))
+    for site in doc.get("sites") or []:
+        department = site.get("department") or ""
+        if department:
+            facets.add("d:" + department)
+            if profession:
+                facets.add(f"dp:{department}:{profession}")
+        if site.get("postcode"):
+            facets.add("cp:" + site["postcode"])
+        if site.get("commune"):
+            facets.add("c:" + place_key(site["commune"]))
+    if doc.get("user"):
+        facets.add("a:1")
+    return fold(f"{last} {first}").strip(), sorted(facets)

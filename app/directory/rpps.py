@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pymongo import InsertOne, UpdateOne
 
 from app.clock import utcnow
-from app.directory.models import Professional
+from app.directory.models import Professional, search_fields
 from app.text import tokens
 
 BATCH = 1000
@@ -82,6 +82,7 @@ class Report:
     kept: set = field(default_factory=set)  # identifiers on rejected lines: not deactivated
     seen: array = field(default_factory=lambda: array("Q"))  # every person's id, as a number
     scattered: set = field(default_factory=set)  # persons whose rows are not consecutive
+    specialties: set = field(default_factory=set)  # for the search form's suggestions
 
     def reject(self, number, reason, person_id=None):
         self.rejected_count += 1
@@ -235,15 +236,18 @@ def _person(rows):
     return fields, digest
 
 
-def _document(fields, digest, now):
+def _document(fields, digest, now, user=None):
     """The fields as stored, built directly (a model instance per person would cost more than
     the rest of the import): what Professional.clean would add, the search keys."""
+    sort_name, facets = search_fields({**fields, "user": user})
     return {
         **fields,
         "source": "rpps",
         "active": True,
         "rpps_digest": digest,
         "search_keys": tokens(fields["last_name"], fields["first_name"]),
+        "sort_name": sort_name,
+        "facets": facets,
         "updated_at": now,
     }
 
@@ -259,9 +263,10 @@ def check_file(open_stream):
     also finds the persons whose rows are not consecutive."""
     report = Report()
     with open_stream() as stream:
-        for person_id, _ in _persons(stream, report):
+        for person_id, rows in _persons(stream, report):
             report.persons += 1
             report.seen.append(int(person_id))
+            report.specialties.update(r["specialty"] for r in rows if r.get("specialty"))
     ordered = array("Q", sorted(report.seen))
     report.seen = ordered
     report.scattered = {
@@ -345,7 +350,7 @@ class _Known:
 
 
 def _apply(batch, known, now, report):
-    writes = []
+    writes, changed = [], []
     for person_id, rows in batch:
         fields, digest = _person(rows)
         found = known.find(int(person_id))
@@ -355,9 +360,15 @@ def _apply(batch, known, now, report):
         elif found == _short(digest):
             report.unchanged += 1  # nothing to write: the common case of a monthly import
         else:
-            document = _document(fields, digest, now)
-            writes.append(UpdateOne({"rpps": person_id}, {"$set": document}))
+            changed.append((person_id, fields, digest))
             report.updated += 1
+    if changed:  # their accounts, for the "has an account" search key
+        query = {"rpps": {"$in": [person_id for person_id, _, _ in changed]}}
+        users = {row["rpps"]: row.get("user") for row in
+                 Professional._get_collection().find(query, {"rpps": 1, "user": 1})}  # fmt: skip
+        for person_id, fields, digest in changed:
+            document = _document(fields, digest, now, users.get(person_id))
+            writes.append(UpdateOne({"rpps": person_id}, {"$set": document}))
     if writes:
         Professional._get_collection().bulk_write(writes, ordered=False)
 

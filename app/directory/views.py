@@ -1,18 +1,94 @@
-"""The directory in the browser: the platform admins' RPPS import (upload, progress bar,
-report)."""
+"""The directory in the browser: the search (also on a phone), a professional's profile with
+what one can do from it (invite, add to a circle of care, write), the entries structure
+admins add by hand, and the platform admins' RPPS import (upload, progress bar, report)."""
 
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from app.directory import imports
-from app.forms import acting_user, signed_in_only
+from app import policy
+from app.directory import imports, search
+from app.directory import services as directory
+from app.dossiers import listing
+from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
+from app.reference import PROFESSIONS
 from app.uploads import accepts_large_uploads
+from app.validation import InvalidInput
 
 bp = Blueprint("directory", __name__, url_prefix="/annuaire")
 signed_in_only(bp)
 MAX_IMPORT = 2 * 1024**3  # the national extract is several hundred MB
+MANUAL_FIELDS = ("last_name", "first_name", "profession", "email", "mss", "site_name",
+                 "address", "postcode", "commune", "phone")  # fmt: skip
+
+
+@bp.get("")
+def index():
+    """The search form and, once something is asked, a page of results."""
+    actor = acting_user()
+    results, after, errors, asked = [], None, {}, bool(request.args)
+    try:
+        criteria = search.Criteria.from_args(request.args)
+        if asked:
+            results, after = search.search(actor, criteria, request.args.get("after"))
+    except InvalidInput as refused:
+        criteria, errors = search.Criteria(), refused.fields
+    template = (
+        "directory/_results.html" if request.headers.get("HX-Request") else "directory/search.html"
+    )
+    return render_template(
+        template,
+        criteria=criteria,
+        values=request.args,
+        errors=errors,
+        asked=asked,
+        results=results,
+        after=after,
+        specialties=search.specialties(),
+        professions=PROFESSIONS,
+        can_add=policy.can(actor, "directory.add"),
+    ), (400 if errors else 200)
+
+
+@bp.get("/<professional_id>")
+def profile(professional_id):
+    actor = acting_user()
+    professional = search.get(actor, professional_id)
+    return render_template("directory/profile.html", professional=professional,
+                           actions=search.actions(actor, professional))  # fmt: skip
+
+
+@bp.route("/<professional_id>/cercle", methods=["GET"])
+def choose_circle(professional_id):
+    """Add the professional to the circle of care of one of my dossiers: which one."""
+    actor = acting_user()
+    professional = search.get(actor, professional_id)
+    query = request.args.get("q", "")[: listing.MAX_QUERY]
+    dossiers, _ = listing.list_dossiers(actor, query, "mine", "activity", per_page=20)
+    managed = [d for d in dossiers if policy.can(actor, "dossier.manage_members", d)]
+    return render_template("directory/circle.html", professional=professional, dossiers=managed,
+                           query=query)  # fmt: skip
+
+
+@bp.route("/nouveau", methods=["GET", "POST"])
+def new_professional():
+    """A professional the RPPS does not list (the social and medico-social sectors)."""
+    actor = acting_user()
+    policy.require(actor, "directory.add")
+    values, errors, message = request.form, {}, None
+    if request.method == "POST":
+        data = {k: request.form.get(k, "").strip() for k in MANUAL_FIELDS}
+        try:
+            professional = directory.add_professional(actor, data)
+        except FORM_ERRORS as refused:
+            errors, message = getattr(refused, "fields", {}), refused.message
+            return render_template("directory/new.html", values=values, errors=errors,
+                                   error_message=message), status_of(refused)  # fmt: skip
+        flash(f"{professional.name} est maintenant dans l'annuaire.", "success")
+        return redirect(url_for("directory.profile", professional_id=professional.id))
+    return render_template("directory/new.html", values=values, errors=errors,
+                           error_message=message)  # fmt: skip
 
 
 @bp.get("/import")
