@@ -169,3 +169,43 @@ def test_weak_passwords_are_refused_everywhere(
     )  # fmt: skip
     assert made.status_code == 422
     assert "/password" in made.json["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"rpps": "1234"}, "Le numéro RPPS compte 11 chiffres, le numéro ADELI 9 chiffres."),
+        ({"rpps": "1010101010A"}, "Le numéro RPPS compte 11 chiffres, le numéro ADELI 9 chiffres."),
+        ({"rpps": "1" * 12}, "Le numéro RPPS compte 11 chiffres, le numéro ADELI 9 chiffres."),
+        ({"rpps": ""}, "Le numéro RPPS ou ADELI est obligatoire pour cette profession."),
+        ({"rpps": "10101010101"}, "Ce numéro est déjà rattaché à un compte"),
+    ],
+)
+def test_a_request_with_a_bad_number_is_refused_and_nothing_kept(
+    app,
+    shipped,  # noqa: F811
+    smtp,
+    make_user,
+    structure,
+    change,
+    says,  # noqa: F811
+):
+    owner = make_user(structure, email="deja@exemple.fr")
+    Professional(rpps="10101010101", last_name="DURAND", profession="60", user=owner.id).save()
+    client = app.test_client()
+    token = csrf_of(client, "/demande-de-compte")
+    refused = client.post("/demande-de-compte", data={**REQUEST, **change, "csrf_token": token})
+    assert refused.status_code == 400
+    assert says in page(refused)
+    assert 'id="e-rpps"' in page(refused)
+    assert AccountRequest.objects.count() == 0
+    deliver()
+    assert smtp.inbox.messages() == []
+
+
+def test_a_social_worker_needs_no_rpps_number(app, shipped, smtp):  # noqa: F811
+    client = app.test_client()
+    token = csrf_of(client, "/demande-de-compte")
+    data = {**REQUEST, "profession": "assistant_social", "rpps": "", "csrf_token": token}
+    assert client.post("/demande-de-compte", data=data).status_code == 302
+    assert AccountRequest.objects.get().rpps is None

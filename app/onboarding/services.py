@@ -53,6 +53,25 @@ TAKEN = (
     "Un compte existe déjà avec cette adresse : connectez-vous, ou réinitialisez votre mot "
     "de passe."
 )
+NUMBER_REQUIRED = "Le numéro RPPS ou ADELI est obligatoire pour cette profession."
+NUMBER_FORMAT = "Le numéro RPPS compte 11 chiffres, le numéro ADELI 9 chiffres."
+NUMBER_LINKED = (
+    "Ce numéro est déjà rattaché à un compte : connectez-vous, ou écrivez à l'équipe de la "
+    "plateforme si ce n'est pas le vôtre."
+)
+
+
+def _number_errors(data):
+    """The RPPS/ADELI number: required for the professions the RPPS lists (their codes are
+    numbers), 11 or 9 digits, and not already someone's account."""
+    number, profession = data.get("rpps") or "", data.get("profession") or ""
+    if not number:
+        needed = profession in PROFESSIONS and profession.isdigit()
+        return {"/rpps": NUMBER_REQUIRED} if needed else {}
+    if not (isinstance(number, str) and number.isdigit() and len(number) in (9, 11)):
+        return {"/rpps": NUMBER_FORMAT}
+    entries = Professional.objects(rpps=number).only("user")
+    return {"/rpps": NUMBER_LINKED} if any(e.user for e in entries) else {}
 
 
 def prefill(invitation):
@@ -65,7 +84,15 @@ def prefill(invitation):
 def submit(data, invitation=None):
     """Record a request. With an invitation whose address is kept, the address is proven and
     the request goes to the platform team at once; otherwise a confirmation link is sent."""
-    data = check(REQUEST, {k: v.strip() if isinstance(v, str) else v for k, v in data.items()})
+    data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+    data = {k: v for k, v in data.items() if v != "" or k not in ("rpps", "phone", "message")}
+    numbers = _number_errors(data)
+    try:
+        data = check(REQUEST, data)
+    except InvalidInput as refused:
+        raise InvalidInput({**refused.fields, **numbers}, refused.message) from None
+    if numbers:
+        raise InvalidInput(numbers)
     email = data["email"].lower()
     if User.objects(email=email).only("id").first():
         raise InvalidInput({"/email": TAKEN}, TAKEN)
