@@ -120,8 +120,10 @@ def register_blueprints(app):
     from app.pathways.run_views import bp as runs_bp
     from app.pathways.views import bp as pathways_bp
     from app.structures.views import bp as structures_bp
+    from app.terms.views import bp as terms_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(terms_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(structures_bp)
     app.register_blueprint(admin_bp)

@@ -77,15 +77,19 @@ def install_command():
     from app.directory import search
     from app.formkit.services import sync_directory
     from app.pathways import tallies
+    from app.terms.services import publish_shipped
 
     report = _run_service(sync_directory, shipped_forms())
     deployed = _run_service(deploy_shipped_workflows)
     recounted = tallies.recount()  # "Suivi"'s tallies, after an upgrade that brings them
     reindexed = search.reindex()  # the directory's search keys, likewise
+    terms = publish_shipped()
     click.echo(f"forms created: {', '.join(report['created']) or '-'}; "
                f"published: {', '.join(report['published']) or '-'}")  # fmt: skip
     click.echo(f"pathways deployed: {', '.join(deployed) or '-'}")
     click.echo(f"task tallies corrected: {recounted}; directory entries reindexed: {reindexed}")
+    click.echo(f"terms of use: version {terms.version} published" if terms else
+               "terms of use: already published")  # fmt: skip
 
 
 @cli.command("worker")

@@ -9,6 +9,7 @@ from app.formkit.services import sync_directory
 from app.pathways.services import deploy
 from app.structures.models import Structure
 from app.structures.services import create_structure
+from app.terms.services import publish_shipped
 
 DEMO_PASSWORD = "Parcours-Demo-2026"  # noqa: S105 - public demo password
 
@@ -125,6 +126,7 @@ def seed_demo(forms_folder=None):
         report = sync_directory(forms_folder)
         created += len(report["created"]) + len(report["published"])
         deploy_shipped_workflows()
+    created += 1 if publish_shipped() else 0  # the demo's users accept the CGU at first sign-in
     return created + seed_demo_dossiers()
 
 

@@ -253,6 +253,8 @@ RULES = {
     "form.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
     # Audit trail
     "audit.view": lambda user, target: _is_platform_admin(user),
+    # The terms of use (CGU): a new version asks everyone again.
+    "terms.publish": lambda user, target: _is_platform_admin(user),
     # Dossiers. Target: the coordinating structure (create), the dossier, or a pair
     # (dossier, entry) / (dossier, data category) for the entries.
     "dossier.create": lambda user, target: (

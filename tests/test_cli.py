@@ -124,7 +124,7 @@ def test_demo_is_idempotent(runner):
     first = invoke(runner, "demo")
     assert first.exit_code == 0, first.output
     forms = len(list(shipped_forms().glob("*.json")))
-    created = len(STRUCTURES) + len(USERS) + forms + len(DOSSIERS)
+    created = len(STRUCTURES) + len(USERS) + forms + len(DOSSIERS) + 1  # + the CGU
     assert f"{created} documents created" in first.output
     second = invoke(runner, "demo")
     assert "(0 documents created)" in second.output
@@ -157,13 +157,16 @@ def test_install_loads_what_ships_and_brings_older_data_up_to_date(runner):
     assert {tuple(p.facets[:2]) for p in Professional.objects} == {("n:an", "n:anc")}
     assert TaskTally.objects.get().open == 0
     assert Pathway.objects(key="demande_compte").count() == 1
+    assert "terms of use: version 1 published" in first.output
     again = invoke(runner, "install")
+    assert "terms of use: already published" in again.output
     assert "task tallies corrected: 0; directory entries reindexed: 0" in again.output
 
 
-def test_demo_accounts_can_log_in(runner, web):
+def test_demo_accounts_can_log_in_and_accept_the_cgu_first(runner, web):
     invoke(runner, "demo")
     assert web.login("dr.dupuis@parcours.test", DEMO_PASSWORD).status_code == 302
+    assert "/cgu/accepter" in web.get("/").headers["Location"]
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,8 @@ class User(UserMixin, Document):
     # Part of the session id: changing it (password change, suspension) ends every session.
     session_nonce = StringField(default=new_nonce)
     last_login_at = DateTimeField()
+    terms_version = IntField(default=0)  # the CGU version accepted last (app/terms)
+    guide_seen_at = DateTimeField()  # the first-connection guide, opened or dismissed
     # Folded tokens of the name and e-mail, kept by clean(): what the user search looks in.
     search_keys = ListField(StringField())
     created_at = DateTimeField(default=utcnow)

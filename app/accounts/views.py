@@ -23,7 +23,7 @@ from app.validation import InvalidInput
 bp = Blueprint("accounts", __name__)
 
 
-def _safe_next(target):
+def safe_next(target):
     """Only a path of this site: never an absolute or protocol-relative URL."""
     if not target:
         return None
@@ -51,7 +51,7 @@ def login():
     session.clear()  # a new session at sign-in: nothing from before survives (fixation)
     login_user(user)
     flash(_("Bienvenue, %(name)s.", name=user.name), "success")
-    return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
 
 
 @bp.post("/deconnexion")

@@ -7,6 +7,7 @@ from flask import Blueprint, g, request
 from app.accounts.services import user_for_token
 from app.errors import Unauthorized, json_error
 from app.paging import page_number, page_size
+from app.terms.services import must_accept
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -27,6 +28,11 @@ def authenticate():
         response.headers["WWW-Authenticate"] = 'Bearer realm="parcours"'
         return response, status
     g.api_user = user
+    if (pending := must_accept(user)) is not None:
+        return json_error(403, "terms_not_accepted", (
+            f"Acceptez les conditions d'utilisation (version {pending.version}) sur la "
+            "plateforme avant d'utiliser l'API."
+        ))  # fmt: skip
     return None
 
 

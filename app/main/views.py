@@ -4,6 +4,8 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import login_required
 
 from app import db
+from app.accounts.models import User
+from app.clock import utcnow
 from app.dossiers.listing import list_dossiers
 from app.forms import acting_user
 from app.structures.services import structures_of
@@ -23,6 +25,7 @@ def index():
         recent_dossiers=recent,
         more_dossiers=bool(more),
         can_create_dossier=coordinates,
+        first_connection=actor.guide_seen_at is None,
     )
 
 
@@ -41,6 +44,17 @@ def legal():
 @bp.get("/confidentialite")
 def privacy():
     return render_template("main/privacy.html")
+
+
+@bp.get("/bienvenue")
+@login_required
+def guide():
+    """The first-connection guide: the main screens in a few steps. Opening it once is
+    enough to stop the home page from offering it."""
+    actor = acting_user()
+    if actor.guide_seen_at is None:
+        User.objects(id=actor.id).update_one(set__guide_seen_at=utcnow())
+    return render_template("main/guide.html")
 
 
 @bp.get("/aide")
