@@ -87,6 +87,7 @@ def configure_i18n(app):
 def configure_auth(app):
     from flask_babel import lazy_gettext
 
+    from app.accounts import sessions
     from app.accounts.services import load_session_user
     from app.extensions import login_manager
 
@@ -97,6 +98,7 @@ def configure_auth(app):
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_session_user)
+    sessions.init_app(app)  # inactivity, an admin's second factor
 
 
 def register_blueprints(app):

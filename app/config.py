@@ -36,6 +36,11 @@ DEFAULTS = {
     # Failed passwords in a row before an account is locked, and for how long.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
+    # A session without a page opened for this long ends (polls do not count).
+    "SESSION_IDLE_MINUTES": 30,
+    # Platform and structure admins must use a second factor (TOTP); empty: yes in production,
+    # no in development (the demo's admins).
+    "ADMIN_TOTP_REQUIRED": "",
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
     "TRUSTED_PROXIES": 0,
     # JSON bodies of the API; uploads raise it per route.
@@ -50,6 +55,7 @@ INT_KEYS = {
     "DIGEST_HOUR",
     "LOGIN_MAX_FAILURES",
     "LOGIN_LOCK_MINUTES",
+    "SESSION_IDLE_MINUTES",
     "MAX_CONTENT_LENGTH",
     "TRUSTED_PROXIES",
 }
@@ -61,8 +67,12 @@ def _parse(key, raw):
     if key in INT_KEYS:
         return int(raw)
     if key in BOOL_KEYS:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return _boolean(raw)
     return raw
+
+
+def _boolean(raw):
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def load_config(environ=None, overrides=None):
@@ -77,6 +87,10 @@ def load_config(environ=None, overrides=None):
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _development_secret(config)
     config.update(_cookie_settings(config["BASE_URL"]))
+    required = config["ADMIN_TOTP_REQUIRED"]
+    if isinstance(required, str):
+        required = _boolean(required) if required.strip() else None
+    config["ADMIN_TOTP_REQUIRED"] = not is_development(config) if required is None else required
     return config
 
 

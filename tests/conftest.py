@@ -67,6 +67,9 @@ def app_config(db_server, tmp_path):
         "PASSWORD_HASHING": "cheap",
         # Per-app counters; test_rate_limit_storage covers the shared MongoDB storage.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # The admins of most tests sign in with a password only; test_second_factor turns
+        # the production rule on.
+        "ADMIN_TOTP_REQUIRED": False,
     }
 
 

@@ -45,6 +45,12 @@ class User(UserMixin, Document):
     # Part of the session id: changing it (password change, suspension) ends every session.
     session_nonce = StringField(default=new_nonce)
     last_login_at = DateTimeField()
+    # The second factor (app/accounts/totp.py): the authenticator's secret, the time step of
+    # the last code used (a code works once), the recovery codes' SHA-256.
+    totp_secret = StringField()
+    totp_step = IntField()
+    totp_enabled_at = DateTimeField()
+    recovery_codes = ListField(StringField())
     terms_version = IntField(default=0)  # the CGU version accepted last (app/terms)
     guide_seen_at = DateTimeField()  # the first-connection guide, opened or dismissed
     # Folded tokens of the name and e-mail, kept by clean(): what the user search looks in.

@@ -15,12 +15,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import links, services
+from app.accounts import device, links, services, totp
+from app.clock import utcnow
 from app.extensions import limiter
 from app.forms import acting_user, posted, rerender
 from app.validation import InvalidInput
 
 bp = Blueprint("accounts", __name__)
+PENDING = "second_factor_pending"  # the session's key between the password and the code
+SETUP_KEY = "second_factor_setup"
+CODE_WITHIN = 5 * 60  # seconds after the password to type the code
+MAX_CODE_FAILURES = 5
 
 
 def safe_next(target):
@@ -40,18 +45,57 @@ def safe_next(target):
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
+    accounts = device.known()
     if request.method == "GET":
-        return render_template("accounts/login.html", values={}, errors={})
+        chosen = request.args.get("email", "")[:254]
+        return render_template("accounts/login.html", values={"email": chosen}, errors={},
+                               accounts=accounts)  # fmt: skip
     try:
         user = services.authenticate(
             request.form.get("email", ""), request.form.get("password", "")
         )
     except services.LoginFailed as error:
-        return rerender("accounts/login.html", error, status=401)
+        return rerender("accounts/login.html", error, status=401, accounts=accounts)
+    target = safe_next(request.args.get("next"))
     session.clear()  # a new session at sign-in: nothing from before survives (fixation)
+    if user.totp_secret:
+        # The password was right: the code comes next, within a few minutes.
+        session[PENDING] = {"user": user.get_id(), "at": int(utcnow().timestamp()),
+                            "next": target, "failures": 0}  # fmt: skip
+        return redirect(url_for("accounts.login_code"))
+    return _signed_in(user, target)
+
+
+def _signed_in(user, target):
     login_user(user)
+    session["seen_at"] = int(utcnow().timestamp())
     flash(_("Bienvenue, %(name)s.", name=user.name), "success")
-    return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
+    return device.remember(redirect(target or url_for("main.index")), user)
+
+
+@bp.route("/connexion/code", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login_code():
+    """The second step of signing in, for an account with a second factor."""
+    pending = session.get(PENDING)
+    user = services.load_session_user(pending["user"]) if pending else None
+    if user is None or utcnow().timestamp() - pending["at"] > CODE_WITHIN:
+        session.pop(PENDING, None)
+        flash(_("Reprenez la connexion depuis le début."), "warning")
+        return redirect(url_for("accounts.login"))
+    if request.method == "GET":
+        return render_template("accounts/login_code.html", values={}, errors={})
+    if totp.check(user, request.form.get("code", "")):
+        session.pop(PENDING, None)
+        return _signed_in(user, pending["next"])
+    pending["failures"] += 1
+    if pending["failures"] >= MAX_CODE_FAILURES:
+        session.pop(PENDING, None)
+        flash(_("Trop de codes erronés : reprenez la connexion depuis le début."), "warning")
+        return redirect(url_for("accounts.login"))
+    session[PENDING] = pending
+    error = InvalidInput({"/code": totp.WRONG}, totp.WRONG)
+    return rerender("accounts/login_code.html", error, status=401)
 
 
 @bp.post("/deconnexion")
@@ -61,6 +105,23 @@ def logout():
     logout_user()
     flash(_("Vous êtes déconnecté."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.post("/changer-de-compte")
+@login_required
+def switch_account():
+    """On a shared device: this session ends, the sign-in page offers the accounts used here."""
+    services.record_logout(acting_user())
+    logout_user()
+    session.clear()
+    flash(_("Choisissez le compte avec lequel vous connecter."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/connexion/oublier/<user_id>")
+def forget_account(user_id):
+    """Take an account off this device's list on the sign-in page."""
+    return device.forget(redirect(url_for("accounts.login")), user_id[:40])
 
 
 @bp.route("/profil", methods=["GET", "POST"])
@@ -74,6 +135,43 @@ def profile():
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", values=_profile_values(), errors={})
+
+
+@bp.route("/profil/double-authentification", methods=["GET", "POST"])
+@login_required
+def second_factor():
+    """Set up the second factor: scan the QR code, prove it with a code, keep the recovery
+    codes; or turn it off (unless it is mandatory)."""
+    actor = acting_user()
+    if request.method == "POST" and request.form.get("action") == "disable":
+        try:
+            totp.disable(actor, request.form.get("password", ""))
+        except InvalidInput as error:
+            return _second_factor_page(actor, error.fields, 400)
+        flash(_("La double authentification est désactivée."), "info")
+        return redirect(url_for("accounts.profile"))
+    if request.method == "POST" and not actor.totp_secret:
+        secret = session.get(SETUP_KEY)
+        try:
+            if not secret:
+                raise InvalidInput({"/code": totp.WRONG}, totp.WRONG)
+            codes = totp.enable(actor, secret, request.form.get("code", ""))
+        except InvalidInput as error:
+            return _second_factor_page(actor, error.fields, 400)
+        session.pop(SETUP_KEY, None)
+        return render_template("accounts/second_factor.html", recovery_codes=codes,
+                               errors={})  # fmt: skip
+    return _second_factor_page(actor, {})
+
+
+def _second_factor_page(actor, errors, status=200):
+    qr = secret = None
+    if not actor.totp_secret:
+        secret = session.get(SETUP_KEY) or totp.new_secret()
+        session[SETUP_KEY] = secret  # kept until proven by a code, then in the account
+        qr = totp.qr_svg(actor, secret)
+    return render_template("accounts/second_factor.html", qr=qr, secret=secret, errors=errors,
+                           required=totp.required_for(actor)), status  # fmt: skip
 
 
 def _profile_values():

@@ -1,0 +1,54 @@
+"""What every signed-in page checks first: the session's inactivity (it ends after
+SESSION_IDLE_MINUTES without a page opened; polls do not count), and an admin's missing
+second factor (they set it up before anything else)."""
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from app.accounts import totp
+from app.clock import utcnow
+
+# Requests made by a page on its own (htmx polls): they do not keep a session alive.
+BACKGROUND = {"discussions.since", "directory.import_status"}
+# What an admin without a second factor may still open.
+SETUP_OPEN = {
+    "static", "accounts.second_factor", "accounts.logout", "terms.show", "terms.accept",
+    "main.legal", "main.privacy", "main.help_page", "main.healthz",
+}  # fmt: skip
+EXPIRED = "Votre session a expiré après {minutes} minutes d'inactivité : reconnectez-vous."
+
+
+def init_app(app):
+    app.before_request(end_idle_session)
+    app.before_request(ask_second_factor_setup)
+
+
+def end_idle_session():
+    if request.blueprint == "api" or not current_user.is_authenticated:
+        return None
+    now, seen = int(utcnow().timestamp()), session.get("seen_at")
+    minutes = current_app.config["SESSION_IDLE_MINUTES"]
+    if seen is not None and now - seen > minutes * 60:
+        logout_user()
+        session.clear()
+        flash(EXPIRED.format(minutes=minutes), "warning")
+        target = url_for("accounts.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            response = current_app.make_response(("", 204))
+            response.headers["HX-Redirect"] = url_for("accounts.login")
+            return response
+        return redirect(target)
+    if request.endpoint not in BACKGROUND and (seen is None or now - seen >= 15):
+        session["seen_at"] = now  # not on every request: the cookie changes less often
+    return None
+
+
+def ask_second_factor_setup():
+    if request.blueprint == "api" or request.endpoint in SETUP_OPEN:
+        return None
+    if not current_user.is_authenticated or current_user.totp_secret:
+        return None
+    if not totp.required_for(current_user):
+        return None
+    flash(totp.REQUIRED + " Activez-la pour continuer.", "warning")
+    return redirect(url_for("accounts.second_factor"))
