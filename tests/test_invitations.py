@@ -56,7 +56,8 @@ def mailed_link(smtp):
 
 
 REQUEST = {"last_name": "MARTIN", "first_name": "Léa", "email": "lea.martin@exemple.fr",
-           "profession": "60", "structure_name": "Cabinet infirmier du Tarn"}  # fmt: skip
+           "profession": "60", "rpps": "10000000017",
+           "structure_name": "Cabinet infirmier du Tarn"}  # fmt: skip
 
 
 def test_an_invitation_opens_a_prefilled_request_once(
