@@ -599,3 +599,28 @@ def test_the_proxy_address_is_trusted_only_when_configured(app_config, professio
         )
         event = AuditEvent.objects(action="login.failure").order_by("-seq").first()
         assert event.origin == f"web {expected}"
+
+
+def test_the_reset_form_is_rate_limited_and_sends_nothing_more(strict_app, web, professional):
+    from app.notifications.models import OutgoingMail
+
+    browser = type(web)(strict_app.test_client())
+    for _ in range(3):
+        sent = browser.post("/mot-de-passe-oublie", {"email": professional.email})
+        assert sent.status_code == 200
+    before = OutgoingMail.objects.count()
+    refused = browser.post("/mot-de-passe-oublie", {"email": professional.email})
+    assert refused.status_code == 429
+    assert "Trop de tentatives" in html(refused)
+    assert OutgoingMail.objects.count() == before
+
+
+def test_the_second_factor_code_is_rate_limited(strict_app, web, professional):
+    import pyotp
+
+    User.objects(id=professional.id).update_one(set__totp_secret=pyotp.random_base32())
+    browser = type(web)(strict_app.test_client())
+    assert browser.login(professional).headers["Location"] == "/connexion/code"
+    for _ in range(3):  # the code page has its own three a minute
+        assert browser.post("/connexion/code", {"code": "000000"}).status_code == 401
+    assert browser.post("/connexion/code", {"code": "000000"}).status_code == 429
