@@ -14,6 +14,7 @@ def create_app(config=None):
     configure_i18n(app)
     configure_auth(app)
     register_blueprints(app)
+    configure_plugins(app)
     register_error_handlers(app)
     register_template_helpers(app)
     return app
@@ -110,6 +111,7 @@ def register_blueprints(app):
     from app.dossiers import circle_views  # noqa: F401 - its routes join the dossiers blueprint
     from app.dossiers.entry_views import bp as entries_bp
     from app.dossiers.views import bp as dossiers_bp
+    from app.exports.views import bp as exports_bp
     from app.extensions import csrf
     from app.formkit.editor import bp as formeditor_bp
     from app.formkit.views import bp as formkit_bp
@@ -141,8 +143,15 @@ def register_blueprints(app):
     app.register_blueprint(onboarding_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(exports_bp)
     csrf.exempt(api_bp)  # token-authenticated, never reads the session cookie
     app.register_blueprint(api_bp)
+
+
+def configure_plugins(app):
+    from app import plugins
+
+    plugins.init_app(app)
 
 
 def register_error_handlers(app):

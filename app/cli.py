@@ -14,8 +14,13 @@ from app.config import is_development
 
 def _create_app():
     from app import create_app
+    from app.config import ConfigError
+    from app.plugins import PluginError
 
-    return create_app()
+    try:
+        return create_app()
+    except (ConfigError, PluginError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
@@ -104,11 +109,15 @@ def worker_command(once, interval):
     import signal
     import time
 
+    from flask import current_app
+
+    from app import plugins
+    from app.clock import utcnow
     from app.notifications.worker import run_round
     from app.pathways import tallies
     from app.pathways.worker import fire_due_timers, worker_name
 
-    name, stopping = worker_name(), []
+    name, stopping, last_runs = worker_name(), [], {}
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     click.echo(f"Worker {name} started.")
     while True:
@@ -118,6 +127,10 @@ def worker_command(once, interval):
         done = run_round(owner=name)  # late tasks, daily digests, e-mails
         if (recounted := tallies.recount_if_due()) is not None:
             click.echo(f"Task tallies recounted: {recounted} corrected.")
+        with current_app.app_context():  # the plugins' jobs (MSSanté mailbox, webhooks…)
+            for job, result in plugins.run_jobs(current_app, utcnow(), last_runs).items():
+                if result:
+                    click.echo(f"{job}: {result}")
         if any(done.values()):
             click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
                        "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."

@@ -4,6 +4,7 @@ from app.api import accounts, dossiers, forms, openapi, pathways, structures, ta
 from app.api.core import bp
 from app.directory import api as directory  # noqa: F401 - its routes register on import
 from app.discussions import api as discussions  # noqa: F401 - its routes register on import
+from app.exports import api as exports  # noqa: F401 - its routes register on import
 from app.invitations import api as invitations  # noqa: F401 - its routes register on import
 from app.notifications import api as notifications  # noqa: F401 - its routes register on import
 

@@ -64,6 +64,7 @@ QUERY_PARAMS = {
     "structure": {"type": "string", "description": "Clé de la structure propriétaire"},
     "version": {"type": "integer", "minimum": 1},
     "unread": {"type": "boolean", "description": "true : seulement les non lues"},
+    "format": {"type": "string", "description": "Format d'export : pdf, json, fhir… (extensions)"},
     # The directory's search (app/directory/search.py)
     "name": {"type": "string", "maxLength": 100, "description": "Début du nom ou du prénom"},
     "profession": {"type": "string", "description": "Code de profession (10, 60, cesf…)"},

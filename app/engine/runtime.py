@@ -95,6 +95,20 @@ register_connector("notify", _queued)
 register_connector("send_email", _queued)
 
 
+def extra_connectors():
+    """More operators, from outside the engine: app/plugins.py puts the enabled plugins' here
+    (those of the application handling the step)."""
+    return {}
+
+
+def connector_named(name):
+    return CONNECTORS.get(name) or extra_connectors().get(name)
+
+
+def connector_names():
+    return set(CONNECTORS) | set(extra_connectors())
+
+
 def _escape_key(key):  # "typename" -> "%typename", "%x" -> "%%x": a bijection
     return f"%{key}" if key == "typename" or key.startswith("%") else key
 
@@ -185,7 +199,7 @@ class _Engine(PythonScriptEngine):
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
         spec = task.task_spec
-        connector = CONNECTORS.get(operation_name)
+        connector = connector_named(operation_name)
         if connector is None:
             raise _StepError(f"Connecteur inconnu : « {operation_name} ».", task=task)
         params = {k: _unescape(v["value"]) for k, v in (operation_params or {}).items()}

@@ -12,7 +12,7 @@ from bson.errors import InvalidId
 from flask import g
 from pymongo import UpdateOne
 
-from app import audit, policy
+from app import audit, plugins, policy
 from app.clock import utcnow
 from app.errors import NotFound
 from app.notifications import mail
@@ -93,6 +93,7 @@ def notify(people, kind, text, url, *, dossier=None, task=None):
     Notification._get_collection().insert_many([n.to_mongo() for n, _ in made])
     _move_unread({n.user: 1 for n, _ in made})
     mail.enqueue_notices([(n, person) for n, person in made if n.mail == "queued"])
+    plugins.deliver_to_channels(made)
     return [n for n, _ in made]
 
 

@@ -5,7 +5,7 @@ import json
 
 from app import audit, db, policy
 from app.engine.parser import parse_bpmn
-from app.engine.runtime import CONNECTORS
+from app.engine.runtime import connector_names
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
@@ -20,7 +20,7 @@ OPERATOR_LABELS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
 
 def operators():
     """The operators a pathway may call now: {name: French label}."""
-    return {name: OPERATOR_LABELS.get(name, name) for name in sorted(CONNECTORS)}
+    return {name: OPERATOR_LABELS.get(name, name) for name in sorted(connector_names())}
 
 
 class InvalidBpmn(ServiceError):

@@ -1,0 +1,103 @@
+"""What an export holds: exactly what the caller may see of a dossier (or of one entry), read
+once here with the policy, then formatted by a plugin's exporter (app/plugins.py)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+
+from app import audit, policy
+from app.accounts.models import User
+from app.clock import utcnow
+from app.discussions.models import Discussion, Message
+from app.dossiers import entries as dossier_entries
+from app.dossiers import services as dossiers
+from app.errors import NotFound
+from app.formkit.models import FormVersion
+from app.pathways.models import PathwayInstance, Task
+from app.plugins import host_of
+from app.structures.services import cached_structure
+from app.validation import InvalidInput
+
+MAX_MESSAGES = 5000  # a dossier's thread in an export: the latest ones
+
+
+@dataclass
+class ExportView:
+    """The export's content; every list holds only what `actor` may see."""
+
+    kind: str  # "dossier" or "entry"
+    actor: object
+    generated_at: datetime
+    dossier: object
+    structure: object
+    members: list = field(default_factory=list)
+    entries: list = field(default_factory=list)  # notes, submissions, documents
+    forms: dict = field(default_factory=dict)  # (key, version) -> FormVersion
+    pathways: list = field(default_factory=list)  # (instance, [tasks])
+    messages: list = field(default_factory=list)
+    people: dict = field(default_factory=dict)  # user id -> User (authors, members)
+
+
+def exporter(name):
+    found = host_of(current_app).exporters.get(name)
+    if found is None:
+        known = ", ".join(sorted(host_of(current_app).exporters)) or "aucun"
+        message = f"Format d'export inconnu « {name[:20]} » (disponibles : {known})."
+        raise InvalidInput({"/format": message}, message)
+    return found
+
+
+def _forms(found):
+    keys = {(e.form, e.form_version) for e in found if e.kind == "form"}
+    versions = FormVersion.objects(form__in=[k for k, _ in keys]) if keys else []
+    return {(v.form, v.version): v for v in versions if (v.form, v.version) in keys}
+
+
+def _people(ids):
+    ids = [i for i in ids if i]
+    return {u.id: u for u in User.objects(id__in=ids).only("name", "email", "profession")}
+
+
+def dossier_view(actor, dossier_id):
+    dossier = dossiers.get_dossier(actor, dossier_id, record=False)
+    visible = dossier_entries.list_entries(actor, dossier)
+    view = ExportView("dossier", actor, utcnow(), dossier, cached_structure(dossier.structure),
+                      members=list(dossier.members), entries=visible)  # fmt: skip
+    view.forms = _forms(visible)
+    for instance in PathwayInstance.objects(dossier=dossier.id).exclude("state").order_by("id"):
+        tasks = [t for t in Task.objects(instance=instance.id).order_by("created_at")
+                 if policy.can(actor, "task.view", (dossier, t))]  # fmt: skip
+        view.pathways.append((instance, tasks))
+    thread = Discussion.objects(kind="dossier", dossier=dossier.id).first()
+    if thread and policy.can(actor, "discussion.view", (thread, dossier)):
+        latest = Message.objects(
+            discussion=thread.id, seq__gt=max(0, thread.last_seq - MAX_MESSAGES)
+        )
+        view.messages = list(latest.order_by("seq"))
+    view.people = _people({e.author for e in visible} | {m.user for m in dossier.members}
+                          | {m.author for m in view.messages})  # fmt: skip
+    return view
+
+
+def entry_view(actor, entry_id):
+    dossier, entry = dossier_entries.get_entry(actor, entry_id)
+    if entry.deleted:
+        raise NotFound(dossier_entries.NOT_FOUND)
+    view = ExportView("entry", actor, utcnow(), dossier, cached_structure(dossier.structure),
+                      entries=[entry])  # fmt: skip
+    view.forms = _forms([entry])
+    view.people = _people([entry.author])
+    return view
+
+
+def export(actor, kind, subject_id, name):
+    """(bytes, media type, file name) of the subject in format `name`; audited."""
+    chosen = exporter(name)
+    view = (dossier_view if kind == "dossier" else entry_view)(actor, subject_id)
+    content = chosen.build(view)
+    subject = view.dossier if kind == "dossier" else view.entries[0]
+    audit.record(actor, f"{kind}.export", subject, dossier=str(view.dossier.id), format=name,
+                 entries=len(view.entries), messages=len(view.messages))  # fmt: skip
+    day = view.generated_at.strftime("%Y%m%d")
+    return content, chosen.media_type, f"parcours-{kind}-{subject_id}-{day}.{chosen.extension}"

@@ -1,0 +1,6 @@
+from flask import Blueprint
+
+
+class Plugin:
+    def init(self, app, registry):
+        registry.blueprint(Blueprint("whatever", __name__))

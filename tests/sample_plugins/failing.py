@@ -1,0 +1,3 @@
+class Plugin:
+    def init(self, app, registry):
+        raise RuntimeError("the MSSanté certificate is missing")

@@ -1,0 +1,1 @@
+"""Forgot its Plugin class."""
