@@ -9,8 +9,7 @@ from html import unescape
 
 import pyotp
 import pytest
-from conftest import PASSWORD, Web
-from helpers import html
+from helpers import PASSWORD, html
 
 from app.accounts.models import User
 from app.audit import AuditEvent
@@ -37,26 +36,34 @@ def enrol(browser):
     return secret, codes
 
 
-def sign_in(app, user, password=PASSWORD):
+@pytest.fixture
+def new_browser(app, web):
+    """A fresh browser (the tests' Web class around a new test client)."""
+    return lambda: type(web)(app.test_client())
+
+
+def sign_in(new_browser, user, password=PASSWORD):
     """A new browser past the password: it is asked for the code."""
-    browser = Web(app.test_client())
+    browser = new_browser()
     asked = browser.login(user, password)
     assert asked.status_code == 302, page(asked)
     assert asked.headers["Location"] == "/connexion/code"
     return browser
 
 
-def test_a_professional_turns_it_on_then_signs_in_with_a_code_once(login_as, app, professional):
+def test_a_professional_turns_it_on_then_signs_in_with_a_code_once(
+    login_as, new_browser, professional
+):
     secret, _ = enrol(login_as(professional))
     assert User.objects.get(id=professional.id).totp_secret == secret
-    browser = sign_in(app, professional)
+    browser = sign_in(new_browser, professional)
     assert browser.get("/").status_code == 302  # not signed in until the code
     code = code_of(secret, 1)  # the next one: enrolling used the current one
     done = browser.post("/connexion/code", {"code": code})
     assert (done.status_code, done.headers["Location"]) == (302, "/")
     assert browser.get("/").status_code == 200
     # The same code cannot open a second session.
-    again = sign_in(app, professional)
+    again = sign_in(new_browser, professional)
     replay = again.post("/connexion/code", {"code": code})
     assert replay.status_code == 401
     assert "déjà servi" in page(replay)
@@ -66,9 +73,9 @@ def test_a_professional_turns_it_on_then_signs_in_with_a_code_once(login_as, app
 
 
 @pytest.mark.parametrize("bad", ["", "123", "abcdef", "9999999", "<script>", "0" * 500])
-def test_a_wrong_code_is_refused_in_french(login_as, app, professional, bad):
+def test_a_wrong_code_is_refused_in_french(login_as, new_browser, professional, bad):
     secret, _ = enrol(login_as(professional))
-    browser = sign_in(app, professional)
+    browser = sign_in(new_browser, professional)
     refused = browser.post("/connexion/code", {"code": bad})
     assert refused.status_code == 401
     assert "Ce code n'est pas le bon" in page(refused)
@@ -76,9 +83,9 @@ def test_a_wrong_code_is_refused_in_french(login_as, app, professional, bad):
     assert browser.get("/").status_code == 302
 
 
-def test_five_wrong_codes_send_back_to_the_password(login_as, app, professional):
+def test_five_wrong_codes_send_back_to_the_password(login_as, new_browser, professional):
     secret, _ = enrol(login_as(professional))
-    browser = sign_in(app, professional)
+    browser = sign_in(new_browser, professional)
     for _ in range(4):
         assert browser.post("/connexion/code", {"code": "000000"}).status_code == 401
     last = browser.post("/connexion/code", {"code": "000000"})
@@ -89,20 +96,20 @@ def test_five_wrong_codes_send_back_to_the_password(login_as, app, professional)
     assert browser.get("/").status_code == 302
 
 
-def test_the_code_must_follow_the_password_within_five_minutes(login_as, app, professional):
+def test_the_code_must_follow_the_password_within_five_minutes(login_as, new_browser, professional):
     secret, _ = enrol(login_as(professional))
-    browser = sign_in(app, professional)
+    browser = sign_in(new_browser, professional)
     with travel(timedelta(minutes=6)):
         late = browser.post("/connexion/code", {"code": code_of(secret, 1)})
     assert late.headers["Location"] == "/connexion"
 
 
-def test_a_recovery_code_works_once(login_as, app, professional):
+def test_a_recovery_code_works_once(login_as, new_browser, professional):
     _, codes = enrol(login_as(professional))
-    browser = sign_in(app, professional)
+    browser = sign_in(new_browser, professional)
     assert browser.post("/connexion/code", {"code": codes[0]}).status_code == 302
     assert browser.get("/").status_code == 200
-    again = sign_in(app, professional)
+    again = sign_in(new_browser, professional)
     assert again.post("/connexion/code", {"code": codes[0]}).status_code == 401
     assert len(User.objects.get(id=professional.id).recovery_codes) == 7
 
@@ -116,7 +123,7 @@ def test_a_wrong_setup_code_changes_nothing(login_as, professional):
     assert User.objects.get(id=professional.id).totp_secret is None
 
 
-def test_turning_it_off_asks_the_password(login_as, app, professional):
+def test_turning_it_off_asks_the_password(login_as, new_browser, professional):
     browser = login_as(professional)
     enrol(browser)
     wrong = browser.post("/profil/double-authentification", {"action": "disable",
@@ -126,7 +133,7 @@ def test_turning_it_off_asks_the_password(login_as, app, professional):
     off = browser.post("/profil/double-authentification", {"action": "disable",
                                                            "password": PASSWORD})  # fmt: skip
     assert off.status_code == 302
-    signed = Web(app.test_client()).post("/connexion", {"email": professional.email,
+    signed = new_browser().post("/connexion", {"email": professional.email,
                                                         "password": PASSWORD})  # fmt: skip
     assert signed.headers["Location"] == "/"
 
@@ -195,8 +202,8 @@ def switch(browser):
     return response
 
 
-def test_switching_account_on_a_shared_device(app, professional, coordinator):
-    browser = Web(app.test_client())
+def test_switching_account_on_a_shared_device(new_browser, professional, coordinator):
+    browser = new_browser()
     browser.login(professional)
     switched = switch(browser)
     assert switched.headers["Location"] == "/connexion"
@@ -217,8 +224,8 @@ def test_switching_account_on_a_shared_device(app, professional, coordinator):
     assert professional.email not in page(browser.get("/connexion"))
 
 
-def test_a_forged_list_of_accounts_is_ignored(app, professional):
-    browser = Web(app.test_client())
+def test_a_forged_list_of_accounts_is_ignored(new_browser, professional):
+    browser = new_browser()
     browser.client.set_cookie("parcours_comptes", "garbage.forged")
     assert browser.get("/connexion").status_code == 200
     assert 'id="comptes-appareil"' not in html(browser.get("/connexion"))

@@ -1,0 +1,138 @@
+"""The exports plugin (PLUGINS=exports): a dossier or an entry as a PDF a person can read and
+file (structure and patient in the header, forms with labels, page numbers, generation date)
+and as JSON; only what the caller may see; bad requests refused."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from dossier_helpers import new_dossier
+from pypdf import PdfReader
+from test_pathway_instances import EVALUATION
+
+from app.audit import AuditEvent
+from app.formkit.services import sync_directory
+
+EVALUATION_FORM = {
+    **EVALUATION,
+    "lieu_evaluation": "domicile",
+    "sante": {"pathologies": "Diabète de type 2 ; arthrose."},
+}
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "PLUGINS": "exports"}
+
+
+@pytest.fixture
+def exported(app, api_as, coordinator, structure, make_user, other_structure):
+    """A dossier with an evaluation (form), a public note, a private note of the coordinator,
+    and a nurse of another structure in its circle."""
+    sync_directory(Path(app.root_path).parent / "forms")
+    dossier = new_dossier(coordinator, structure)
+    nurse = make_user(other_structure, profession="60", name="Infirmière Inès")
+    coord = api_as(coordinator)
+    coord.post(f"/dossiers/{dossier.id}/members",
+               json={"user": str(nurse.id), "care_role": "infirmier"})  # fmt: skip
+    posted = [
+        {"form": "evaluation_multidimensionnelle", "data": EVALUATION_FORM, "visibility": "public"},
+        {"note": "Passage de l'infirmière à 9 h.", "visibility": "public",
+         "category": "administratif"},
+        {"note": "Réserve du coordinateur.", "visibility": "private", "category": "administratif"},
+    ]  # fmt: skip
+    ids = []
+    for data in posted:
+        made = coord.post(f"/dossiers/{dossier.id}/entries", json=data)
+        assert made.status_code == 201, made.json
+        ids.append(made.json["id"])
+    return dossier, nurse, ids
+
+
+def pdf_text(content):
+    reader = PdfReader(io.BytesIO(content))
+    return reader, "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_the_pdf_reads_like_a_document(login_as, coordinator, structure, exported):
+    dossier, _, _ = exported
+    response = login_as(coordinator).get(f"/dossiers/{dossier.id}/export/pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Cache-Control"] == "no-store"
+    reader, text = pdf_text(response.data)
+    assert structure.name in text  # the header
+    assert dossier.identity.display_name in text
+    assert "Date de l'évaluation" in text  # labels, not keys
+    assert "date_evaluation" not in text
+    assert "Au domicile" in text  # a choice by its title
+    assert "27/11/2026" in text  # dates in French
+    assert "Diabète de type 2 ; arthrose." in text  # inside a section
+    assert "Passage de l'infirmière à 9 h." in text
+    assert "Réserve du coordinateur." in text  # the coordinator's own private note
+    assert f"Page 1/{len(reader.pages)}" in text
+    assert "Généré le" in text
+    assert AuditEvent.objects(action="dossier.export").get().details["format"] == "pdf"
+
+
+def test_the_json_has_labels_and_data_and_nothing_hidden(api_as, exported):
+    dossier, nurse, ids = exported
+    response = api_as(nurse).get(f"/dossiers/{dossier.id}/export?format=json")
+    assert response.status_code == 200
+    content = json.loads(response.data)
+    assert content["patient"]["display_name"] == dossier.identity.display_name
+    assert [m["name"] for m in content["circle"]][-1] == "Infirmière Inès"
+    texts = [e["text"] for e in content["entries"] if e["kind"] == "note"]
+    assert texts == ["Passage de l'infirmière à 9 h."]  # not the coordinator's private note
+    [form] = [e for e in content["entries"] if e["kind"] == "form"]
+    assert form["data"]["gir"] == EVALUATION["gir"]
+    assert ["field", "Lieu de l'évaluation", "Au domicile"] in form["answers"]
+    assert "Réserve du coordinateur" not in response.get_data(as_text=True)
+
+
+def test_an_entry_alone(api_as, coordinator, exported):
+    dossier, _, ids = exported
+    response = api_as(coordinator).get(f"/entries/{ids[0]}/export?format=pdf")
+    assert response.status_code == 200
+    _, text = pdf_text(response.data)
+    assert "Élément du dossier" in text
+    assert "Date de l'évaluation" in text
+    assert "Passage de l'infirmière" not in text
+
+
+def test_what_one_may_not_see_is_not_exported(api_as, login_as, exported, make_user,
+                                              other_structure):  # fmt: skip
+    dossier, nurse, ids = exported
+    stranger = make_user(other_structure, roles=["coordinator"])
+    for fmt in ("pdf", "json"):
+        assert login_as(stranger).get(f"/dossiers/{dossier.id}/export/{fmt}").status_code == 404
+        assert (
+            api_as(stranger).get(f"/dossiers/{dossier.id}/export?format={fmt}").status_code == 404
+        )
+        assert api_as(stranger).get(f"/entries/{ids[0]}/export?format={fmt}").status_code == 404
+    # The nurse may not see the coordinator's private note, even by its id.
+    assert api_as(nurse).get(f"/entries/{ids[2]}/export?format=json").status_code == 404
+    assert not AuditEvent.objects(action__in=["dossier.export", "entry.export"],
+                                  actor=str(stranger.id))  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["docx", "", "PDF", "../../etc/passwd", "x" * 300])
+def test_an_unknown_format_is_refused(api_as, coordinator, exported, fmt):
+    dossier, _, _ = exported
+    refused = api_as(coordinator).get(
+        f"/dossiers/{dossier.id}/export", query_string={"format": fmt}
+    )
+    assert refused.status_code == 422
+    message = refused.json["error"]["fields"]["/format"]
+    assert message.startswith("Format d'export inconnu")
+    assert "(disponibles : json, pdf)" in message
+
+
+def test_the_dossier_page_offers_the_downloads(login_as, coordinator, exported):
+    dossier, _, ids = exported
+    page = login_as(coordinator).get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert f'href="/dossiers/{dossier.id}/export/pdf"' in page
+    assert f'href="/dossiers/{dossier.id}/export/json"' in page
+    entry = login_as(coordinator).get(f"/entrees/{ids[0]}").get_data(as_text=True)
+    assert f'href="/entrees/{ids[0]}/export/pdf"' in entry
