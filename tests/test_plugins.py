@@ -135,3 +135,21 @@ def test_the_command_says_which_plugin_is_broken(app_config):
     first_line = done.stderr.splitlines()[0]
     assert first_line.startswith("Error: Extension « sample_plugins.failing » : échec au démarrage")
     assert "the MSSanté certificate is missing" in first_line
+
+
+def test_the_readmes_example_plugin_works(app_config, tmp_path, monkeypatch):
+    """The example of "Écrire un plugin", as the README prints it."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Écrire un plugin", 1)[1].split("```python\n", 1)[1]
+    package = tmp_path / "readme_example"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bonjour.py").write_text(example.split("```", 1)[0], encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    example_app = create_app({**app_config, "PLUGINS": "readme_example.bonjour"})
+    assert "Bonjour depuis une extension." in example_app.test_client().get("/bonjour").text
+    with example_app.app_context():
+        assert "bonjour" in operators()
+        context = runtime.ServiceContext("suivi", 1, "accueil", "Accueil", {})
+        greeted = runtime.connector_named("bonjour")({"nom": "Léa"}, context)
+        assert greeted == {"message": "Bonjour Léa", "step": "accueil"}
