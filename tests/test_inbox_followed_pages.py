@@ -35,11 +35,11 @@ def expected_order(structure):
     return [str(t.id) for t in sorted(tasks, key=lambda t: (t.due_sort, t.id))]
 
 
-def pages(api, per_page, query=""):
-    """Every page of "Suivi", walked until the API says there is no more; and the totals."""
+def pages(api, per_page, query="", scope="followed"):
+    """Every page of the list, walked until the API says there is no more; and the totals."""
     found, totals, number = [], set(), 1
     while True:
-        page = api.get(f"/tasks?scope=followed&per_page={per_page}&page={number}{query}")
+        page = api.get(f"/tasks?scope={scope}&per_page={per_page}&page={number}{query}")
         found += api_ids(page)
         totals.add(page.json["total"])
         if number * per_page >= page.json["total"]:
@@ -100,7 +100,7 @@ def test_wrong_tallies_lose_no_task_and_the_recount_puts_them_right(
     api = api_as(coordinator)
     # Weeks the tallies forgot (one of them the last: tasks without a due date), and a week
     # they count twice.
-    weeks = list(TaskTally.objects(structure=structure.id).order_by("week"))
+    weeks = list(TaskTally.objects(owner=f"s:{structure.id}").order_by("week"))
     weeks[1].delete()
     weeks[-1].delete()
     weeks[-2].update(inc__open=weeks[-2].open)
@@ -122,3 +122,25 @@ def test_the_worker_recounts_once_a_day(app, spread):
     assert tallies.recount_if_due() is None  # done today
     with travel(timedelta(days=1, minutes=1)):
         assert tallies.recount_if_due() == 0
+
+
+def test_my_tasks_page_the_same_way_and_every_move_keeps_the_tallies_exact(
+    api_as, coordinator, structure, make_user, spread
+):
+    """The evaluations are the coordinator's: "Mes tâches" pages through the assignee's
+    tallies. Claims, hand-overs, releases and completions keep every tally exact: the
+    recount finds nothing to correct."""
+    api = api_as(coordinator)
+    mine = [t for t in spread if Task.objects.get(id=t).assignee == coordinator.id]
+    assert len(mine) == len(STARTS)
+    assert pages(api, 4, scope="mine") == (mine, {len(mine)})
+    colleague = make_user(structure, roles=["coordinator"], profession="coordinateur")
+    given = api.post(f"/tasks/{mine[0]}/assign", json={"user": str(colleague.id)})
+    assert given.status_code == 200, given.json
+    assert pages(api, 4, scope="mine") == (mine[1:], {len(mine) - 1})
+    assert pages(api_as(colleague), 4, scope="mine") == ([mine[0]], {1})
+    released = api_as(colleague).post(f"/tasks/{mine[0]}/release")
+    assert released.status_code == 200, released.json
+    done = api.post(f"/tasks/{mine[1]}/complete", json={"data": {**EVALUATION, "gir": 3}})
+    assert done.status_code == 200, done.json
+    assert tallies.recount() == 0

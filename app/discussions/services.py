@@ -33,8 +33,10 @@ MAX_TITLE = 200
 EMPTY = "Le message est vide : écrivez quelque chose ou joignez un fichier."
 TOO_LONG = f"Le message dépasse {MAX_BODY:,} caractères.".replace(",", " ")
 
-# "Mes discussions": how far back the first windows of activity go (see _latest_participations).
-RECENT = (timedelta(days=30), timedelta(days=365))
+# "Mes discussions": how far back the windows of activity go (see _latest_participations). A
+# coordinator may follow 1,500 threads that all moved this month: the first windows are short.
+RECENT = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30),
+          timedelta(days=365))  # fmt: skip
 LIGHT = {"_id": 1, "last_message_at": 1}
 
 
@@ -334,8 +336,9 @@ def visible_documents(actor, dossier, messages):
 
 def _latest_participations(actor, limit):
     """The actor's `limit` participations of latest activity. The embedded database reads
-    every match before it sorts (README, "Queries"): light rows are read for the last month,
-    then if need be the year before it, then the rest (and those never dated)."""
+    every match before it sorts (README, "Queries"): light rows are read for the last hour,
+    then if need be the day, the week, the month, the year before, then the rest (and those
+    never dated)."""
     now, rows, collection = utcnow(), [], Participation._get_collection()
     bounds = [now + timedelta(milliseconds=1), *(now - age for age in RECENT), EPOCH]
     for high, low in itertools.pairwise(bounds):

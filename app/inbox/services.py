@@ -180,7 +180,7 @@ def _rows(actor, scope, filters, done=False):
     return list(rows.values())
 
 
-# --- "Suivi" of a large structure: due-date ranges -----------------------------------------
+# --- long lists in due order: due-date ranges ------------------------------------------------
 
 
 @dataclass
@@ -193,12 +193,21 @@ class _Range:
     count: int | None
 
 
-def _followed_ranges(actor, filters):
+def _tally_owners(actor, scope):
+    """Whose tallies count the scope's open tasks (app/pathways/tallies.py)."""
+    if scope == "mine":
+        return [tallies.user_owner(actor.id)]
+    if scope == "followed":
+        return [tallies.structure_owner(s) for s in coordinated_structures(actor)]
+    return []
+
+
+def _ranges(actor, scope, filters):
     """Ranges of due dates that touch each other from the first to the last and hold all of
-    "Suivi", each with its count, from the tallies (app/pathways/tallies.py); None when the
-    structures have no tallies (never counted: the whole list is read instead)."""
-    structures = coordinated_structures(actor)
-    weeks = tallies.weeks(structures, filters.pathway or None) if structures else {}
+    the scope's open tasks, each with its count, from the tallies; None when there are none
+    (never counted: the whole list is read instead)."""
+    owners = _tally_owners(actor, scope)
+    weeks = tallies.weeks(owners, filters.pathway or None) if owners else {}
     if not weeks:
         return None
     limit, ranges, low = _due_limit(filters), [], EPOCH
@@ -212,49 +221,59 @@ def _followed_ranges(actor, filters):
         low = high
     if ranges:
         ranges[-1].high = limit or tallies.END  # a task the tallies missed is still read
-    # The tasks of refused dossiers are left out of the list: out of the counts too.
-    refused = refused_dossiers(actor)
-    query = {"dossier": {"$in": refused}, "status": "open"}
-    for row in Task._get_collection().find(query, ROW_FIELDS | {"structure": 1}) if refused else []:
-        if row.get("structure") in structures and (
-            not filters.pathway or row.get("pathway") == filters.pathway
-        ):
-            for each in ranges:
-                if each.count and each.low <= _aware(row["due_sort"]) < each.high:
-                    each.count -= 1
+    _discount_refused(actor, scope, filters, ranges)
     return ranges
+
+
+def _discount_refused(actor, scope, filters, ranges):
+    """The tasks of refused dossiers are left out of the list: out of the counts too."""
+    refused = refused_dossiers(actor)
+    if not refused:
+        return
+    structures = coordinated_structures(actor) if scope == "followed" else []
+    fields = ROW_FIELDS | {"structure": 1, "assignee": 1}
+    for row in Task._get_collection().find({"dossier": {"$in": refused}, "status": "open"},
+                                           fields):  # fmt: skip
+        mine = row.get("assignee") == actor.id if scope == "mine" else False
+        if not (mine or row.get("structure") in structures):
+            continue
+        if filters.pathway and row.get("pathway") != filters.pathway:
+            continue
+        for each in ranges:
+            if each.count and each.low <= _aware(row["due_sort"]) < each.high:
+                each.count -= 1
 
 
 def _aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _read_ranges(actor, filters, first, last):
-    """The light rows of "Suivi" due in [first.low, last.high), sorted."""
+def _read_ranges(actor, scope, filters, first, last):
+    """The light rows of the scope due in [first.low, last.high), sorted."""
     keep, rows = _keep(actor, filters), {}
     bounds = {"$gte": first.low, "$lt": last.high}
-    for query in _scope_queries(actor, "followed"):
+    for query in _scope_queries(actor, scope):
         for row in Task._get_collection().find({**query, "due_sort": bounds}, ROW_FIELDS):
             if keep(row):
                 rows[row["_id"]] = row
     return sorted(rows.values(), key=ORDER_KEYS["due"][0])
 
 
-def followed_total(actor, filters):
-    """How many tasks "Suivi" lists with these filters (due order, no dossier filter)."""
-    found = _followed_page(actor, filters, page=1, per_page=0)
-    return found[1] if found else len(_rows(actor, "followed", filters))
+def windowed_total(actor, scope, filters):
+    """How many open tasks the scope lists with these filters (due order, no dossier)."""
+    found = _windowed_page(actor, scope, filters, page=1, per_page=0)
+    return found[1] if found else len(_rows(actor, scope, filters))
 
 
-def _followed_page(actor, filters, page, per_page):
-    """(the page's light rows, total) of "Suivi" in due order, reading only the ranges of
-    due dates that hold the page; None when the tallies cannot say where they are."""
-    ranges = _followed_ranges(actor, filters)
+def _windowed_page(actor, scope, filters, page, per_page):
+    """(the page's light rows, total) of the scope's open tasks in due order, reading only
+    the ranges of due dates that hold the page; None when the tallies cannot say where."""
+    ranges = _ranges(actor, scope, filters)
     if ranges is None:
         return None
     for each in ranges:
         if each.count is None:
-            each.count = len(_read_ranges(actor, filters, each, each))
+            each.count = len(_read_ranges(actor, scope, filters, each, each))
     total, offset = sum(each.count for each in ranges), (page - 1) * per_page
     if per_page <= 0:
         return [], total
@@ -268,7 +287,7 @@ def _followed_page(actor, filters, page, per_page):
     while end + 1 < len(ranges) and held < wanted:
         end += 1
         held += ranges[end].count
-    rows = _read_ranges(actor, filters, ranges[start], ranges[end])
+    rows = _read_ranges(actor, scope, filters, ranges[start], ranges[end])
     return rows[offset - before : offset - before + per_page], total
 
 
@@ -285,8 +304,8 @@ def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
     has it or did it). The light rows of the scope are filtered and sorted here, and only
     the page's tasks read whole."""
     done = filters.done and scope != "available"
-    windowed = scope == "followed" and not done and filters.sort == "due" and not filters.dossier
-    found = _followed_page(actor, filters, page, per_page) if windowed else None
+    windowed = scope != "available" and not done and filters.sort == "due" and not filters.dossier
+    found = _windowed_page(actor, scope, filters, page, per_page) if windowed else None
     if found is None:
         rows = _rows(actor, scope, filters, done)
         key, reverse = ORDER_KEYS["done" if done else filters.sort]
@@ -311,12 +330,13 @@ def tasks(actor, scope="mine", filters=Filters(), page=1, per_page=50):
 def choices(actor, scope):
     """The dossiers and pathways found in the scope, for the filters' lists."""
     # The dossiers of the nearest tasks (the list is a shortcut, not an index of everything).
-    found = _followed_page(actor, Filters(), 1, 3 * MAX_CHOICES) if scope == "followed" else None
+    nearest = 3 * MAX_CHOICES
+    found = _windowed_page(actor, scope, Filters(), 1, nearest) if scope != "available" else None
     if found is None:
         rows = sorted(_rows(actor, scope, Filters()), key=ORDER_KEYS["due"][0])
         keys = {row["pathway"] for row in rows if row.get("pathway")}
     else:
-        rows, keys = found[0], tallies.pathways(coordinated_structures(actor))
+        rows, keys = found[0], tallies.pathways(_tally_owners(actor, scope))
     ids = list(dict.fromkeys(row["dossier"] for row in rows if row.get("dossier")))[:MAX_CHOICES]
     pathways = Pathway.objects(key__in=list(keys)).scalar("key", "name") if keys else []
     dossiers = Dossier.objects(id__in=ids).only("identity") if ids else []
@@ -337,11 +357,11 @@ def counters(actor):
     if counted_at and utcnow() - counted_at < COUNTS_KEPT_FOR:
         return kept["tasks"]
     counts = {
-        "mine": len(_rows(actor, "mine", Filters())),
+        "mine": windowed_total(actor, "mine", Filters()),
         "available": len(_rows(actor, "available", Filters())),
     }
     if follows(actor):
-        counts["followed_overdue"] = followed_total(actor, Filters(overdue=True))
+        counts["followed_overdue"] = windowed_total(actor, "followed", Filters(overdue=True))
     notifications.keep_task_counts(actor, counts)
     kept.update(tasks=counts, tasks_at=utcnow())
     return counts

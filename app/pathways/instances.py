@@ -177,11 +177,8 @@ def suspend_on_withdrawal(actor, dossier, **extra):
     suspended = PathwayInstance.objects(
         dossier=dossier.id, status__in=["running", "waiting", "error"]
     ).update(set__status="suspended", set__updated_at=utcnow())
-    stopped = list(
-        Task.objects(dossier=dossier.id, status="open").only(
-            "id", "structure", "pathway", "due_sort"
-        )
-    )
+    fields = ("id", "structure", "assignee", "pathway", "due_sort")
+    stopped = list(Task.objects(dossier=dossier.id, status="open").only(*fields))
     Task.objects(id__in=[t.id for t in stopped], status="open").update(set__status="suspended")
     tallies.closed(stopped)
     if suspended:
@@ -205,6 +202,7 @@ def claim_task(actor, task_id):
     )
     if not taken:
         raise Conflict(TAKEN)
+    tallies.moved(task, None, actor.id)
     if dossier is not None:
         circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
@@ -238,6 +236,7 @@ def release_task(actor, task_id):
     )
     if not given_back:
         raise Conflict("Cette tâche n'est plus à vous.")
+    tallies.moved(task, actor.id, routed.get("assignee"))
     return _changed(actor, dossier, task, "release")
 
 
@@ -251,9 +250,12 @@ def assign_task(actor, task_id, user_id):
     trial.assignee = getattr(assignee, "id", None)
     if assignee is None or not policy.can(assignee, "task.complete", (dossier, trial)):
         raise InvalidInput({"/user": CANNOT_DO}, CANNOT_DO)
-    Task.objects(id=task.id, status="open").update_one(
+    given = Task.objects(id=task.id, status="open", assignee=task.assignee).update_one(
         set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()
     )
+    if not given:
+        raise Conflict("Cette tâche vient de changer : rechargez la page.")
+    tallies.moved(task, task.assignee, assignee.id)
     return _changed(actor, dossier, task, "assign", assignee)
 
 

@@ -1,10 +1,12 @@
-"""How many open tasks each structure has, per pathway and per week of due date.
+"""How many open tasks each structure and each assignee has, per pathway and per week of due
+date.
 
 "Suivi" lists every open task of a structure, overdue first; a large structure has tens of
-thousands. The embedded database reads every document a query matches before it sorts or
-limits (README, "Queries"), so the list cannot ask for "the first 30 by due date": it reads
-a bounded range of due dates that holds the page, and these tallies say where that range
-is and how many tasks there are in all, in a few small documents.
+thousands, and a busy professional's "Mes tâches" may hold over a thousand. The embedded
+database reads every document a query matches before it sorts or limits (README, "Queries"),
+so a list cannot ask for "the first 30 by due date": it reads a bounded range of due dates
+that holds the page, and these tallies say where that range is and how many tasks there are
+in all, in a few small documents. Their owner is "s:<structure>" or "u:<assignee>".
 
 They are hints, kept exact by the writes below and recounted every night by the worker (and
 by `parcours install`): the list reads due-date ranges that touch each other from the first
@@ -14,8 +16,9 @@ boundary can be off until the next recount.
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from mongoengine import DateTimeField, Document, IntField, ObjectIdField, StringField
+from mongoengine import DateTimeField, Document, IntField, StringField
 
 from app.clock import utcnow
 from app.db import database
@@ -27,13 +30,27 @@ RECOUNT_EVERY = timedelta(days=1)
 
 
 class TaskTally(Document):
-    id = StringField(primary_key=True)  # "<structure>:<pathway>:<week>": written by _id
-    structure = ObjectIdField(required=True)
+    id = StringField(primary_key=True)  # "<owner>:<pathway>:<week>": written by _id
+    owner = StringField(required=True)  # "s:<structure id>" or "u:<assignee id>"
     pathway = StringField(default="")
     week = DateTimeField(required=True)  # Monday 00:00 UTC of the tasks' due_sort
     open = IntField(default=0)
 
-    meta = {"collection": "task_tallies", "indexes": [("structure", "pathway", "week")]}
+    meta = {"collection": "task_tallies", "indexes": [("owner", "pathway", "week")]}
+
+
+def structure_owner(structure_id):
+    return f"s:{structure_id}"
+
+
+def user_owner(user_id):
+    return f"u:{user_id}"
+
+
+def _owners(task):
+    """Whose lists a task is in: its structure's "Suivi", its assignee's "Mes tâches"."""
+    found = [structure_owner(task.structure)] if task.structure else []
+    return found + ([user_owner(task.assignee)] if getattr(task, "assignee", None) else [])
 
 
 def week_of(moment):
@@ -48,38 +65,57 @@ def week_end(week):
     return week + WEEK if week < END - WEEK else END
 
 
-def _key(structure, pathway, due_sort):
-    return structure, pathway or "", week_of(due_sort)
+def _key(owner, pathway, due_sort):
+    return owner, pathway or "", week_of(due_sort)
 
 
 def _add(counts):
     collection = TaskTally._get_collection()
-    for (structure, pathway, week), by in counts.items():
+    for (owner, pathway, week), by in counts.items():
         if by:
             collection.update_one(
-                {"_id": f"{structure}:{pathway}:{week.date().isoformat()}"},
+                {"_id": f"{owner}:{pathway}:{week.date().isoformat()}"},
                 {"$inc": {"open": by},
-                 "$setOnInsert": {"structure": structure, "pathway": pathway, "week": week}},
+                 "$setOnInsert": {"owner": owner, "pathway": pathway, "week": week}},
                 upsert=True,
             )  # fmt: skip
 
 
+def _counts(tasks, by=1):
+    counts = Counter()
+    for task in tasks:
+        for owner in _owners(task):
+            counts[_key(owner, task.pathway, task.due_sort)] += by
+    return counts
+
+
 def opened(tasks):
     """Count these tasks, just created open."""
-    _add(Counter(_key(t.structure, t.pathway, t.due_sort) for t in tasks if t.structure))
+    _add(_counts(tasks))
 
 
 def closed(tasks):
     """Stop counting these tasks, open until now (completed, cancelled, suspended)."""
-    counts = Counter(_key(t.structure, t.pathway, t.due_sort) for t in tasks if t.structure)
-    _add({key: -by for key, by in counts.items()})
+    _add(_counts(tasks, -1))
 
 
-def weeks(structures, pathway=None):
-    """{week: open tasks} of `structures` (of one pathway, or of all), weeks ascending."""
-    query = {"structure": {"$in": list(structures)}} if len(structures) != 1 else {
-        "structure": structures[0]
-    }  # fmt: skip
+def moved(task, before, after):
+    """The task went from assignee `before` to `after` (either may be None)."""
+    changes = Counter()
+    if before:
+        changes[_key(user_owner(before), task.pathway, task.due_sort)] -= 1
+    if after:
+        changes[_key(user_owner(after), task.pathway, task.due_sort)] += 1
+    _add(changes)
+
+
+def _by_owners(owners):
+    return {"owner": {"$in": list(owners)}} if len(owners) != 1 else {"owner": owners[0]}
+
+
+def weeks(owners, pathway=None):
+    """{week: open tasks} of `owners` (of one pathway, or of all), weeks ascending."""
+    query = _by_owners(owners)
     counts = Counter()
     for row in TaskTally._get_collection().find(query, {"pathway": 1, "week": 1, "open": 1}):
         if pathway is None or row.get("pathway") == pathway:
@@ -88,10 +124,9 @@ def weeks(structures, pathway=None):
     return dict(sorted((week, n) for week, n in counts.items() if n > 0))
 
 
-def pathways(structures):
-    """The keys of the pathways with open tasks in `structures`."""
-    rows = TaskTally._get_collection().find({"structure": {"$in": list(structures)}},
-                                            {"pathway": 1, "open": 1})  # fmt: skip
+def pathways(owners):
+    """The keys of the pathways with open tasks of `owners`."""
+    rows = TaskTally._get_collection().find(_by_owners(owners), {"pathway": 1, "open": 1})
     return {row["pathway"] for row in rows if row.get("open", 0) > 0 and row.get("pathway")}
 
 
@@ -100,18 +135,20 @@ def recount():
     from app.pathways.models import Task
 
     counts = Counter()
-    for row in Task._get_collection().find(
-        {"status": "open"}, {"_id": 0, "structure": 1, "pathway": 1, "due_sort": 1}
-    ):
-        if row.get("structure") and row.get("due_sort"):
-            counts[_key(row["structure"], row.get("pathway"), row["due_sort"])] += 1
+    fields = {"_id": 0, "structure": 1, "assignee": 1, "pathway": 1, "due_sort": 1}
+    for row in Task._get_collection().find({"status": "open"}, fields):
+        if row.get("due_sort"):
+            task = SimpleNamespace(**{k: row.get(k) for k in ("structure", "assignee")})
+            for owner in _owners(task):
+                counts[_key(owner, row.get("pathway"), row["due_sort"])] += 1
+    collection = TaskTally._get_collection()
+    fields = {"owner": 1, "pathway": 1, "week": 1, "open": 1}
     kept = {
-        (row["structure"], row.get("pathway", ""), row["week"].replace(tzinfo=UTC)): row.get(
-            "open", 0
-        )
-        for row in TaskTally._get_collection().find({}, {"structure": 1, "pathway": 1, "week": 1,
-                                                         "open": 1})
-    }  # fmt: skip
+        (row["owner"], row.get("pathway", ""), row["week"].replace(tzinfo=UTC)): row.get("open", 0)
+        for row in collection.find({}, fields)
+        if row.get("owner")
+    }
+    collection.delete_many({"owner": None})  # written before tallies had owners
     changes = {key: counts.get(key, 0) - kept.get(key, 0) for key in counts.keys() | kept.keys()}
     changes = {key: by for key, by in changes.items() if by}
     _add(changes)

@@ -69,10 +69,13 @@ def test_design_publish_and_fill_on_a_phone(
     _add(page, "Texte long", "Action", place="Actions", required=True)
 
     conditions = page.locator("details", has_text="Ajouter une condition")
-    conditions.locator("summary").click()
     target = conditions.get_by_label("Afficher et rendre obligatoire")
-    if not target.is_visible():  # clicked while htmx was still settling the previous swap
-        conditions.locator("summary").click()
+    for _ in range(10):  # htmx may still be settling the previous swap (and its <details>)
+        if target.is_visible():
+            break
+        if conditions.get_attribute("open") is None:
+            conditions.locator("summary").click()
+        page.wait_for_timeout(200)
     expect(target).to_be_visible()
     conditions.get_by_label("Afficher et rendre obligatoire").select_option(
         label="Précisez le motif"
