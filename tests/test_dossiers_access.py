@@ -580,6 +580,10 @@ GET POST /api/v1/dossiers/<dossier_id>/messages
 GET PATCH DELETE /api/v1/entries/<entry_id>
 GET /api/v1/entries/<entry_id>/versions
 GET /api/v1/entries/<entry_id>/file
+GET /dossiers/<dossier_id>/export/<fmt>
+GET /entrees/<entry_id>/export/<fmt>
+GET /api/v1/dossiers/<dossier_id>/export
+GET /api/v1/entries/<entry_id>/export
 """
 ROUTE_LIST = [(m, line.split()[-1]) for line in ROUTES.split("\n") for m in line.split()[:-1]]
 # Every answer is 404 but these: creating a dossier is a coordinator's (403); lists and
@@ -633,6 +637,7 @@ def test_every_route_refuses_who_may_not_see(world, api_as, login_as, kind, laye
         "<member_id>": str(dossier.member_for(world.users["gp"].id).id),
         "<request_id>": str(pending.id),
         "<key>": "evaluation_multidimensionnelle",
+        "<fmt>": "json",
         "recherche": "recherche?q=quenardel+philomene",
         "/search": "/search?q=quenardel+philomene",
     }

@@ -126,7 +126,7 @@ def test_an_unknown_format_is_refused(api_as, coordinator, exported, fmt):
     assert refused.status_code == 422
     message = refused.json["error"]["fields"]["/format"]
     assert message.startswith("Format d'export inconnu")
-    assert "(disponibles : json, pdf)" in message
+    assert "(disponibles : fhir, json, pdf)" in message
 
 
 def test_the_dossier_page_offers_the_downloads(login_as, coordinator, exported):
@@ -136,3 +136,39 @@ def test_the_dossier_page_offers_the_downloads(login_as, coordinator, exported):
     assert f'href="/dossiers/{dossier.id}/export/json"' in page
     entry = login_as(coordinator).get(f"/entrees/{ids[0]}").get_data(as_text=True)
     assert f'href="/entrees/{ids[0]}/export/pdf"' in entry
+
+
+def resources(response, kind):
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle = Bundle.model_validate_json(response.data)  # valid FHIR, read back independently
+    assert bundle.type == "collection"
+    return [e.resource for e in bundle.entry if e.resource.get_resource_type() == kind]
+
+
+def test_the_fhir_bundle_is_valid_and_holds_what_the_caller_sees(api_as, coordinator, exported):
+    dossier, nurse, ids = exported
+    dossier.identity.ins = "241037501234567"  # an INS, on an identity nobody qualified
+    dossier.save()
+    response = api_as(coordinator).get(f"/dossiers/{dossier.id}/export?format=fhir")
+    assert response.status_code == 200
+    assert response.mimetype == "application/fhir+json"
+    [patient] = resources(response, "Patient")
+    assert patient.name[0].family == dossier.identity.birth_name
+    assert not patient.identifier  # no INS: the identity is not qualified
+    [team] = resources(response, "CareTeam")
+    assert [p.member.display for p in team.participant][-1] == "Infirmière Inès"
+    [consent] = resources(response, "Consent")
+    assert consent.status == "active"
+    [answers] = resources(response, "QuestionnaireResponse")
+    texts = [(item.text, item.answer[0].valueString) for item in answers.item if item.answer]
+    assert ("Lieu de l'évaluation", "Au domicile") in texts
+    [questionnaire] = resources(response, "Questionnaire")
+    assert answers.questionnaire.startswith(questionnaire.url)
+    notes = [c.payload[0].contentString for c in resources(response, "Communication")]
+    assert sorted(notes) == ["Passage de l'infirmière à 9 h.", "Réserve du coordinateur."]
+    assert {p.name[0].text for p in resources(response, "Practitioner")} >= {coordinator.name}
+    assert resources(response, "Organization")[0].name == "DAC de test"
+    theirs = api_as(nurse).get(f"/dossiers/{dossier.id}/export?format=fhir")
+    notes = [c.payload[0].contentString for c in resources(theirs, "Communication")]
+    assert notes == ["Passage de l'infirmière à 9 h."]

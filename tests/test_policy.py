@@ -49,6 +49,7 @@ MATRIX = {
     "profile.edit": ("self", "TTTTTTFFFTFFT"),
     "token.manage": ("self", "TTTTTTFFFTFFT"),
     "audit.view": (None, "TFFFFFFFFFFFT"),
+    "terms.publish": (None, "TFFFFFFFFFFFT"),
     "form.view": (None, "TTTTTTFFFTFFT"),
     # The target is the form's owner structure; a global form (None) is platform admin's.
     "form.manage": ("structure", "TTFFFFFFFFFFT"),

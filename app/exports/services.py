@@ -59,8 +59,7 @@ def _people(ids):
     return {u.id: u for u in User.objects(id__in=ids).only("name", "email", "profession")}
 
 
-def dossier_view(actor, dossier_id):
-    dossier = dossiers.get_dossier(actor, dossier_id, record=False)
+def dossier_view(actor, dossier):
     visible = dossier_entries.list_entries(actor, dossier)
     view = ExportView("dossier", actor, utcnow(), dossier, cached_structure(dossier.structure),
                       members=list(dossier.members), entries=visible)  # fmt: skip
@@ -80,10 +79,8 @@ def dossier_view(actor, dossier_id):
     return view
 
 
-def entry_view(actor, entry_id):
-    dossier, entry = dossier_entries.get_entry(actor, entry_id)
-    if entry.deleted:
-        raise NotFound(dossier_entries.NOT_FOUND)
+def entry_view(actor, found):
+    dossier, entry = found
     view = ExportView("entry", actor, utcnow(), dossier, cached_structure(dossier.structure),
                       entries=[entry])  # fmt: skip
     view.forms = _forms([entry])
@@ -92,9 +89,16 @@ def entry_view(actor, entry_id):
 
 
 def export(actor, kind, subject_id, name):
-    """(bytes, media type, file name) of the subject in format `name`; audited."""
+    """(bytes, media type, file name) of the subject in format `name`; audited. Access
+    first: who may not see the subject learns nothing, not even which formats exist."""
+    if kind == "dossier":
+        subject, make = dossiers.get_dossier(actor, subject_id, record=False), dossier_view
+    else:
+        subject, make = dossier_entries.get_entry(actor, subject_id), entry_view
+        if subject[1].deleted:
+            raise NotFound(dossier_entries.NOT_FOUND)
     chosen = exporter(name)
-    view = (dossier_view if kind == "dossier" else entry_view)(actor, subject_id)
+    view = make(actor, subject)
     content = chosen.build(view)
     subject = view.dossier if kind == "dossier" else view.entries[0]
     audit.record(actor, f"{kind}.export", subject, dossier=str(view.dossier.id), format=name,

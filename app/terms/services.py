@@ -1,8 +1,9 @@
 """The CGU: the current version, publishing a new one, accepting it."""
 
+import time
 from pathlib import Path
 
-from flask import g
+from flask import current_app, g
 from mongoengine.errors import NotUniqueError
 
 from app import audit, policy
@@ -20,14 +21,21 @@ PUBLISH = {
         "summary": {"type": "string", "maxLength": 500},
     },
 }
+CACHE_FOR = 30  # seconds
 OUTDATED = "Une nouvelle version des conditions d'utilisation vient d'être publiée : lisez-la."
 
 
 def current():
-    """The latest version, or None before the first is published (read once per request)."""
+    """The latest version, or None before the first is published. Every page asks: it is
+    kept by the process for CACHE_FOR seconds (a version another process publishes is asked
+    for within that time; one published here, at once)."""
     if "terms_current" not in g:
-        # Few documents: the sort reads them all, which is nothing.
-        g.terms_current = TermsVersion.objects.order_by("-version").first()
+        cache = current_app.extensions.setdefault("terms_cache", {})
+        if not cache or time.monotonic() - cache["at"] > CACHE_FOR:
+            # Few documents: the sort reads them all, which is nothing.
+            latest = TermsVersion.objects.order_by("-version").first()
+            cache.update(at=time.monotonic(), version=latest)
+        g.terms_current = cache["version"]
     return g.terms_current
 
 
@@ -60,6 +68,7 @@ def publish(actor, data):
     except NotUniqueError:
         raise Conflict("Une autre version vient d'être publiée : rechargez la page.") from None
     g.terms_current = published
+    current_app.extensions["terms_cache"] = {"at": time.monotonic(), "version": published}
     audit.record(actor, "terms.publish", published, version=published.version)
     return published
 

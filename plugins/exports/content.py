@@ -1,7 +1,16 @@
 """The export's content as plain data, shared by the formats: labels, not keys."""
 
+from datetime import UTC
+
 from app.formkit.plain import labelled
 from app.reference import CARE_ROLES, DATA_CATEGORIES, ENTRY_KINDS, profession_label
+
+
+def iso(moment):
+    """An instant as ISO 8601 with its offset (MongoDB gives UTC without one)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def patient(view):
@@ -47,7 +56,7 @@ def entry(view, found):
         "author_profession": profession_label(found.author_profession)
         if found.author_profession else None,
         "author_structure": found.author_structure,
-        "created_at": found.created_at.isoformat(),
+        "created_at": iso(found.created_at),
         "version": found.version,
     }  # fmt: skip
 
@@ -56,10 +65,9 @@ def pathways(view):
     return [
         {"id": str(instance.id), "name": instance.name or instance.pathway,
          "pathway": instance.pathway, "status": instance.status,
-         "started_at": instance.started_at.isoformat() if instance.started_at else None,
+         "started_at": iso(instance.started_at),
          "tasks": [{"title": t.title, "status": t.status,
-                    "due_at": t.due_at.isoformat() if t.due_at else None,
-                    "completed_at": t.completed_at.isoformat() if t.completed_at else None}
+                    "due_at": iso(t.due_at), "completed_at": iso(t.completed_at)}
                    for t in tasks]}
         for instance, tasks in view.pathways
     ]  # fmt: skip
@@ -68,7 +76,7 @@ def pathways(view):
 def messages(view):
     return [
         {"seq": m.seq, "author": m.author_name, "body": m.body or "",
-         "created_at": m.created_at.isoformat(),
+         "created_at": iso(m.created_at),
          "attachments": [a.filename for a in m.attachments]}
         for m in view.messages
     ]  # fmt: skip
@@ -78,7 +86,7 @@ def whole(view):
     structure = view.structure
     return {
         "format": "parcours-export", "format_version": 1, "kind": view.kind,
-        "generated_at": view.generated_at.isoformat(),
+        "generated_at": iso(view.generated_at),
         "generated_by": {"id": str(view.actor.id), "name": view.actor.name},
         "structure": {"id": str(view.dossier.structure),
                       "name": getattr(structure, "name", None)},
