@@ -107,14 +107,28 @@ class Criteria:
         return {k: v for k, v in values.items() if v}
 
 
+def _name_at(position):
+    """The two-character name prefix at `position` of the grid "00" … "zz"."""
+    size = len(ALPHABET)
+    return ALPHABET[position // size] + ALPHABET[position % size]
+
+
+def _position(name):
+    """The grid position of the first two characters of `name` (at or before it)."""
+    first = max(ALPHABET.find(name[:1]), 0)
+    second = max(ALPHABET.find(name[1:2]), 0) if len(name) > 1 else 0
+    return first * len(ALPHABET) + second
+
+
 def _windows(start):
-    """[low, high) windows of names going up from `start`: a letter, then wider while they
-    come back nearly empty; the last is open past the end of the alphabet."""
-    position = max(ALPHABET.find(start[:1]), 0) if start else ALPHABET.index("a")
-    low, span = (start if start else ""), 1
+    """[low, high) windows of names going up from `start`: two letters wide ("ma" to "mb")
+    at first, so that a common key reads a few hundred rows at most, then twice as wide
+    each time they come back nearly empty; the last is open past the end of the alphabet."""
+    position = _position(start) if start else _position("a")
+    low, span, last = start, 1, len(ALPHABET) ** 2
     while True:
         end = position + span
-        high = ALPHABET[end] if end < len(ALPHABET) else HIGH
+        high = _name_at(end) if end < last else HIGH
         found = yield {"$gte": low, "$lt": high}
         if high == HIGH:
             return
