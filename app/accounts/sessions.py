@@ -24,7 +24,10 @@ def init_app(app):
 
 
 def end_idle_session():
-    if request.blueprint == "api" or not current_user.is_authenticated:
+    # Static files and the API (tokens) have no session to end: no user is loaded for them.
+    if request.endpoint in (None, "static") or request.blueprint == "api":
+        return None
+    if not current_user.is_authenticated:
         return None
     now, seen = int(utcnow().timestamp()), session.get("seen_at")
     minutes = current_app.config["SESSION_IDLE_MINUTES"]
