@@ -14,11 +14,11 @@ peak does not move with the file) — what grows with the file is 16 bytes per p
 The search half writes its professionals directly (raw insert_many of what the import
 stores, keys by app.directory.models.search_fields), with names of a skewed distribution
 (a few very common surnames, a long tail, first names shared by many: what makes a name
-beginning expensive; the commonest is 0.45% of everyone), 13 departments of skewed sizes, professions in national proportions
-(a third nurses), specialties for the doctors, 5% with an account. Each query kind is timed
-on `--samples` different values through app.directory.search.search (first page of 20, the
-entries read whole), then a few pages further with the cursor. Prints numbers; asserts
-nothing.
+beginning expensive; the commonest is 0.45% of everyone), 13 departments of skewed sizes,
+professions in national proportions (a third nurses), specialties for the doctors, 5% with
+an account. Each query kind is timed on `--samples` different values through
+app.directory.search.search (first page of 20, the entries read whole), then a few pages
+further with the cursor. Prints numbers; asserts nothing.
 """
 
 import argparse
