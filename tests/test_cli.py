@@ -154,7 +154,7 @@ def test_install_loads_what_ships_and_brings_older_data_up_to_date(runner):
     assert first.exit_code == 0, first.output
     assert "pathways deployed: demande_compte" in first.output
     assert "task tallies corrected: 1; directory entries reindexed: 3" in first.output
-    assert {tuple(p.facets[:2]) for p in Professional.objects} == {("n:an", "n:anc")}
+    assert {tuple(p.facets[:2]) for p in Professional.objects} == {("n:anc", "n:anci")}
     assert TaskTally.objects.get().open == 0
     assert Pathway.objects(key="demande_compte").count() == 1
     assert "terms of use: version 1 published" in first.output

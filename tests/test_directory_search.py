@@ -26,6 +26,8 @@ def directory(runner, make_user, structure, tmp_path):
         mss="jeanne.lefebvre@social.mssante.fr",
     )  # fmt: skip
     lefebvre.save()
+    for last, first in (("LY", "Minh"), ("LY", "Anh"), ("LYON", "Paul")):
+        Professional(last_name=last, first_name=first, profession="60").save()
     linked = Professional.objects(source="rpps").order_by("rpps").first()
     user = make_user(structure, name=linked.name, profession=linked.profession)
     user.update(set__phone=PERSONAL_PHONE)
@@ -43,7 +45,8 @@ def expected(name="", profession="", specialty="", commune="", postcode="", depa
     for p in Professional.objects(active=True):
         names = tokens(p.last_name, p.first_name)
         sites = p.sites
-        if not all(any(n.startswith(w) for n in names) for w in words):
+        # A two-letter word is a whole name; longer ones begin a name.
+        if not all(any(n == w if len(w) == 2 else n.startswith(w) for n in names) for w in words):
             continue
         if profession and p.profession != profession:
             continue
@@ -81,13 +84,15 @@ CASES = [
     {"name": "lefeb"},
     {"name": "LEFÈBVRE jea"},
     {"name": "andre"},  # ANDRÉ: accents and case ignored
-    {"name": "an"},  # two letters: first names too (Anaïs)
+    {"name": "ly"},  # two letters: LY exactly, not LYON
+    {"name": "ly", "profession": "60"},
     {"profession": "60"},
     {"profession": "10", "department": "31"},
     {"department": "34"},
     {"commune": "beziers"},
     {"commune": "Nîmes", "profession": "21"},
     {"postcode": "31000"},
+    {"postcode": "31000", "profession": "60"},
     {"specialty": "Cardiologie et maladies vasculaires"},
     {"specialty": "cardiologie et maladies vasculaires", "department": "66"},
     {"has_account": "1"},

@@ -87,9 +87,10 @@ class Professional(Document):
         return self.profession_name or self.profession or ""
 
 
-# The name beginnings a search can start from: "le" is looked up as "n:le", "lefeb" as
-# "n:lefeb", "lefebvre" as "n:lefebv" (then filtered on the whole word).
-NAME_KEY_LENGTHS = range(2, 7)
+# The name beginnings a search can start from: "lefeb" is looked up as "n:lefeb", "lefebvre"
+# as "n:lefebv" (then filtered on the whole word). Two letters find a two-letter name ("Ly",
+# "Le" of "Le Goff") exactly: as a beginning they would match a tenth of the directory.
+NAME_KEY_LENGTHS = range(3, 7)
 
 
 def name_key(token):
@@ -106,6 +107,8 @@ def search_fields(doc):
     last, first = doc.get("last_name") or "", doc.get("first_name") or ""
     facets = set()
     for token in tokens(last, first):
+        if len(token) == 2:
+            facets.add("n:" + token)
         facets.update("n:" + token[:n] for n in NAME_KEY_LENGTHS if len(token) >= n)
     profession = doc.get("profession") or ""
     if profession:
@@ -120,8 +123,12 @@ def search_fields(doc):
                 facets.add(f"dp:{department}:{profession}")
         if site.get("postcode"):
             facets.add("cp:" + site["postcode"])
+            if profession:  # a profession in a town: one selective key
+                facets.add(f"cpp:{site['postcode']}:{profession}")
         if site.get("commune"):
             facets.add("c:" + place_key(site["commune"]))
+            if profession:
+                facets.add(f"ccp:{place_key(site['commune'])}:{profession}")
     if doc.get("user"):
         facets.add("a:1")
     return fold(f"{last} {first}").strip(), sorted(facets)

@@ -19,7 +19,7 @@ from app.dossiers.listing import ALPHABET
 from app.dossiers.services import object_id
 from app.errors import NotFound
 from app.reference import PROFESSIONS
-from app.text import HIGH, matches_all, tokens
+from app.text import HIGH, tokens
 from app.validation import InvalidInput
 
 PER_PAGE = 20
@@ -27,8 +27,8 @@ MAX_PER_PAGE = 50
 MAX_TEXT = 100
 NOT_FOUND = "Ce professionnel n'est pas dans l'annuaire."
 NOTHING_ASKED = (
-    "Saisissez un nom (au moins 2 lettres), ou choisissez une profession, une spécialité ou un "
-    "lieu d'exercice."
+    "Saisissez un nom (3 lettres au moins pour un début de nom, ou un nom de 2 lettres en "
+    "entier), ou choisissez une profession, une spécialité ou un lieu d'exercice."
 )
 # The light rows the filters read.
 ROW = {"_id": 1, "sort_name": 1, "facets": 1, "search_keys": 1, "active": 1}
@@ -83,8 +83,12 @@ class Criteria:
             wanted.append("d:" + self.department)
         if self.commune:
             wanted.append("c:" + place_key(self.commune))
+            if self.profession:  # on the same site
+                wanted.append(f"ccp:{place_key(self.commune)}:{self.profession}")
         if self.postcode:
             wanted.append("cp:" + self.postcode)
+            if self.profession:
+                wanted.append(f"cpp:{self.postcode}:{self.profession}")
         if self.specialty:
             wanted.append("s:" + place_key(self.specialty))
         if self.has_account:
@@ -97,8 +101,10 @@ class Criteria:
         words = [w for w in self.words if len(w) >= NAME_KEY_LENGTHS[0]]
         if words:
             return name_key(max(words, key=len))
+        if short := [w for w in self.words if len(w) == 2]:
+            return "n:" + short[0]  # a two-letter name, exactly
         keys = self.keys()
-        order = ("cp:", "c:", "dp:", "s:", "d:", "p:", "a:")
+        order = ("cpp:", "ccp:", "cp:", "c:", "dp:", "s:", "d:", "p:", "a:")
         return min(keys, key=lambda k: order.index(k.split(":")[0] + ":")) if keys else None
 
     def as_args(self):
@@ -137,6 +143,14 @@ def _windows(start):
             span *= 2
 
 
+def _names_match(keys, words):
+    """Every word begins a name, but a two-letter word is a whole name ("Ly", not "Lyon")."""
+    return all(
+        any(key == word if len(word) == 2 else key.startswith(word) for key in keys)
+        for word in words
+    )
+
+
 def _cursor(after):
     """ "<sort_name>~<id>" -> (sort_name, id); None if absent or garbled."""
     if not after or "~" not in after:
@@ -165,7 +179,7 @@ def search(actor, criteria, after=None, per_page=PER_PAGE):
             for row in rows
             if row.get("active", True)
             and keys <= set(row.get("facets", ()))
-            and matches_all(row.get("search_keys", ()), words)
+            and _names_match(row.get("search_keys", ()), words)
             and (cursor is None or (row["sort_name"], row["_id"]) > cursor)
         )
         found += kept
