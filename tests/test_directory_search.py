@@ -28,6 +28,12 @@ def directory(runner, make_user, structure, tmp_path):
     lefebvre.save()
     for last, first in (("LY", "Minh"), ("LY", "Anh"), ("LYON", "Paul")):
         Professional(last_name=last, first_name=first, profession="60").save()
+    # A common surname, read by the initials of its first names, and its neighbours.
+    martins = [("MARTIN", f"{initial}{n}ne") for initial in "ajmz0" for n in "abcdefg"]
+    martins += [("MARTIN", ""), ("MARTIN-DUPONT", "Léa"), ("MARTINEZ", "Ana"),
+                ("DURAND", "Martin"), ("MARTIN", "-Jo"), ("MARTIN", "Émile")]  # fmt: skip
+    for last, first in martins:
+        Professional(last_name=last, first_name=first, profession="60").save()
     linked = Professional.objects(source="rpps").order_by("rpps").first()
     user = make_user(structure, name=linked.name, profession=linked.profession)
     user.update(set__phone=PERSONAL_PHONE)
@@ -96,6 +102,10 @@ CASES = [
     {"specialty": "Cardiologie et maladies vasculaires"},
     {"specialty": "cardiologie et maladies vasculaires", "department": "66"},
     {"has_account": "1"},
+    {"name": "martin"},  # 36 MARTIN, then MARTIN-DUPONT and MARTINEZ, and Martin DURAND
+    {"name": "martin j"},
+    {"name": "marti"},
+    {"name": "martin", "profession": "60"},
     {"name": "andr", "department": "65", "profession": "21"},
 ]
 

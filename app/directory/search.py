@@ -10,6 +10,7 @@ give, in windows of `sort_name` on the (facets, sort_name) index; light rows are
 here on the other criteria, and only the page's entries are read whole.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass, fields
 
 from app import policy
@@ -95,14 +96,18 @@ class Criteria:
             wanted.append("a:1")
         return wanted
 
+    def name_word(self):
+        """The word the search reads by: the longest of 3 letters or more, else a
+        two-letter name; "" when no name was typed."""
+        words = [w for w in self.words if len(w) >= NAME_KEY_LENGTHS[0]]
+        short = [w for w in self.words if len(w) == 2]
+        return max(words, key=len) if words else (short[0] if short else "")
+
     def driver(self):
         """The one key the query reads by: the longest name word's beginning, else the most
         selective place, else the rest; None if nothing was asked."""
-        words = [w for w in self.words if len(w) >= NAME_KEY_LENGTHS[0]]
-        if words:
-            return name_key(max(words, key=len))
-        if short := [w for w in self.words if len(w) == 2]:
-            return "n:" + short[0]  # a two-letter name, exactly
+        if word := self.name_word():
+            return name_key(word) if len(word) > 2 else "n:" + word  # 2 letters: exactly
         keys = self.keys()
         order = ("cpp:", "ccp:", "cp:", "c:", "dp:", "s:", "d:", "p:", "a:")
         return min(keys, key=lambda k: order.index(k.split(":")[0] + ":")) if keys else None
@@ -113,34 +118,63 @@ class Criteria:
         return {k: v for k, v in values.items() if v}
 
 
-def _name_at(position):
-    """The two-character name prefix at `position` of the grid "00" … "zz"."""
-    size = len(ALPHABET)
-    return ALPHABET[position // size] + ALPHABET[position % size]
+def _cell(position, width):
+    """The name prefix of `width` characters at `position` of the grid "0…" … "z…"."""
+    size, chars = len(ALPHABET), []
+    for _ in range(width):
+        position, digit = divmod(position, size)
+        chars.append(ALPHABET[digit])
+    return "".join(reversed(chars))
 
 
-def _position(name):
-    """The grid position of the first two characters of `name` (at or before it)."""
-    first = max(ALPHABET.find(name[:1]), 0)
-    second = max(ALPHABET.find(name[1:2]), 0) if len(name) > 1 else 0
-    return first * len(ALPHABET) + second
+def _position(name, width):
+    """The position of the last grid cell at or before `name`, so that a window begun at
+    `name` and ended at a later cell is never empty by construction."""
+    position = 0
+    for index in range(width):
+        char = name[index : index + 1]
+        digit = bisect_right(ALPHABET, char) - 1 if char else 0
+        if digit < 0:  # below "0" (a space, a hyphen): the cell before this one
+            return max(position * len(ALPHABET) ** (width - index) - 1, 0)
+        position = position * len(ALPHABET) + digit
+        if char and ALPHABET[digit] != char:  # between two letters: the row's last cell
+            return (position + 1) * len(ALPHABET) ** (width - index - 1) - 1
+    return position
 
 
-def _windows(start):
-    """[low, high) windows of names going up from `start`: two letters wide ("ma" to "mb")
-    at first, so that a common key reads a few hundred rows at most, then twice as wide
-    each time they come back nearly empty; the last is open past the end of the alphabet."""
-    position = _position(start) if start else _position("a")
-    low, span, last = start, 1, len(ALPHABET) ** 2
-    while True:
+def _grid(low, high, prefix, width, span):
+    """[low, high) in windows of `prefix` + `width` characters: one cell wide at first,
+    twice as wide each time one comes back nearly empty (what is found is sent in).
+    Returns the span reached."""
+    cells = len(ALPHABET) ** width
+    position = _position(low[len(prefix) :] or "a", width)
+    while low < high:
         end = position + span
-        high = _name_at(end) if end < last else HIGH
-        found = yield {"$gte": low, "$lt": high}
-        if high == HIGH:
-            return
-        low, position = high, end
+        bound = min(prefix + _cell(end, width) if end < cells else prefix + HIGH, high)
+        found = yield {"$gte": low, "$lt": bound}
+        low, position = bound, end
         if found is not None and found < PER_PAGE // 2:
             span *= 2
+    return span
+
+
+def _windows(start, surname=""):
+    """[low, high) windows of names going up from `start`: two letters wide ("ma" to "mb")
+    at first, so that a common key reads a few hundred rows at most, then wider as they
+    come back nearly empty; the last is open past the end of the alphabet. When a word
+    was typed, the people who bear it as their whole surname ("martin …", 900 of 200,000)
+    are read by the initial of their first name, so that a page of MARTIN reads a few
+    dozen rows, not all of them."""
+    if not surname:
+        yield from _grid(start, HIGH, "", 2, 1)
+        return
+    block, span = surname + " ", 1
+    if start < block:
+        span = yield from _grid(start, block, "", 2, span)
+    if start < block + HIGH:
+        yield from _grid(max(start, block), block + HIGH, block, 1, 1)
+        start = block + HIGH
+    yield from _grid(start, HIGH, "", 2, span)
 
 
 def _names_match(keys, words):
@@ -170,7 +204,7 @@ def search(actor, criteria, after=None, per_page=PER_PAGE):
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     cursor, words, keys = _cursor(after), criteria.words, set(criteria.keys())
     collection = Professional._get_collection()
-    found, windows = [], _windows(cursor[0] if cursor else "")
+    found, windows = [], _windows(cursor[0] if cursor else "", criteria.name_word())
     window = next(windows)
     while True:
         rows = collection.find({"facets": driver, "sort_name": window}, ROW)

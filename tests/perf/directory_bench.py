@@ -92,6 +92,8 @@ COMMON = words(
     "LAURENT LEFÈBVRE MICHEL GARCIA DAVID BERTRAND ROUX VINCENT FOURNIER MOREL GIRARD "
     "ANDRÉ MERCIER DUPONT LAMBERT BONNET FRANÇOIS MARTINEZ LEGRAND"
 )
+# Real two-letter surnames (a two-letter word is searched as a whole name).
+SHORT = words("LY LE NG DO HO VU LI MA WU BA")
 SYLLABLES = words(
     "ba be bi bo bu ca ce ci co cu da de di do du fa fe fi fo ga ge gi go la le li lo "
     "lu ma me mi mo mu na ne ni no pa pe pi po ra re ri ro sa se si so ta te ti to va "
@@ -125,8 +127,10 @@ def surnames(rng, n=40_000):
     made = set(COMMON)
     while len(made) < n:
         made.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).upper())
-    rest = sorted(made - set(COMMON))
+    rest = sorted(made - set(COMMON) - set(SHORT))
     rng.shuffle(rest)
+    for rank, name in enumerate(SHORT):  # spread from fairly common to rare
+        rest.insert(50 + rank * 400, name)
     return list(COMMON) + rest
 
 
@@ -203,7 +207,7 @@ def query_cases(rng, samples, kept):
         ("a very common surname, whole (MARTIN…)",
          cases(lambda: {"name": rng.choice(common)["last_name"]})),
         ("name, 3 letters", cases(lambda: {"name": pick()["last_name"][:3]})),
-        ("name, 2 letters", cases(lambda: {"name": pick()["last_name"][:2]})),
+        ("a two-letter surname (\"ly\")", cases(lambda: {"name": rng.choice(SHORT)})),
         ("a first name alone (\"marie\")", cases(lambda: {"name": pick()["first_name"]})),
         ("profession alone", cases(lambda: both("profession"))),
         ("profession + department", cases(lambda: both("profession", "department"))),
