@@ -76,19 +76,17 @@ def new_professional():
     """A professional the RPPS does not list (the social and medico-social sectors)."""
     actor = acting_user()
     policy.require(actor, "directory.add")
-    values, errors, message = request.form, {}, None
-    if request.method == "POST":
-        data = {k: request.form.get(k, "").strip() for k in MANUAL_FIELDS}
-        try:
-            professional = directory.add_professional(actor, data)
-        except FORM_ERRORS as refused:
-            errors, message = getattr(refused, "fields", {}), refused.message
-            return render_template("directory/new.html", values=values, errors=errors,
-                                   error_message=message), status_of(refused)  # fmt: skip
-        flash(f"{professional.name} est maintenant dans l'annuaire.", "success")
-        return redirect(url_for("directory.profile", professional_id=professional.id))
-    return render_template("directory/new.html", values=values, errors=errors,
-                           error_message=message)  # fmt: skip
+    if request.method == "GET":
+        return render_template("directory/new.html", values={}, errors={})
+    data = {k: request.form.get(k, "").strip() for k in MANUAL_FIELDS}
+    try:
+        professional = directory.add_professional(actor, data)
+    except FORM_ERRORS as refused:
+        return render_template("directory/new.html", values=request.form,
+                               errors=getattr(refused, "fields", {}),
+                               error_message=refused.message), status_of(refused)  # fmt: skip
+    flash(f"{professional.name} est maintenant dans l'annuaire.", "success")
+    return redirect(url_for("directory.profile", professional_id=professional.id))
 
 
 @bp.get("/import")

@@ -1,6 +1,7 @@
 """What an export holds: exactly what the caller may see of a dossier (or of one entry), read
 once here with the policy, then formatted by a plugin's exporter (app/plugins.py)."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,10 +65,12 @@ def dossier_view(actor, dossier):
     view = ExportView("dossier", actor, utcnow(), dossier, cached_structure(dossier.structure),
                       members=list(dossier.members), entries=visible)  # fmt: skip
     view.forms = _forms(visible)
-    for instance in PathwayInstance.objects(dossier=dossier.id).exclude("state").order_by("id"):
-        tasks = [t for t in Task.objects(instance=instance.id).order_by("created_at")
-                 if policy.can(actor, "task.view", (dossier, t))]  # fmt: skip
-        view.pathways.append((instance, tasks))
+    instances = list(PathwayInstance.objects(dossier=dossier.id).exclude("state").order_by("id"))
+    tasks = defaultdict(list)  # one query for the tasks of every pathway
+    for task in Task.objects(instance__in=[i.id for i in instances]).order_by("created_at"):
+        if policy.can(actor, "task.view", (dossier, task)):
+            tasks[task.instance].append(task)
+    view.pathways = [(instance, tasks[instance.id]) for instance in instances]
     thread = Discussion.objects(kind="dossier", dossier=dossier.id).first()
     if thread and policy.can(actor, "discussion.view", (thread, dossier)):
         latest = Message.objects(
