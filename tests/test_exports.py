@@ -10,9 +10,12 @@ import pytest
 from dossier_helpers import new_dossier
 from pypdf import PdfReader
 from test_pathway_instances import EVALUATION
+from test_pathways import BPMN
 
+from app import policy
 from app.audit import AuditEvent
 from app.formkit.services import sync_directory
+from app.pathways.services import deploy
 
 EVALUATION_FORM = {
     **EVALUATION,
@@ -172,3 +175,51 @@ def test_the_fhir_bundle_is_valid_and_holds_what_the_caller_sees(api_as, coordin
     theirs = api_as(nurse).get(f"/dossiers/{dossier.id}/export?format=fhir")
     notes = [c.payload[0].contentString for c in resources(theirs, "Communication")]
     assert notes == ["Passage de l'infirmière à 9 h."]
+
+
+def test_a_pathway_exports_its_steps_and_what_they_produced(
+    api_as, login_as, coordinator, make_user, other_structure, exported
+):
+    dossier, nurse, ids = exported
+    deploy(policy.SYSTEM, BPMN)
+    coord = api_as(coordinator)
+    instance = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    instance_id = instance.json["instance"]
+    [step] = [t for t in coord.get("/tasks").json["items"] if t["instance"] == instance_id]
+    done = coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION_FORM})
+    assert done.status_code == 200, done.json
+
+    page = login_as(coordinator).get(f"/parcours/instances/{instance_id}").get_data(as_text=True)
+    assert f'href="/parcours/instances/{instance_id}/export/pdf"' in page
+    content = coord.get(f"/instances/{instance_id}/export?format=json").json
+    assert content["kind"] == "pathway"
+    [pathway] = content["pathways"]
+    assert pathway["id"] == instance_id
+    assert pathway["tasks"][0]["title"] == "Évaluation multidimensionnelle"
+    # Only the entry the step produced, not the dossier's notes.
+    assert [e["id"] for e in content["entries"]] == [done.json["entry"]]
+    _, text = pdf_text(
+        login_as(coordinator).get(f"/parcours/instances/{instance_id}/export/pdf").data
+    )
+    assert "Parcours du dossier" in text
+    assert "Date de l'évaluation" in text
+    fhir = coord.get(f"/instances/{instance_id}/export?format=fhir")
+    [plan] = resources(fhir, "CarePlan")
+    assert plan.title == pathway["name"]
+    assert len(resources(fhir, "QuestionnaireResponse")) == 1
+    assert AuditEvent.objects(action="pathway.export").count() == 3
+
+    # Someone outside the circle, and a platform admin who may retry steps, get nothing.
+    stranger = make_user(other_structure, roles=["coordinator"])
+    admin = make_user(None, roles=["platform_admin"])
+    for outsider in (stranger, admin):
+        assert (
+            api_as(outsider).get(f"/instances/{instance_id}/export?format=json").status_code == 404
+        )
+        assert (
+            login_as(outsider).get(f"/parcours/instances/{instance_id}/export/pdf").status_code
+            == 404
+        )
+    assert (
+        api_as(coordinator).get(f"/instances/{instance_id}/export?format=docx").status_code == 422
+    )

@@ -19,3 +19,10 @@ def api_dossier_export(dossier_id):
 def api_entry_export(entry_id):
     fmt = request.args.get("format", "")
     return download(*services.export(current_api_user(), "entry", entry_id, fmt))
+
+
+@route("/instances/<instance_id>/export", "GET", "Exporter un parcours d'un dossier",
+       params=("format",), tag="Exports")  # fmt: skip
+def api_pathway_export(instance_id):
+    fmt = request.args.get("format", "")
+    return download(*services.export(current_api_user(), "pathway", instance_id, fmt))

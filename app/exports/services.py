@@ -15,11 +15,13 @@ from app.dossiers import entries as dossier_entries
 from app.dossiers import services as dossiers
 from app.errors import NotFound
 from app.formkit.models import FormVersion
+from app.pathways import instances, steps
 from app.pathways.models import PathwayInstance, Task
 from app.plugins import host_of
 from app.structures.services import cached_structure
 from app.validation import InvalidInput
 
+PATHWAY_NOT_FOUND = "Ce parcours n'existe pas ou vous n'y avez pas accès."
 MAX_MESSAGES = 5000  # a dossier's thread in an export: the latest ones
 
 
@@ -27,7 +29,7 @@ MAX_MESSAGES = 5000  # a dossier's thread in an export: the latest ones
 class ExportView:
     """The export's content; every list holds only what `actor` may see."""
 
-    kind: str  # "dossier" or "entry"
+    kind: str  # "dossier", "entry" or "pathway"
     actor: object
     generated_at: datetime
     dossier: object
@@ -91,19 +93,44 @@ def entry_view(actor, found):
     return view
 
 
+def pathway_view(actor, found):
+    """A pathway of a dossier: its steps the actor may see and the entries they produced.
+    Only for who sees the dossier (an admin who may retry its steps does not)."""
+    instance, tasks = found
+    dossier = steps.dossier_of(instance)
+    if dossier is None or not policy.can(actor, "dossier.view", dossier):
+        raise NotFound(PATHWAY_NOT_FOUND)
+    seen = [t for t in tasks if policy.can(actor, "task.view", (dossier, t))]
+    produced = {t.entry for t in seen if t.entry}
+    visible = [e for e in dossier_entries.list_entries(actor, dossier) if e.id in produced]
+    view = ExportView("pathway", actor, utcnow(), dossier, cached_structure(dossier.structure),
+                      entries=visible, pathways=[(instance, seen)])  # fmt: skip
+    view.forms = _forms(visible)
+    view.people = _people([e.author for e in visible])
+    return view
+
+
+def _subject(actor, kind, subject_id):
+    """(the subject, the view maker), access checked first."""
+    if kind == "dossier":
+        return dossiers.get_dossier(actor, subject_id, record=False), dossier_view
+    if kind == "pathway":
+        return instances.get_instance(actor, subject_id), pathway_view
+    found = dossier_entries.get_entry(actor, subject_id)
+    if found[1].deleted:
+        raise NotFound(dossier_entries.NOT_FOUND)
+    return found, entry_view
+
+
 def export(actor, kind, subject_id, name):
     """(bytes, media type, file name) of the subject in format `name`; audited. Access
     first: who may not see the subject learns nothing, not even which formats exist."""
-    if kind == "dossier":
-        subject, make = dossiers.get_dossier(actor, subject_id, record=False), dossier_view
-    else:
-        subject, make = dossier_entries.get_entry(actor, subject_id), entry_view
-        if subject[1].deleted:
-            raise NotFound(dossier_entries.NOT_FOUND)
+    subject, make = _subject(actor, kind, subject_id)
     chosen = exporter(name)
     view = make(actor, subject)
     content = chosen.build(view)
-    subject = view.dossier if kind == "dossier" else view.entries[0]
+    subject = {"dossier": lambda: view.dossier, "entry": lambda: view.entries[0],
+               "pathway": lambda: view.pathways[0][0]}[kind]()  # fmt: skip
     audit.record(actor, f"{kind}.export", subject, dossier=str(view.dossier.id), format=name,
                  entries=len(view.entries), messages=len(view.messages))  # fmt: skip
     day = view.generated_at.strftime("%Y%m%d")

@@ -24,3 +24,8 @@ def dossier(dossier_id, fmt):
 @bp.get("/entrees/<entry_id>/export/<fmt>")
 def entry(entry_id, fmt):
     return download(*services.export(acting_user(), "entry", entry_id, fmt))
+
+
+@bp.get("/parcours/instances/<instance_id>/export/<fmt>")
+def pathway(instance_id, fmt):
+    return download(*services.export(acting_user(), "pathway", instance_id, fmt))

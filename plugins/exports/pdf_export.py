@@ -99,7 +99,8 @@ def build(view):
     data = content.whole(view)
     pdf = Document(view, data)
     pdf.add_page()
-    title = "Dossier de coordination" if view.kind == "dossier" else "Élément du dossier"
+    title = {"dossier": "Dossier de coordination", "entry": "Élément du dossier",
+             "pathway": "Parcours du dossier"}[view.kind]  # fmt: skip
     pdf.heading(title, 15)
     if view.kind == "dossier":
         pdf.heading("Cercle de soins")
