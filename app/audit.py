@@ -22,7 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from app import policy
 from app.clock import utcnow
-from app.policy import SYSTEM
+from app.policy import SYSTEM, ExternalSender
 
 GENESIS = "0" * 64
 MAX_RETRIES = 20
@@ -108,6 +108,8 @@ def _origin():
 def _actor(actor):
     if actor is None or actor is SYSTEM:
         return "system", "système"
+    if isinstance(actor, ExternalSender):
+        return "system", f"{actor.email} (reçu par la plateforme)"
     return str(actor.id), actor.email
 
 

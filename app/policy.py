@@ -4,10 +4,27 @@
 handlers never decide access themselves; services call `require` before they read or write.
 """
 
+from dataclasses import dataclass
+
+from bson import ObjectId
+
 from app.errors import Forbidden
 
 # The actor of operator commands run on the server (`parcours users create`…).
 SYSTEM = object()
+
+
+@dataclass(frozen=True)
+class ExternalSender:
+    """Someone outside the platform whose message the platform itself files (an incoming
+    MSSanté mail): the platform acts, as SYSTEM does, and the sender is named as the
+    author. Only server code makes one, from where a mail arrived; never from a request."""
+
+    id: ObjectId  # stable per address, so that their messages group together
+    name: str
+    email: str
+    profession: str | None = None
+    memberships: tuple = ()
 
 
 def _is_platform_admin(user):
@@ -255,6 +272,18 @@ RULES = {
     "audit.view": lambda user, target: _is_platform_admin(user),
     # The terms of use (CGU): a new version asks everyone again.
     "terms.publish": lambda user, target: _is_platform_admin(user),
+    # MSSanté (plugins/mss): a structure's mailbox. Target of mss.send: (structure id, the
+    # dossier sent from or None); of the others: the structure.
+    "mss.configure": lambda user, target: _is_platform_admin(user) or _administers(user, target),
+    "mss.log": lambda user, target: (
+        _is_platform_admin(user)
+        or bool({"structure_admin", "coordinator"} & _roles_in(user, target))
+    ),
+    "mss.send": lambda user, target: (
+        bool(user.roles_in(target[0]))
+        and _structure_active(target[0])
+        and (target[1] is None or _acts_on_dossier(user, target[1]))
+    ),
     # Dossiers. Target: the coordinating structure (create), the dossier, or a pair
     # (dossier, entry) / (dossier, data category) for the entries.
     "dossier.create": lambda user, target: (
@@ -334,7 +363,7 @@ def can(user, action, target=None):
     """Whether `user` may do `action` on `target` (a document, or None for a collection)."""
     if action not in RULES:
         raise KeyError(f"unknown policy action: {action}")
-    if user is SYSTEM:
+    if user is SYSTEM or isinstance(user, ExternalSender):
         return True
     if not _is_active_account(user):
         return False

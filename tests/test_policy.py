@@ -71,6 +71,9 @@ MATRIX = {
     # Anyone with an active account starts a conversation and invites a colleague.
     "conversation.create": (None, "TTTTTTFFFTFFT"),
     "invitation.create": (None, "TTTTTTFFFTFFT"),
+    # A structure's MSSanté mailbox: its admins set it; its admins and coordinators read its log.
+    "mss.configure": ("structure", "TTFFFFFFFFFFT"),
+    "mss.log": ("structure", "TTFTFFFFFFFFT"),
 }
 
 # Actions on one dossier or entry: their table, by kind of user of a dossier, is in
@@ -110,11 +113,14 @@ NOTIFICATION_ACTIONS = {"notification.view"}
 DISCUSSION_ACTIONS = {"discussion.view", "discussion.post"}
 # One invitation (its inviter only): tests/test_invitations.py.
 INVITATION_ACTIONS = {"invitation.manage"}
+# Sending by MSSanté from a dossier (a member of the sending structure who acts on the
+# dossier): tests/test_mss.py.
+MSS_ACTIONS = {"mss.send"}
 
 
 def test_matrix_covers_every_action_and_kind():
     tables = DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS | DISCUSSION_ACTIONS
-    tables |= INVITATION_ACTIONS
+    tables |= INVITATION_ACTIONS | MSS_ACTIONS
     assert set(MATRIX) | tables == set(policy.ACTIONS)
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())

@@ -99,8 +99,16 @@ def start_conversation(actor, people, title=""):
         ).first()
         if existing:
             return existing
+    discussion = open_conversation(members, title, actor.id)
+    audit.record(actor, "conversation.create", discussion, participants=len(members))
+    return discussion
+
+
+def open_conversation(members, title, created_by=None):
+    """A new conversation between `members` (user ids), without checks: for the services
+    that chose them (start_conversation; a plugin filing a mail for a structure's team)."""
     discussion = Discussion(
-        kind="conversation", title=title or None, participants=members, created_by=actor.id
+        kind="conversation", title=title or None, participants=members, created_by=created_by
     ).save()
     Participation.objects.insert(
         [
@@ -114,7 +122,6 @@ def start_conversation(actor, people, title=""):
             for m in members
         ]  # fmt: skip
     )
-    audit.record(actor, "conversation.create", discussion, participants=len(members))
     return discussion
 
 
@@ -226,6 +233,7 @@ def _deliver(actor, discussion, dossier, message):
         if count
     }
     mine = unread.pop(actor.id, 0)  # writing here, the author has read what came before
+    external = isinstance(actor, policy.ExternalSender)  # no account: nothing of theirs to keep
     base = {"kind": discussion.kind, "dossier": discussion.dossier, "joined_at": message.created_at}
     base = {k: v for k, v in base.items() if v is not None}
     writes = [
@@ -237,15 +245,17 @@ def _deliver(actor, discussion, dossier, message):
         )
         for person in ids
     ]  # fmt: skip
-    writes.append(
-        UpdateOne(
-            {"discussion": discussion.id, "user": actor.id},
-            {"$set": {"last_message_at": message.created_at, "read_seq": message.seq},
-             "$inc": {"unread": -mine}, "$setOnInsert": base},
-            upsert=True,
-        )
-    )  # fmt: skip
-    Participation._get_collection().bulk_write(writes, ordered=False)
+    if not external:
+        writes.append(
+            UpdateOne(
+                {"discussion": discussion.id, "user": actor.id},
+                {"$set": {"last_message_at": message.created_at, "read_seq": message.seq},
+                 "$inc": {"unread": -mine}, "$setOnInsert": base},
+                upsert=True,
+            )
+        )  # fmt: skip
+    if writes:
+        Participation._get_collection().bulk_write(writes, ordered=False)
     notifications.move_unread_messages({**dict.fromkeys(ids, 1), actor.id: -mine})
     fresh = [p for p in people if p.id not in unread]
     if fresh:
