@@ -334,6 +334,23 @@ RULES = {
     "notification.view": lambda user, target: target is not None and target.user == user.id,
     "notification.preferences": lambda user, target: _self(user, target),
     "mail.manage": lambda user, target: _is_platform_admin(user),
+    # Webhooks (plugin `webhooks`). Target: a subscription (saved, or about to be) whose
+    # `structure` is the id of the structure it serves. Its structure's admins manage it;
+    # platform admins see every one and its log (to help a structure), and change none.
+    "webhook.list": lambda user, target: (
+        _is_platform_admin(user)
+        or any(
+            "structure_admin" in m.roles and _structure_active(m.structure)
+            for m in user.memberships
+        )
+    ),
+    "webhook.list_all": lambda user, target: _is_platform_admin(user),
+    "webhook.view": lambda user, target: (
+        _is_platform_admin(user) or (target is not None and _administers_id(user, target.structure))
+    ),
+    "webhook.manage": lambda user, target: (
+        target is not None and _administers_id(user, target.structure)
+    ),
     # Discussions. Target: (discussion, its dossier or None).
     "discussion.view": lambda user, target: _in_discussion(user, *target),
     "discussion.post": lambda user, target: _in_discussion(user, *target, write=True),

@@ -116,11 +116,13 @@ INVITATION_ACTIONS = {"invitation.manage"}
 # Sending by MSSanté from a dossier (a member of the sending structure who acts on the
 # dossier): tests/test_mss.py.
 MSS_ACTIONS = {"mss.send"}
+# Webhook subscriptions (target: a subscription): tests/test_webhooks.py.
+WEBHOOK_ACTIONS = {"webhook.list", "webhook.list_all", "webhook.view", "webhook.manage"}
 
 
 def test_matrix_covers_every_action_and_kind():
     tables = DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS | DISCUSSION_ACTIONS
-    tables |= INVITATION_ACTIONS | MSS_ACTIONS
+    tables |= INVITATION_ACTIONS | MSS_ACTIONS | WEBHOOK_ACTIONS
     assert set(MATRIX) | tables == set(policy.ACTIONS)
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
