@@ -4,6 +4,7 @@
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +18,9 @@ DEFAULTS = {
     "PARCOURS_ENV": "production",
     "PARCOURS_DATA_DIR": "instance",
     "MONGODB_URI": "",
+    # The embedded server's cache (WiredTiger), e.g. "4G"; empty: its default, 1G. A directory
+    # of several hundred thousand professionals imports far faster with 4G (README).
+    "EMBEDDED_CACHE_SIZE": "",
     "BASE_URL": "http://127.0.0.1:5000",
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
@@ -84,6 +88,10 @@ def load_config(environ=None, overrides=None):
             config[key] = _parse(key, environ[key])
     config.update(overrides or {})
     config["PARCOURS_DATA_DIR"] = str(Path(config["PARCOURS_DATA_DIR"]).resolve())
+    cache = str(config["EMBEDDED_CACHE_SIZE"] or "").strip().upper()
+    if cache and not re.fullmatch(r"[1-9][0-9]*[MG]", cache):
+        raise ConfigError(f"EMBEDDED_CACHE_SIZE must be like 512M or 4G, not {cache!r}.")
+    config["EMBEDDED_CACHE_SIZE"] = cache
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _development_secret(config)
     config.update(_cookie_settings(config["BASE_URL"]))

@@ -17,7 +17,9 @@ DEFAULT_DB = "parcours"
 def init_app(app):
     uri = app.config["MONGODB_URI"]
     if not uri:
-        uri = embedded.ensure_server(app.config["PARCOURS_DATA_DIR"])
+        cache = app.config.get("EMBEDDED_CACHE_SIZE")
+        options = ("--cache-size", cache) if cache else ()
+        uri = embedded.ensure_server(app.config["PARCOURS_DATA_DIR"], options)
         app.config["EMBEDDED_DATABASE"] = True
     app.config["DATABASE_URI"] = uri
     app.config["DATABASE_NAME"] = database_name(uri)

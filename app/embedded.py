@@ -168,8 +168,9 @@ def _read_port_file(path):
 _owned = {}
 
 
-def ensure_server(data_dir):
-    """Return the URI of the data dir's server, starting it if no live one answers."""
+def ensure_server(data_dir, options=()):
+    """Return the URI of the data dir's server, starting it (with `options`, its command
+    line's) if no live one answers."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / PORT_FILE
@@ -180,7 +181,7 @@ def ensure_server(data_dir):
             if _pid_alive(pid) and answers_ping(port):
                 return f"mongodb://127.0.0.1:{port}/"
             port_file.unlink(missing_ok=True)  # stale: its server is gone
-        server = EmbeddedServer.start(data_dir / STORAGE_DIR, data_dir / LOG_FILE)
+        server = EmbeddedServer.start(data_dir / STORAGE_DIR, data_dir / LOG_FILE, options=options)
         port_file.write_text(
             json.dumps({"port": server.port, "pid": server.process.pid, "owner": os.getpid()})
         )

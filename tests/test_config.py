@@ -52,3 +52,12 @@ def test_cookies_are_secure_behind_https(tmp_path, base_url, secure):
     assert config["SESSION_COOKIE_SECURE"] is secure
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_the_embedded_cache_size_is_checked(tmp_path):
+    base = {"PARCOURS_ENV": "development", "PARCOURS_DATA_DIR": str(tmp_path)}
+    assert load_config({**base, "EMBEDDED_CACHE_SIZE": "4g"})["EMBEDDED_CACHE_SIZE"] == "4G"
+    assert load_config(base)["EMBEDDED_CACHE_SIZE"] == ""
+    for wrong in ("lots", "4 G", "0G", "4T", "-1G"):
+        with pytest.raises(ConfigError, match="EMBEDDED_CACHE_SIZE must be like 512M or 4G"):
+            load_config({**base, "EMBEDDED_CACHE_SIZE": wrong})

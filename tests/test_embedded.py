@@ -163,3 +163,14 @@ def test_a_server_that_cannot_start_gives_a_clear_error(tmp_path):
     blocker.write_text("a file where the storage folder should be")
     with pytest.raises(embedded.EmbeddedDatabaseError, match="SecantusDB"):
         embedded.EmbeddedServer.start(blocker, tmp_path / "log")
+
+
+def test_the_cache_size_reaches_the_server(tmp_path):
+    uri = embedded.ensure_server(tmp_path, ("--cache-size", "256M"))
+    try:
+        server = embedded._owned[str(tmp_path)]
+        assert server.process.args[-2:] == ["--cache-size", "256M"]
+        assert embedded.answers_ping(server.port)
+        assert uri == server.uri
+    finally:
+        embedded._stop_owned(tmp_path)

@@ -158,23 +158,34 @@ def _grid(low, high, prefix, width, span):
     return span
 
 
-def _windows(start, surname=""):
+def _windows(start, word=""):
     """[low, high) windows of names going up from `start`: two letters wide ("ma" to "mb")
     at first, so that a common key reads a few hundred rows at most, then wider as they
-    come back nearly empty; the last is open past the end of the alphabet. When a word
-    was typed, the people who bear it as their whole surname ("martin …", 900 of 200,000)
-    are read by the initial of their first name, so that a page of MARTIN reads a few
-    dozen rows, not all of them."""
-    if not surname:
+    come back nearly empty; the last is open past the end of the alphabet.
+
+    When a word was typed, the names that begin with it hold most of what is found, and
+    are read finer: those who bear it as their whole surname ("martin …", 900 of 200,000)
+    by the initial of their first name, the longer names ("martinez", "martin-dupont") by
+    the character after the word. A page of MARTIN, or of "ber" with an account, then
+    reads dozens or hundreds of rows, not thousands."""
+    if not word:
         yield from _grid(start, HIGH, "", 2, 1)
         return
-    block, span = surname + " ", 1
-    if start < block:
-        span = yield from _grid(start, block, "", 2, span)
-    if start < block + HIGH:
-        yield from _grid(max(start, block), block + HIGH, block, 1, 1)
-        start = block + HIGH
-    yield from _grid(start, HIGH, "", 2, span)
+    block = word + " "
+    regions = [  # (low, high, prefix of the grid, its width), in name order
+        ("", block, "", 2),
+        (block, block + HIGH, block, 1),
+        (block + HIGH, word + HIGH, word, 1),
+        (word + HIGH, HIGH, "", 2),
+    ]
+    coarse_span = 1
+    for low, high, prefix, width in regions:
+        if start >= high:
+            continue
+        span = yield from _grid(max(start, low), high, prefix, width,
+                                coarse_span if width == 2 else 1)  # fmt: skip
+        if width == 2:
+            coarse_span = span
 
 
 def _names_match(keys, words):
