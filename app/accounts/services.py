@@ -83,14 +83,7 @@ def authenticate(email, password):
         _count_failure(user, config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
         audit.record(user, "login.failure", user, reason="wrong_password")
         raise LoginFailed()
-    if user.status != "active":
-        audit.record(user, "login.failure", user, reason=f"status_{user.status}")
-        raise LoginFailed(
-            "Ce compte est suspendu. Contactez l'administrateur de la plateforme."
-            if user.status == "suspended"
-            else "Ce compte n'est pas encore activé. Il doit être vérifié par l'équipe de la "
-            "plateforme."
-        )
+    require_active(user)
     updates = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if needs_rehash(user.password_hash):
         updates["password_hash"] = hash_password(password)
@@ -99,6 +92,20 @@ def authenticate(email, password):
         setattr(user, field, value)
     audit.record(user, "login.success", user)
     return user
+
+
+def require_active(user, **details):
+    """Refuse an account that may not sign in, however it proved who it is (a password, a
+    sign-in plugin): suspended, or not verified yet. The refusal is audited with `details`."""
+    if user.status == "active":
+        return
+    audit.record(user, "login.failure", user, reason=f"status_{user.status}", **details)
+    raise LoginFailed(
+        "Ce compte est suspendu. Contactez l'administrateur de la plateforme."
+        if user.status == "suspended"
+        else "Ce compte n'est pas encore activé. Il doit être vérifié par l'équipe de la "
+        "plateforme."
+    )
 
 
 def record_logout(user):

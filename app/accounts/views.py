@@ -56,10 +56,16 @@ def login():
         )
     except services.LoginFailed as error:
         return rerender("accounts/login.html", error, status=401, accounts=accounts)
-    target = safe_next(request.args.get("next"))
+    return complete_sign_in(user, safe_next(request.args.get("next")))
+
+
+def complete_sign_in(user, target, second_factor_done=False):
+    """Open a new session for `user`, whose first step of signing in succeeded (a password,
+    or a sign-in plugin's provider): the second factor's code comes next if the account has
+    one, unless `second_factor_done` (a provider that authenticates strongly itself)."""
     session.clear()  # a new session at sign-in: nothing from before survives (fixation)
-    if user.totp_secret:
-        # The password was right: the code comes next, within a few minutes.
+    if user.totp_secret and not second_factor_done:
+        # The first step was right: the code comes next, within a few minutes.
         session[PENDING] = {"user": user.get_id(), "at": int(utcnow().timestamp()),
                             "next": target, "failures": 0}  # fmt: skip
         return redirect(url_for("accounts.login_code"))

@@ -1,7 +1,7 @@
 """The public account request pages: the form (prefilled by an invitation's link), what
 happens next, the e-mail confirmation link. No sign-in; rate-limited."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from app.extensions import limiter
 from app.forms import FORM_ERRORS, status_of
@@ -12,6 +12,9 @@ from app.reference import PROFESSIONS
 bp = Blueprint("onboarding", __name__)
 FIELDS = ("last_name", "first_name", "email", "profession", "rpps", "structure_name", "phone",
           "message")  # fmt: skip
+# The session's key for what a sign-in plugin learned of someone who has no account yet (names,
+# RPPS number, e-mail): the form's first values until the request is sent.
+PREFILL = "account_request_prefill"
 
 
 def _refused(error):
@@ -41,7 +44,8 @@ def request_account():
         except invitations.LinkRefused as error:
             return _refused(error)
     if request.method == "GET":
-        return _form(services.prefill(invitation) if invitation else {}, invitation, token)
+        values = services.prefill(invitation) if invitation else session.get(PREFILL, {})
+        return _form(values, invitation, token)
     data = {name: request.form.get(name, "") for name in FIELDS if request.form.get(name, "")}
     try:
         made = services.submit(data, invitation)
@@ -49,6 +53,7 @@ def request_account():
         return _refused(error)
     except FORM_ERRORS as error:
         return _form(request.form, invitation, token, error)
+    session.pop(PREFILL, None)
     return redirect(services.follow_link(made, external=False))
 
 
