@@ -10,6 +10,7 @@ from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from app import embedded
+from app.clock import utcnow
 
 DEFAULT_DB = "parcours"
 
@@ -104,6 +105,28 @@ def lease_one(collection, queries, sort_field, owner, until, now, candidates=20)
         if taken.modified_count:
             return collection.find_one({"_id": row["_id"]})
     return None
+
+
+def lease_due(document, now, owner, lease, exclude=()):
+    """A queue's document (status "pending", `next_attempt_at` at or before `now`) due
+    first that nobody holds, now held by `owner` for `lease`; None if none. Each attempt must
+    take the document out of that query (sent, failed, or due later): `exclude` ($nin, which
+    the embedded server answers by reading the whole queue) is only for queues that cannot."""
+    query = {"status": "pending", "next_attempt_at": {"$lte": now}}
+    if exclude:
+        query["_id"] = {"$nin": list(exclude)}
+    moment = utcnow()
+    found = lease_one(document._get_collection(), [query], "next_attempt_at", owner,
+                      moment + lease, moment)  # fmt: skip
+    return document._from_son(found) if found else None
+
+
+def release(document, held, owner, **change):
+    """Write what became of `held` (a leased document) if `owner` still holds it, and let it
+    go; the update's result says whether it was still held."""
+    return document.objects(id=held.id, lease_owner=owner).update_one(
+        unset__lease_owner=True, unset__lease_until=True, **change
+    )
 
 
 class ImmutableCache:

@@ -14,6 +14,7 @@ from helpers import PASSWORD, html
 from app.accounts.models import User
 from app.audit import AuditEvent
 from app.clock import travel
+from app.sealing import unseal
 
 
 def page(response):
@@ -51,11 +52,22 @@ def sign_in(new_browser, user, password=PASSWORD):
     return browser
 
 
+def test_a_secret_stored_in_clear_before_sealing_still_works(new_browser, professional):
+    secret = pyotp.random_base32()
+    User.objects(id=professional.id).update_one(set__totp_secret=secret)  # an older account
+    browser = sign_in(new_browser, professional)
+    done = browser.post("/connexion/code", {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302
+    assert browser.get("/").status_code == 200
+
+
 def test_a_professional_turns_it_on_then_signs_in_with_a_code_once(
     login_as, new_browser, professional
 ):
     secret, _ = enrol(login_as(professional))
-    assert User.objects.get(id=professional.id).totp_secret == secret
+    stored = User.objects.get(id=professional.id).totp_secret
+    assert secret not in stored  # sealed at rest, with a key derived from SECRET_KEY
+    assert unseal(stored) == secret
     browser = sign_in(new_browser, professional)
     assert browser.get("/").status_code == 302  # not signed in until the code
     code = code_of(secret, 1)  # the next one: enrolling used the current one

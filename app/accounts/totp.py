@@ -6,6 +6,7 @@ the server's clock. Mandatory for platform and structure admins (ADMIN_TOTP_REQU
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -17,11 +18,13 @@ from app import audit
 from app.accounts.models import User
 from app.accounts.passwords import verify_password
 from app.clock import utcnow
+from app.sealing import seal, unseal
 from app.validation import InvalidInput
 
 ISSUER = "Parcours"
 STEP = 30
 RECOVERY_CODES = 8
+BASE32 = re.compile(r"[A-Z2-7]+=*")
 WRONG = "Ce code n'est pas le bon (ou il a déjà servi) : saisissez le code affiché maintenant."
 REQUIRED = "La double authentification est obligatoire pour les administrateurs."
 
@@ -67,7 +70,7 @@ def enable(user, secret, code):
         raise InvalidInput({"/code": WRONG}, WRONG)
     codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
     User.objects(id=user.id).update_one(
-        set__totp_secret=secret, set__totp_step=step, set__totp_enabled_at=utcnow(),
+        set__totp_secret=seal(secret), set__totp_step=step, set__totp_enabled_at=utcnow(),
         set__recovery_codes=[_digest(c) for c in codes],
     )  # fmt: skip
     user.reload()
@@ -90,11 +93,17 @@ def disable(user, password):
     audit.record(user, "totp.disable", user)
 
 
+def _secret_of(user):
+    """The user's TOTP secret in clear. Sealed at rest; one enabled before sealing existed is
+    stored in clear (base32 only: a sealed one never is) and still works."""
+    return unseal(user.totp_secret, legacy=lambda value: BASE32.fullmatch(value) is not None)
+
+
 def check(user, code):
     """Whether `code` is the user's current TOTP code (used up then) or one of their unused
     recovery codes (crossed out then). Each success and failure is audited."""
     code = (code or "").strip()
-    step = _matching_step(user.totp_secret, code, user.totp_step)
+    step = _matching_step(_secret_of(user), code, user.totp_step)
     if step is not None:
         # Compare-and-set on the last step: a code replayed meanwhile is refused.
         used = User.objects(id=user.id, totp_step=user.totp_step).update_one(set__totp_step=step)

@@ -17,6 +17,7 @@ import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import partial
 
 from flask import current_app
 
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 
 class ServerUnavailable(Exception):
     """The SMTP server could not be reached or refused the session: retry later."""
+
+
+# Write what became of a leased mail, if `owner` still holds it, and let it go.
+_finish = partial(db.release, OutgoingMail)
 
 
 def retry_delay(attempts, base_seconds):
@@ -108,23 +113,6 @@ def _permanent(error):
     return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
 
 
-def _lease(now, owner, done):
-    """The most overdue mail nobody holds, now held by `owner` (or None)."""
-    query = {"status": "pending", "next_attempt_at": {"$lte": now}, "_id": {"$nin": list(done)}}
-    found = db.lease_one(
-        OutgoingMail._get_collection(), [query], "next_attempt_at", owner,
-        utcnow() + LEASE, utcnow(),
-    )  # fmt: skip
-    return OutgoingMail._from_son(found) if found else None
-
-
-def _finish(mail, owner, **change):
-    """Write what became of the mail, if `owner` still holds it, and let it go."""
-    return OutgoingMail.objects(id=mail.id, lease_owner=owner).update_one(
-        unset__lease_owner=True, unset__lease_until=True, **change
-    )
-
-
 def _failed(mail, owner, now, error, permanent, config):
     attempts = mail.attempts + 1
     reason = f"{type(error).__name__} : {error}"[:500]
@@ -157,7 +145,7 @@ def deliver_due(now=None, owner=None):
     done, sent = [], 0
     session = SmtpSession(config)
     try:
-        while (mail := _lease(now, owner, done)) is not None:
+        while (mail := db.lease_due(OutgoingMail, now, owner, LEASE, done)) is not None:
             done.append(mail.id)
             if _task_closed(mail):  # done meanwhile: the notice would only be noise
                 _finish(mail, owner, set__status="dropped")

@@ -9,6 +9,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from functools import partial
 
 from flask import current_app
 
@@ -36,6 +37,10 @@ MAX_ATTACHMENTS = 5
 MAX_TEXT = MAX_BODY - 1000  # room for the line that says where it went, in the thread
 ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 NO_MAILBOX = "Aucune boîte aux lettres MSSanté n'est configurée pour votre structure."
+
+
+# Write what became of a leased mail, if `owner` still holds it, and let it go.
+_finish = partial(db.release, MssMail)
 
 
 def domains():
@@ -198,25 +203,13 @@ def _permanent(error):
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def _finish(mail, owner, **change):
-    MssMail.objects(id=mail.id, lease_owner=owner).update_one(
-        unset__lease_owner=True, unset__lease_until=True, **change
-    )
-
-
 def send_due(now=None, owner="mss-worker", limit=100):
     """Submit the mails due at `now`; returns how many were sent."""
-    now, config, sent, done = now or utcnow(), current_app.config, 0, set()
-    collection = MssMail._get_collection()
-    for _ in range(limit):
-        query = {"status": "pending", "next_attempt_at": {"$lte": now},
-                 "_id": {"$nin": list(done)}}  # fmt: skip
-        found = db.lease_one(collection, [query], "next_attempt_at", owner,
-                             utcnow() + LEASE, utcnow())  # fmt: skip
-        if found is None:
+    now, config, sent = now or utcnow(), current_app.config, 0
+    for _ in range(limit):  # each attempt takes the mail out of the queue's query
+        mail = db.lease_due(MssMail, now, owner, LEASE)
+        if mail is None:
             return sent
-        mail = MssMail._from_son(found)
-        done.add(mail.id)
         settings = MssSettings.objects(structure=mail.structure).first()
         try:
             if settings is None:

@@ -11,11 +11,11 @@ from app import audit, policy
 from app.clock import utcnow
 from app.dossiers.services import object_id
 from app.errors import NotFound
+from app.sealing import seal
 from app.structures.models import Structure
 from app.validation import InvalidInput
 from plugins.mss.models import MssMail, MssMailbox, MssSettings
 from plugins.mss.outgoing import check_address
-from plugins.mss.secrets_box import seal
 
 HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 MAX_PEM = 20_000

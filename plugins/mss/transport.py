@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 
 from flask import current_app
 
-from plugins.mss.secrets_box import unseal
+from app.sealing import unseal
 
 
 def tls_context(settings):

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 from datetime import timedelta
+from functools import partial
 
 import urllib3
 from flask import current_app
@@ -37,6 +38,10 @@ RETRY_DELAYS = (
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 LEASE = timedelta(minutes=2)  # far longer than an attempt can take (WEBHOOKS_TIMEOUT ≤ 30 s)
 log = logging.getLogger(__name__)
+
+
+# Write what became of a leased delivery, if `owner` still holds it, and let it go.
+_finish = partial(db.release, WebhookDelivery)
 
 
 def signature(secret, timestamp, body):
@@ -101,25 +106,6 @@ def attempt(delivery, subscription, config):
     return status, f"Réponse HTTP {status} (attendu : 2xx)."
 
 
-def _lease(now, owner):
-    """The most overdue delivery nobody holds, now held by `owner` (or None). No `$nin` of
-    those done this round (the embedded database would scan the whole queue for it): an
-    attempt moves its delivery out of the query (delivered, failed, or due later)."""
-    query = {"status": "pending", "next_attempt_at": {"$lte": now}}
-    found = db.lease_one(
-        WebhookDelivery._get_collection(), [query], "next_attempt_at", owner,
-        utcnow() + LEASE, utcnow(),
-    )  # fmt: skip
-    return WebhookDelivery._from_son(found) if found else None
-
-
-def _finish(delivery, owner, **change):
-    """Write what became of the delivery, if `owner` still holds it, and let it go."""
-    return WebhookDelivery.objects(id=delivery.id, lease_owner=owner).update_one(
-        unset__lease_owner=True, unset__lease_until=True, **change
-    )
-
-
 def _record(delivery, owner, now, status, error):
     attempts = delivery.attempts + 1
     tried = {"set__attempts": attempts, "set__last_attempt_at": utcnow(),
@@ -145,7 +131,7 @@ def deliver_due(now=None, owner=None):
     now, owner = now or utcnow(), owner or worker_name()
     done, counts = set(), {}
     subscriptions = {}  # read once per round each: many deliveries share one subscription
-    while (delivery := _lease(now, owner)) is not None:
+    while (delivery := db.lease_due(WebhookDelivery, now, owner, LEASE)) is not None:
         if delivery.id in done:  # its outcome could not be written: leave it to the next round
             _finish(delivery, owner)
             break
@@ -156,7 +142,13 @@ def deliver_due(now=None, owner=None):
             ).first()
         subscription = subscriptions[delivery.subscription]
         if subscription is None or not subscription.active:  # deleted or paused meanwhile
-            _finish(delivery, owner, set__status="cancelled", unset__next_attempt_at=True)
+            db.release(
+                WebhookDelivery,
+                delivery,
+                owner,
+                set__status="cancelled",
+                unset__next_attempt_at=True,
+            )
             outcome = "cancelled"
         else:
             outcome = _record(delivery, owner, now, *attempt(delivery, subscription, config))
