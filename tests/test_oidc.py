@@ -5,6 +5,7 @@ browser would, and the test client comes back with the provider's real code; the
 exchanges it at the real token endpoint and checks the ID token against the real keys. The
 faulty tokens are the provider's own answers, made faulty by its script (see server.js)."""
 
+import fcntl
 import os
 import re
 import shutil
@@ -46,15 +47,18 @@ def _free_port():
 
 
 def _install():
-    if (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        return
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail("npm is missing: install Node.js 20+ and npm to run the OIDC tests.")
-    done = subprocess.run(
-        [npm, "ci", "--prefix", str(PROVIDER_DIR), "--no-audit", "--no-fund"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    # One installer at a time: the suite's workers (pytest-xdist) may all get here at once.
+    with open(PROVIDER_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+            return
+        done = subprocess.run(
+            [npm, "ci", "--prefix", str(PROVIDER_DIR), "--no-audit", "--no-fund"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
     if done.returncode:
         pytest.fail(f"npm ci --prefix {PROVIDER_DIR} failed:\n{done.stdout}\n{done.stderr}")
 
