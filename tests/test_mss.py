@@ -420,6 +420,15 @@ def test_a_new_mail_goes_to_the_coordinators_conversation_and_the_next_one_too(
     assert len(thread_bodies(conversation.id)) == 2
 
 
+def test_without_coordinators_the_structure_admins_read_the_mail(
+    configured, structure, structure_admin
+):
+    configured.deliver(reply_to(None, "Personne pour lire ?"))
+    assert incoming.receive_all() == 1
+    [conversation] = Discussion.objects(kind="conversation")
+    assert conversation.participants == [structure_admin.id]
+
+
 def test_a_huge_a_broken_and_a_dangerous_mail_are_filed_with_a_note_and_nothing_lost(
     configured, coordinator
 ):

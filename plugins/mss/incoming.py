@@ -186,10 +186,17 @@ def _where(settings, address, answered):
             found = discussions.Discussion.objects(id=sent.discussion).first()
             if found is not None:
                 return found, None
-    team = list(User.objects(memberships__match={"structure": settings.structure,
-                                                 "roles": "coordinator"},
-                             status="active").scalar("id"))  # fmt: skip
-    return conversation_with(settings.structure, address, team), None
+    return conversation_with(settings.structure, address, _team(settings.structure)), None
+
+
+def _team(structure):
+    """Who reads the structure's mail: its coordinators, else its admins."""
+    for role in ("coordinator", "structure_admin"):
+        found = list(User.objects(memberships__match={"structure": structure, "roles": role},
+                                  status="active").scalar("id"))  # fmt: skip
+        if found:
+            return found
+    return []
 
 
 def _accepted(files, notes):
