@@ -33,7 +33,9 @@ DEFAULTS = {
     "MAIL_MAX_ATTEMPTS": 6,
     "MAIL_RETRY_SECONDS": 60,
     "DIGEST_HOUR": 7,
-    "PLUGINS": "",
+    # The plugins to turn on (comma-separated); unset: none, and in development (the demo)
+    # those that need no outside service: DEMO_PLUGINS.
+    "PLUGINS": None,
     # Where Flask-Limiter keeps its counters; empty: in the application's database.
     "RATELIMIT_STORAGE_URI": "",
     "LOGIN_RATE_LIMIT": "10 per minute",
@@ -64,6 +66,7 @@ INT_KEYS = {
     "TRUSTED_PROXIES",
 }
 BOOL_KEYS = {"SMTP_TLS", "DEMO_SEED"}
+DEMO_PLUGINS = "exports,mss,webhooks"
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name
 
 
@@ -99,6 +102,8 @@ def load_config(environ=None, overrides=None):
     if isinstance(required, str):
         required = _boolean(required) if required.strip() else None
     config["ADMIN_TOTP_REQUIRED"] = not is_development(config) if required is None else required
+    if config["PLUGINS"] is None:
+        config["PLUGINS"] = DEMO_PLUGINS if is_development(config) else ""
     return config
 
 

@@ -61,3 +61,12 @@ def test_the_embedded_cache_size_is_checked(tmp_path):
     for wrong in ("lots", "4 G", "0G", "4T", "-1G"):
         with pytest.raises(ConfigError, match="EMBEDDED_CACHE_SIZE must be like 512M or 4G"):
             load_config({**base, "EMBEDDED_CACHE_SIZE": wrong})
+
+
+def test_the_demo_turns_on_the_plugins_that_need_no_outside_service(tmp_path):
+    base = {"PARCOURS_DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}
+    assert load_config({**base, "PARCOURS_ENV": "development"})["PLUGINS"] == "exports,mss,webhooks"
+    assert load_config(base)["PLUGINS"] == ""
+    chosen = {**base, "PARCOURS_ENV": "development", "PLUGINS": "exports"}
+    assert load_config(chosen)["PLUGINS"] == "exports"
+    assert load_config({**base, "PARCOURS_ENV": "development", "PLUGINS": ""})["PLUGINS"] == ""
