@@ -160,6 +160,12 @@ def canonical(body):
     return json.dumps(body, sort_keys=True)
 
 
+def log_row(browser, subscription, delivery):
+    """The delivery's row in the subscription's log page, as `browser` sees it."""
+    page = html(browser.get(f"{BASE}/{subscription.id}"))
+    return page.split(f'id="envoi-{delivery.id}"')[1].split("</tr>")[0]
+
+
 def error_of(page, name):
     match = re.search(rf'id="e-{name}">([^<]*)</div>', page)
     return match.group(1) if match else None
@@ -264,8 +270,7 @@ def test_a_500_then_a_200_is_delivered_once_after_two_attempts(
     assert first.body == second.body  # the same delivery, recognisable by its id
     assert first.headers["X-Parcours-Delivery"] == second.headers["X-Parcours-Delivery"]
     assert verify(secret, second)
-    page = html(login_as(structure_admin).get(f"{BASE}/{subscription.id}"))
-    row = page.split(f'id="envoi-{delivery.id}"')[1].split("</tr>")[0]
+    row = log_row(login_as(structure_admin), subscription, delivery)
     assert 'data-state="delivered"' in row
     assert "Livrée" in row
     assert "HTTP 200" in row
@@ -294,8 +299,7 @@ def test_after_the_last_attempt_it_failed_and_the_log_shows_it(
     assert deliver_due(moment + timedelta(days=30)) == {}
     assert len(receiver.requests) == 6
     for who in (structure_admin, platform_admin):  # platform admins see the logs too
-        page = html(login_as(who).get(f"{BASE}/{subscription.id}"))
-        row = page.split(f'id="envoi-{delivery.id}"')[1].split("</tr>")[0]
+        row = log_row(login_as(who), subscription, delivery)
         assert 'data-state="failed"' in row
         assert "En échec" in row
         assert "Réponse HTTP 503 (attendu : 2xx)." in row

@@ -178,17 +178,11 @@ def _linked_documents(actor, dossier, ids):
         return []
     if dossier is None:
         raise InvalidInput({"/documents": "Seule une discussion de dossier cite ses documents."})
-    found = []
-    for n, entry_id in enumerate(ids):
-        try:
-            _, entry = entries.get_entry(actor, entry_id)
-        except NotFound:
-            raise InvalidInput({f"/documents/{n}": "Document introuvable."}) from None
-        if entry.kind != "document" or entry.dossier != dossier.id:
-            raise InvalidInput({f"/documents/{n}": "Ce n'est pas un document de ce dossier."})
-        found.append(Attachment(entry=entry.id, filename=entry.filename,
-                                content_type=entry.content_type, size=entry.size))  # fmt: skip
-    return found
+    return [
+        Attachment(entry=entry.id, filename=entry.filename, content_type=entry.content_type,
+                   size=entry.size)
+        for entry in entries.attachable(actor, dossier, ids, "/documents", documents_only=True)
+    ]  # fmt: skip
 
 
 def _store(actor, discussion, dossier, upload, category):

@@ -185,6 +185,25 @@ def get_entry(actor, entry_id, action="entry.view"):
     return get_in_dossier(actor, Entry, entry_id, action, "entry.view", NOT_FOUND)
 
 
+def attachable(actor, dossier, ids, pointer, documents_only=False):
+    """The live entries `ids` of `dossier` that `actor` sees, to attach to a message (a
+    thread's, an MSSanté mail's); one that is not is refused at `pointer`/n."""
+    what = "Document" if documents_only else "Élément"
+    elsewhere = ("Ce n'est pas un document de ce dossier." if documents_only
+                 else "Cet élément n'est pas dans ce dossier.")  # fmt: skip
+    found = []
+    for n, entry_id in enumerate(ids):
+        try:
+            _, entry = get_entry(actor, entry_id)
+        except NotFound:
+            raise InvalidInput({f"{pointer}/{n}": f"{what} introuvable."}) from None
+        wrong_kind = documents_only and entry.kind != "document"
+        if dossier is None or entry.dossier != dossier.id or entry.deleted or wrong_kind:
+            raise InvalidInput({f"{pointer}/{n}": elsewhere})
+        found.append(entry)
+    return found
+
+
 def read_entry(actor, entry_id):
     """(dossier, entry) for reading it; the read is audited like a dossier's."""
     dossier, entry = get_entry(actor, entry_id)

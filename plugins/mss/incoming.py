@@ -176,8 +176,9 @@ def _sender(address, name):
 def _where(settings, address, answered):
     """(discussion, dossier) where the mail goes."""
     if answered:
-        sent = MssMail.objects(structure=settings.structure, direction="out",
-                               message_id__in=answered).order_by("-created_at").first()  # fmt: skip
+        found = [m for m in MssMail.objects(message_id__in=answered)
+                 if m.structure == settings.structure and m.direction == "out"]  # fmt: skip
+        sent = max(found, key=lambda m: m.created_at, default=None)
         if sent is not None and sent.dossier is not None:
             dossier = Dossier.objects(id=sent.dossier).first()
             if dossier is not None and dossier.consent_active:

@@ -73,10 +73,12 @@ class MssMail(Document):
         "indexes": [
             # The send queue, one query per status (app/db.lease_one).
             ("status", "next_attempt_at"),
-            # A reply finds the mail it answers.
-            ("structure", "message_id"),
-            # The structure's log, newest first.
-            ("structure", "-created_at"),
+            # A reply finds the mail it answers ($in on the first field only: README, Queries).
+            "message_id",
+            # The exchanges of a structure with one address.
+            ("structure", "address"),
+            # The structure's log, newest first, read in bounded windows of time.
+            ("structure", "created_at"),
         ],
     }
 

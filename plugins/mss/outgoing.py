@@ -22,7 +22,6 @@ from app.dossiers import documents
 from app.dossiers import entries as dossier_entries
 from app.dossiers import services as dossiers
 from app.dossiers.models import Dossier, Entry
-from app.errors import NotFound
 from app.exports.services import entry_view
 from app.notifications.delivery import LEASE, retry_delay
 from app.structures.services import cached_structure
@@ -78,13 +77,7 @@ def _attachments(actor, dossier, entry_ids):
     if len(entry_ids) > MAX_ATTACHMENTS:
         raise InvalidInput({"/entries": f"Au plus {MAX_ATTACHMENTS} pièces jointes."})
     chosen = []
-    for n, entry_id in enumerate(entry_ids):
-        try:
-            _, entry = dossier_entries.get_entry(actor, entry_id)
-        except NotFound:
-            raise InvalidInput({f"/entries/{n}": "Élément introuvable."}) from None
-        if dossier is None or entry.dossier != dossier.id or entry.deleted:
-            raise InvalidInput({f"/entries/{n}": "Cet élément n'est pas dans ce dossier."})
+    for entry in dossier_entries.attachable(actor, dossier, entry_ids, "/entries"):
         if entry.kind == "document":
             chosen.append(MssAttachment(entry=entry.id, filename=entry.filename, kind="document"))
         else:  # a form or a note: as the PDF a person reads
@@ -152,10 +145,12 @@ def _show(actor, dossier, mail):
 def conversation_with(structure, address, members, created_by=None):
     """The conversation that keeps a structure's exchanges with `address` outside any
     dossier: the last one used, else a new one between `members`."""
-    last = (
-        MssMail.objects(structure=structure, address=address, dossier=None, discussion__ne=None)
-        .order_by("-created_at").only("discussion").first()
-    )  # fmt: skip
+    # By the (structure, address) index alone; the other conditions here (README, Queries).
+    exchanges = MssMail.objects(structure=structure, address=address).only(
+        "dossier", "discussion", "created_at"
+    )
+    kept = [m for m in exchanges if m.dossier is None and m.discussion is not None]
+    last = max(kept, key=lambda m: m.created_at, default=None)
     if last is not None:
         found = discussions.Discussion.objects(id=last.discussion).first()
         if found is not None:

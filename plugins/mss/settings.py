@@ -3,6 +3,7 @@ key are write-only: the page never shows them, a blank field keeps the stored on
 
 import re
 import ssl
+from datetime import timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -110,5 +111,13 @@ def save(actor, structure, data):
 def journal(actor, structure, limit=100):
     """The structure's latest mails (sent and received) and where its mailbox stands."""
     policy.require(actor, "mss.log", structure)
-    mails = list(MssMail.objects(structure=structure.id).order_by("-created_at").limit(limit))
-    return mails, MssMailbox.objects(structure=structure.id).first()
+    # Bounded windows back in time: the embedded server reads every match of a sorted,
+    # limited query (README, Queries), and a structure's log only grows.
+    now, mails = utcnow(), []
+    for days in (7, 90, 3650):
+        since = now - timedelta(days=days)
+        mails = list(MssMail.objects(structure=structure.id, created_at__gte=since))
+        if len(mails) >= limit:
+            break
+    mails.sort(key=lambda m: m.created_at, reverse=True)
+    return mails[:limit], MssMailbox.objects(structure=structure.id).first()
