@@ -2,13 +2,13 @@
 
 Used when MONGODB_URI is unset. The first Parcours process on a data dir starts the server and
 owns it; later processes (a second `parcours run`, `parcours worker`, a CLI command) find it
-through the port file and reuse it. SecantusDB is GPL-2.0: we only ever talk to it over the
+through the port file and reuse it. A small watcher process (`embedded_watch.py`) stops the
+server if its owner dies without doing so. SecantusDB is GPL-2.0: we only ever talk to it over the
 wire, never import it.
 """
 
 import atexit
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
@@ -27,6 +27,7 @@ LOCK_FILE = "secantus.lock"
 LOG_FILE = "secantus.log"
 STORAGE_DIR = "db"
 START_TIMEOUT = 30.0
+WATCHER = Path(__file__).with_name("embedded_watch.py")
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -62,21 +63,14 @@ def _pid_alive(pid):
     return True
 
 
-def _die_with_parent():
-    """Ask Linux to stop the server if its owner dies without cleaning up (kill -9)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 class EmbeddedServer:
     """One SecantusDB process listening on 127.0.0.1."""
 
-    def __init__(self, process, port, log_path):
+    def __init__(self, process, port, log_path, watcher=None):
         self.process = process
         self.port = port
         self.log_path = log_path
+        self.watcher = watcher
 
     @property
     def uri(self):
@@ -98,22 +92,29 @@ class EmbeddedServer:
         self.stop(timeout)
         fresh = self._spawn(self.storage_path, self.log_path, self.port, self.options)
         fresh._wait_until_ready()
-        self.process = fresh.process
+        self.process, self.watcher = fresh.process, fresh.watcher
 
     @classmethod
     def _spawn(cls, storage_path, log_path, port, options):
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--storage-path", str(storage_path), "--log-level", "WARNING", *options]
+        # Own sessions: a Ctrl-C in the terminal reaches the owner only, which stops the
+        # server once; two signals could run SecantusDB's stop twice over.
         with open(log_path, "ab") as log:
             process = subprocess.Popen(  # noqa: S603 - fixed command, no user input
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                start_new_session=True,
             )
-        server = cls(process, port, log_path)
+        watcher = subprocess.Popen(  # noqa: S603 - fixed command, no user input
+            [sys.executable, str(WATCHER), str(os.getpid()), str(process.pid)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        server = cls(process, port, log_path, watcher)
         server.storage_path, server.options = storage_path, tuple(options)
         return server
 
@@ -121,6 +122,7 @@ class EmbeddedServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise EmbeddedDatabaseError(
                     f"SecantusDB exited with code {self.process.returncode}; "
                     f"see {self.log_path}:\n{self._log_tail()}"
@@ -137,14 +139,20 @@ class EmbeddedServer:
         return ""
 
     def stop(self, timeout=10):
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """SIGTERM, so that the storage closes cleanly; SIGKILL after `timeout`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.watcher is not None:  # it ends by itself once the server is gone
+            try:
+                self.watcher.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.watcher.kill()
+                self.watcher.wait()
 
 
 @contextlib.contextmanager

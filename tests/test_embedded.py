@@ -122,9 +122,24 @@ def test_the_server_stops_when_its_owner_is_killed(tmp_path, sig):
     line = child.stdout.readline()
     port = int(line.strip().rsplit(":", 1)[1].strip("/"))
     assert embedded.answers_ping(port)
+    client = pymongo.MongoClient(line.strip())
+    client.parcours.notes.insert_one({"text": "écrit avant la mort du propriétaire"})
+    client.close()
     child.send_signal(sig)
-    child.communicate(timeout=10)
+    # On SIGTERM the owner stops its server, with a SIGKILL after 10 s if the server missed it.
+    child.communicate(timeout=30)
     assert _wait_until(lambda: not embedded.answers_ping(port, timeout_ms=200))
+
+    # Whatever way the server went, what it acknowledged is there on the next start.
+    uri = embedded.ensure_server(tmp_path)
+    try:
+        client = pymongo.MongoClient(uri)
+        assert client.parcours.notes.find_one({}, {"_id": 0}) == {
+            "text": "écrit avant la mort du propriétaire"
+        }
+        client.close()
+    finally:
+        embedded._stop_owned(tmp_path)
 
 
 def test_data_survives_a_restart(tmp_path):
@@ -148,9 +163,13 @@ def test_restart_keeps_the_port_the_data_and_the_clients(tmp_path):
     try:
         client = pymongo.MongoClient(server.uri, serverSelectionTimeoutMS=10_000)
         client.parcours.notes.insert_one({"text": "avant"})
-        first, port = server.process.pid, server.port
+        first, port, first_watcher = server.process.pid, server.port, server.watcher
         server.restart()
         assert (server.port, server.process.pid != first) == (port, True)
+        # The old server's watcher ended with it; a new one watches the new server.
+        assert first_watcher.poll() is not None
+        assert server.watcher.poll() is None
+        assert server.watcher.args[-1] == str(server.process.pid)
         # The same client, reconnected by itself.
         assert client.parcours.notes.find_one({}, {"_id": 0}) == {"text": "avant"}
         client.close()
