@@ -4,6 +4,8 @@ import threading
 from collections import OrderedDict
 
 import mongoengine
+from bson import ObjectId
+from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
@@ -13,6 +15,14 @@ from app import embedded
 from app.clock import utcnow
 
 DEFAULT_DB = "parcours"
+
+
+def object_id(value):
+    """`value` as an ObjectId, or None when it cannot be one (a hostile or garbled id)."""
+    try:
+        return ObjectId(str(value))
+    except (InvalidId, TypeError):
+        return None
 
 
 def init_app(app):

@@ -199,14 +199,20 @@ def test_a_thread_notice_keeps_its_dossier(talk):
 
 @pytest.fixture
 def cited(talk, structure):
-    """A document of the dossier, a note of it, a document of another dossier."""
+    """A document of the dossier, a note of it, a document of another dossier, the nurse's
+    private document, a removed document."""
     pdf = documents.inspect(PDF, "cr.pdf")
     meta = {"category": "administratif", "visibility": "shared"}
     other = new_dossier(talk.coordinator, structure, {"used_name": "Autre"})
+    removed = entries.add_document(talk.coordinator, talk.dossier, pdf, meta)
+    entries.delete_entry(talk.coordinator, removed.id, {"reason": "Doublon"})
+    private = {"category": "soins", "visibility": "private"}
     return SimpleNamespace(
         document=entries.add_document(talk.coordinator, talk.dossier, pdf, meta),
         note=entries.add_entry(talk.coordinator, talk.dossier, {**meta, "note": "Une note"}),
         elsewhere=entries.add_document(talk.coordinator, other, pdf, meta),
+        unseen=entries.add_document(talk.nurse, talk.dossier, pdf, private),
+        removed=removed,
     )
 
 
@@ -221,6 +227,9 @@ BAD_MESSAGES = [
     ("note", {"body": "ok", "documents": ["note"]}, "/documents/0", NOT_OURS),
     ("other dossier", {"body": "ok", "documents": ["elsewhere"]}, "/documents/0", NOT_OURS),
     ("unknown", {"body": "ok", "documents": [str(ObjectId())]}, "/documents/0", UNKNOWN_DOC),
+    ("not an id", {"body": "ok", "documents": ["../../etc"]}, "/documents/0", UNKNOWN_DOC),
+    ("unseen", {"body": "ok", "documents": ["document", "unseen"]}, "/documents/1", UNKNOWN_DOC),
+    ("removed", {"body": "ok", "documents": ["removed"]}, "/documents/0", UNKNOWN_DOC),
 ]
 
 
@@ -230,7 +239,7 @@ def test_a_bad_message_is_refused_with_its_field_and_nothing_written(
     talk, cited, label, body, pointer, message
 ):
     if "documents" in body:  # the fixture's entries, by name
-        named = {"note": cited.note.id, "elsewhere": cited.elsewhere.id}
+        named = {name: getattr(cited, name).id for name in vars(cited)}
         body = {**body, "documents": [str(named.get(d, d)) for d in body["documents"]]}
     before = snapshot(TRACKED)
     refused = talk.a.post(talk.url, json=body)
@@ -376,3 +385,21 @@ def test_my_conversations_come_latest_activity_first_however_old(talk, make_user
         ObjectId(made["new"]),
         ObjectId(made[-700]),
     ]
+
+
+def test_citing_five_documents_costs_the_round_trips_of_one(talk, cited, db_commands):
+    pdf = documents.inspect(PDF, "cr.pdf")
+    meta = {"category": "administratif", "visibility": "shared"}
+    five = [cited.document.id] + [
+        entries.add_document(talk.coordinator, talk.dossier, pdf, meta).id for _ in range(4)
+    ]
+    talk.a.post(talk.url, json={"body": "Bonjour"})  # the thread's first message does more
+    trips = []
+    for cited_ids in ([five[0]], five):
+        db_commands.reset()
+        posted = talk.a.post(
+            talk.url, json={"body": "CR", "documents": [str(i) for i in cited_ids]}
+        )
+        assert len(posted.json["attachments"]) == len(cited_ids)
+        trips.append(db_commands.count)
+    assert trips[0] == trips[1]

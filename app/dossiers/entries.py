@@ -12,7 +12,7 @@ from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import documents, schemas, timeline
 from app.dossiers.models import Entry, EntryVersion, TimelineItem
-from app.dossiers.services import get_in_dossier
+from app.dossiers.services import get_in_dossier, object_id
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
 from app.reference import DATA_CATEGORIES, ENTRY_KINDS
@@ -186,19 +186,27 @@ def get_entry(actor, entry_id, action="entry.view"):
 
 
 def attachable(actor, dossier, ids, pointer, documents_only=False):
-    """The live entries `ids` of `dossier` that `actor` sees, to attach to a message (a
-    thread's, an MSSanté mail's); one that is not is refused at `pointer`/n."""
+    """The entries `ids` of `dossier` that `actor` sees, to attach to a message (a thread's,
+    an MSSanté mail's), read in one query; one that is not is refused at `pointer`/n. The
+    policy sees no removed entry."""
     what = "Document" if documents_only else "Élément"
     elsewhere = ("Ce n'est pas un document de ce dossier." if documents_only
                  else "Cet élément n'est pas dans ce dossier.")  # fmt: skip
+    oids = [object_id(entry_id) for entry_id in ids]
+    ours = Entry.objects(id__in=[oid for oid in oids if oid], dossier=dossier.id) if dossier else []
+    by_id = {entry.id: entry for entry in ours}
     found = []
-    for n, entry_id in enumerate(ids):
-        try:
-            _, entry = get_entry(actor, entry_id)
-        except NotFound:
-            raise InvalidInput({f"{pointer}/{n}": f"{what} introuvable."}) from None
-        wrong_kind = documents_only and entry.kind != "document"
-        if dossier is None or entry.dossier != dossier.id or entry.deleted or wrong_kind:
+    for n, (entry_id, oid) in enumerate(zip(ids, oids, strict=True)):
+        entry = by_id.get(oid)
+        if entry is None or not policy.can(actor, "entry.view", (dossier, entry)):
+            # Elsewhere or unseen: the full lookup tells which without revealing what the
+            # actor may not see.
+            try:
+                get_entry(actor, entry_id)
+            except NotFound:
+                raise InvalidInput({f"{pointer}/{n}": f"{what} introuvable."}) from None
+            raise InvalidInput({f"{pointer}/{n}": elsewhere})
+        if documents_only and entry.kind != "document":
             raise InvalidInput({f"{pointer}/{n}": elsewhere})
         found.append(entry)
     return found

@@ -4,10 +4,10 @@ Every read of a dossier and every write is audited with the dossier's id.
 """
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from app import audit, policy
 from app.clock import today, utcnow
+from app.db import object_id
 from app.dossiers import identity as identity_rules
 from app.dossiers import listing, schemas, timeline
 from app.dossiers.models import CareMember, Consent, Contact, Dossier, Identity
@@ -18,13 +18,6 @@ from app.validation import InvalidInput, check
 
 NOT_FOUND = "Ce dossier n'existe pas ou vous n'y avez pas accès."
 DUPLICATE = "Ce dossier existe peut-être déjà."
-
-
-def object_id(value):
-    try:
-        return ObjectId(str(value))
-    except (InvalidId, TypeError):
-        return None
 
 
 def find(dossier_id):

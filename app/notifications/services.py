@@ -8,12 +8,12 @@ unread counters in one write and queues the e-mails in one more.
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from flask import g
 from pymongo import UpdateOne
 
 from app import audit, plugins, policy
 from app.clock import utcnow
+from app.db import object_id
 from app.errors import NotFound
 from app.notifications import mail
 from app.notifications.kinds import CHANNELS, KINDS
@@ -48,13 +48,6 @@ PREFERENCES = {
         },
     },
 }
-
-
-def object_id(value):
-    try:
-        return ObjectId(str(value))
-    except (InvalidId, TypeError):
-        return None
 
 
 # --- creating notices --------------------------------------------------------------------------
