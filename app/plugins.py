@@ -45,6 +45,8 @@ class SignInProvider:
     label: str  # "Se connecter avec Pro Santé Connect"
     endpoint: str  # the plugin's view that starts the sign-in
     plugin: str = ""
+    # sign_out(session) -> the provider's address that ends its own session too, or None
+    sign_out: object = None
 
 
 @dataclass
@@ -94,9 +96,10 @@ class Registry:
         self._unique("Le format d'export", self.host.exporters, name)
         self.host.exporters[name] = Exporter(name, label, media_type, extension, build, self.name)
 
-    def sign_in_provider(self, name, label, endpoint):
+    def sign_in_provider(self, name, label, endpoint, sign_out=None):
         self._unique("Le fournisseur d'identité", self.host.providers, name)
-        self.host.providers[name] = SignInProvider(name, label, endpoint, self.name)
+        provider = SignInProvider(name, label, endpoint, self.name, sign_out)
+        self.host.providers[name] = provider
 
     def blueprint(self, blueprint, url_prefix=None):
         expected = f"plugin_{self.name}"
@@ -174,6 +177,18 @@ def run_jobs(app, now, last_runs):
             app.logger.exception("worker job %s failed", job.name)
             done[job.name] = "failed"
     return done
+
+
+def sign_out_url(session):
+    """The first sign-in provider's address that ends its session too (the session was
+    opened through it), else None: read before the session is cleared."""
+    from flask import current_app
+
+    for provider in host_of(current_app).providers.values():
+        url = provider.sign_out(session) if provider.sign_out else None
+        if url:
+            return url
+    return None
 
 
 def host_of(app):

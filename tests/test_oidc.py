@@ -5,7 +5,10 @@ browser would, and the test client comes back with the provider's real code; the
 exchanges it at the real token endpoint and checks the ID token against the real keys. The
 faulty tokens are the provider's own answers, made faulty by its script (see server.js)."""
 
+import base64
+import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -19,6 +22,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pyotp
 import pytest
 import requests
+from conftest import Web
 from helpers import html
 
 from app import create_app
@@ -33,6 +37,7 @@ CLIENT_ID = "parcours-tests"
 CLIENT_SECRET = "secret-jetable-des-tests-uniquement"  # the test provider's, nowhere else
 BASE_URL = "http://localhost"  # the test client's host: the provider sends it back here
 REDIRECT_URI = f"{BASE_URL}/connexion/oidc/retour"
+SIGNED_OUT_URI = f"{BASE_URL}/connexion"  # where the provider sends the browser after its logout
 RPPS = "10001234567"  # camille's SubjectNameID at the provider is "8" + this number
 UNVERIFIED = "n'a pas pu être vérifiée"
 
@@ -72,6 +77,7 @@ def oidc_issuer(tmp_path_factory):
         pytest.fail("node is missing: install Node.js 20+ to run the OIDC tests.")
     port, log = _free_port(), tmp_path_factory.mktemp("oidc") / "provider.log"
     env = {**os.environ, "PORT": str(port), "REDIRECT_URI": REDIRECT_URI,
+           "POST_LOGOUT_REDIRECT_URI": SIGNED_OUT_URI,
            "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}  # fmt: skip
     with log.open("w") as output:
         process = subprocess.Popen([node, str(PROVIDER_DIR / "server.js")], env=env,
@@ -121,11 +127,12 @@ def app_config(app_config, oidc_issuer):
 # --- a browser between Parcours and the provider ---------------------------------------------
 
 
-def provider_answer(authorization_url, person, cancel=False):
+def provider_answer(authorization_url, person, cancel=False, browser=None):
     """Go through the provider's pages as `person` (its login form, then its consent form;
     `cancel`: its "abort" button instead) and return the path and query the provider sends
-    the browser back to, on Parcours."""
-    with requests.Session() as browser:
+    the browser back to, on Parcours. `browser`: a requests session that keeps the provider's
+    cookies from one trip to the next; `person` None: the provider must not ask who it is."""
+    with requests.Session() if browser is None else contextlib.nullcontext(browser) as browser:
         url, method, data = authorization_url, "GET", None
         for _ in range(12):
             response = browser.request(method, url, data=data, allow_redirects=False, timeout=10)
@@ -137,10 +144,28 @@ def provider_answer(authorization_url, person, cancel=False):
             assert response.status_code == 200, response.text
             page = response.text
             chosen = "abort" if cancel else ("login" if 'id="login"' in page else "confirm")
+            if chosen == "login" and person is None:
+                raise ProviderAskedWho
             action = re.search(rf'<form id="{chosen}" method="post" action="([^"]+)"', page)
             url, method = urljoin(url, action.group(1)), "POST"
             data = {"login": person} if chosen == "login" else {}
     raise AssertionError("the provider never sent the browser back")
+
+
+class ProviderAskedWho(AssertionError):
+    """The provider showed its login form: it had no session for this browser."""
+
+
+def provider_sign_out(end_session_url, browser):
+    """Confirm the provider's logout page; return where it sends the browser after."""
+    page = browser.get(end_session_url, allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    form = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.S)
+    hidden = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
+    confirm, data = urljoin(end_session_url, form.group(1)), {**hidden, "logout": "yes"}
+    done = browser.post(confirm, data=data, allow_redirects=False, timeout=10)
+    assert done.is_redirect, done.text
+    return done.headers["Location"]
 
 
 def leave(client, start="/connexion/oidc"):
@@ -240,6 +265,63 @@ def test_an_inactive_account_is_refused_as_with_a_password(client, camille, stat
     assert message in text(refused)
     assert signed_in_id(client) is None
     assert last_failure() == {"reason": f"status_{status}", "method": "oidc"}
+
+
+# --- signing out -----------------------------------------------------------------------------
+
+
+def _token_claims(raw):
+    payload = raw.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_signing_out_ends_the_provider_session_too(app, client, camille):
+    with requests.Session() as browser:
+        client.get(provider_answer(leave(client), "camille", browser=browser))
+        assert signed_in_id(client)
+        # The provider remembers the person: another sign-in in this browser asks nothing.
+        again = app.test_client()
+        again.get(provider_answer(leave(again), None, browser=browser))
+        assert signed_in_id(again)
+
+        out = Web(client).logout()
+        assert signed_in_id(client) is None
+        url = urlsplit(out.headers["Location"])
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        assert url.path == "/session/end"  # the end_session_endpoint the provider publishes
+        assert (query["client_id"], query["post_logout_redirect_uri"]) == (
+            CLIENT_ID,
+            SIGNED_OUT_URI,
+        )
+        hint = _token_claims(query["id_token_hint"])  # the ID token of this sign-in
+        assert (hint["sub"], hint["aud"]) == ("camille", CLIENT_ID)
+        assert provider_sign_out(out.headers["Location"], browser) == SIGNED_OUT_URI
+        assert "Vous êtes déconnecté." in text(client.get("/connexion"))
+
+        # The provider asks who signs in now: the shared computer is free for the next one.
+        with pytest.raises(ProviderAskedWho):
+            provider_answer(leave(app.test_client()), None, browser=browser)
+
+
+def test_changing_account_ends_the_provider_session_too(client, camille):
+    client.get(provider_answer(leave(client), "camille"))
+    changed = Web(client).post("/changer-de-compte")
+    assert urlsplit(changed.headers["Location"]).path == "/session/end"
+    assert signed_in_id(client) is None
+
+
+def test_a_password_session_signs_out_here_only(login_as, camille):
+    web = login_as(camille)
+    out = web.logout()
+    assert out.headers["Location"] == "/connexion"
+
+
+def test_a_provider_unreachable_at_sign_out_still_signs_out(app, client, camille):
+    client.get(provider_answer(leave(client), "camille"))
+    app.config["OIDC_ISSUER"] = f"http://127.0.0.1:{_free_port()}"  # nobody answers there
+    out = Web(client).logout()
+    assert out.headers["Location"] == "/connexion"
+    assert signed_in_id(client) is None
 
 
 # --- no account yet: the account request, prefilled ------------------------------------------

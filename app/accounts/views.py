@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app import plugins
 from app.accounts import device, links, services, totp
 from app.clock import utcnow
 from app.extensions import limiter
@@ -107,21 +108,28 @@ def login_code():
 @bp.post("/deconnexion")
 @login_required
 def logout():
-    services.record_logout(acting_user())
-    logout_user()
+    ending = _end_session()
     flash(_("Vous êtes déconnecté."), "info")
-    return redirect(url_for("accounts.login"))
+    return redirect(ending or url_for("accounts.login"))
 
 
 @bp.post("/changer-de-compte")
 @login_required
 def switch_account():
     """On a shared device: this session ends, the sign-in page offers the accounts used here."""
+    ending = _end_session()
+    flash(_("Choisissez le compte avec lequel vous connecter."), "info")
+    return redirect(ending or url_for("accounts.login"))
+
+
+def _end_session():
+    """End the session, traced; return the sign-in provider's address that ends its own
+    session too (Pro Santé Connect's), if the session was opened through one."""
+    ending = plugins.sign_out_url(session)
     services.record_logout(acting_user())
     logout_user()
     session.clear()
-    flash(_("Choisissez le compte avec lequel vous connecter."), "info")
-    return redirect(url_for("accounts.login"))
+    return ending
 
 
 @bp.post("/connexion/oublier/<user_id>")

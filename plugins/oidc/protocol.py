@@ -10,6 +10,7 @@ import hmac
 import re
 import secrets
 import time
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -126,9 +127,9 @@ def authorization_request(config, redirect_uri):
 
 
 def verified_claims(config, pending, args, redirect_uri):
-    """The claims of the person the provider sends back (`args`: the callback's query), once
-    the return matches `pending`, the code is exchanged and the ID token is verified; the
-    userinfo claims are added (Pro Santé Connect gives its attributes there)."""
+    """(claims, raw ID token) of the person the provider sends back (`args`: the callback's
+    query), once the return matches `pending`, the code is exchanged and the ID token is
+    verified; the userinfo claims are added (Pro Santé Connect gives its attributes there)."""
     _check_return(config, pending, args)
     known = provider(config)
     # RFC 9207: a provider that names itself in the answer must be the one we asked.
@@ -145,7 +146,22 @@ def verified_claims(config, pending, args, redirect_uri):
         except (requests.RequestException, ValueError) as error:
             raise SignInRefused(config, UNREACHABLE, "provider_unreachable", 502) from error
         claims = _id_token_claims(config, known, token, pending["nonce"])
-        return {**_userinfo(config, client, known, claims["sub"]), **claims}
+        return {**_userinfo(config, client, known, claims["sub"]), **claims}, token["id_token"]
+
+
+def end_session_url(config, id_token, post_logout_redirect_uri):
+    """Where to send the browser so that the provider's session ends too (OpenID Connect
+    RP-Initiated Logout), or None: a provider without an end-session endpoint, or one that
+    does not answer (signing out of Parcours never waits on it)."""
+    try:
+        endpoint = provider(config)["metadata"].get("end_session_endpoint")
+    except SignInRefused:
+        return None
+    if not allowed_url(config, endpoint):
+        return None
+    query = urlencode({"id_token_hint": id_token, "client_id": config["OIDC_CLIENT_ID"],
+                       "post_logout_redirect_uri": post_logout_redirect_uri})  # fmt: skip
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 def _check_return(config, pending, args):

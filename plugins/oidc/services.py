@@ -47,6 +47,7 @@ class Outcome:
     user: User | None = None
     prefill: dict = field(default_factory=dict)
     message: str = ""
+    id_token: str = ""  # kept in the session, to end the provider's session at sign-out
 
 
 def national_number(value):
@@ -66,7 +67,7 @@ def sign_in(config, pending, args, redirect_uri):
     account it signs in (active, audited `login.success`), or the account request to offer.
     Raise SignInRefused or LoginFailed (audited `login.failure`) otherwise."""
     try:
-        claims = protocol.verified_claims(config, pending, args, redirect_uri)
+        claims, id_token = protocol.verified_claims(config, pending, args, redirect_uri)
         claim = config["OIDC_RPPS_CLAIM"]
         number = national_number(claims.get(claim))
         if number is None:
@@ -91,7 +92,7 @@ def sign_in(config, pending, args, redirect_uri):
     User.objects(id=user.id).update_one(set__last_login_at=now)
     user.last_login_at = now
     audit.record(user, "login.success", user, method=METHOD)
-    return Outcome(user=user)
+    return Outcome(user=user, id_token=id_token)
 
 
 def _prefill(claims, number, entries):

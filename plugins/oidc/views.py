@@ -22,6 +22,8 @@ from plugins.oidc import protocol, services
 
 bp = Blueprint("plugin_oidc", __name__, template_folder="templates")
 PENDING = "oidc_pending"  # the session's key between leaving for the provider and coming back
+ID_TOKEN = "oidc_id_token"  # noqa: S105 - the session key of the sign-in's ID token
+MAX_KEPT_TOKEN = 2500
 
 
 def _rate():
@@ -63,6 +65,20 @@ def callback():
         session[PREFILL] = outcome.prefill
         flash(outcome.message, "info")
         return redirect(url_for("onboarding.request_account"))
-    return complete_sign_in(
+    response = complete_sign_in(
         outcome.user, pending["next"], second_factor_done=config["OIDC_STRONG_AUTH"]
     )
+    # For the provider's sign-out (id_token_hint). The session is a signed cookie of at most
+    # 4 kB: a token too large to fit is not kept, and signing out ends Parcours' session only.
+    if len(outcome.id_token) <= MAX_KEPT_TOKEN:
+        session[ID_TOKEN] = outcome.id_token
+    return response
+
+
+def sign_out_url(session):
+    """Where signing out of Parcours sends the browser next, for the provider's session to
+    end too (the provider then sends it back to the sign-in page); None if it was not used."""
+    id_token = session.get(ID_TOKEN)
+    if not id_token:
+        return None
+    return protocol.end_session_url(current_app.config, id_token, external_url("accounts.login"))

@@ -2,7 +2,8 @@
 // one client, two test people, and plain HTML login and consent pages that the test fills in
 // as a browser would. Started by the test's fixture:
 //
-//   PORT=… REDIRECT_URI=… CLIENT_ID=… CLIENT_SECRET=… node tests/oidc_provider/server.js
+//   PORT=… REDIRECT_URI=… POST_LOGOUT_REDIRECT_URI=… CLIENT_ID=… CLIENT_SECRET=… \
+//     node tests/oidc_provider/server.js
 //
 // The login form takes a person's name. "<name>~<fault>" signs that same person in, but the
 // token endpoint then answers with a faulty ID token, re-signed here after the provider made
@@ -16,7 +17,7 @@ import http from 'node:http';
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 
-const { PORT, REDIRECT_URI, CLIENT_ID, CLIENT_SECRET } = process.env;
+const { PORT, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, CLIENT_ID, CLIENT_SECRET } = process.env;
 const ISSUER = `http://127.0.0.1:${PORT}`;
 const KEY_ID = 'parcours-test';
 
@@ -49,6 +50,7 @@ const provider = new Provider(ISSUER, {
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,
     redirect_uris: [REDIRECT_URI],
+    post_logout_redirect_uris: [POST_LOGOUT_REDIRECT_URI],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
