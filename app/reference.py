@@ -130,6 +130,24 @@ def profession_category(code):
 
 # --- dossiers --------------------------------------------------------------------------------
 
+# The identity's confidence level, as the RNIV names them (Référentiel national
+# d'identitovigilance): a document checked makes it "validée", the INS obtained or checked
+# through the INSi teleservice "récupérée", both "qualifiée". Only a qualified identity may
+# carry its INS into an exchange.
+IDENTITY_STATUSES = {
+    "provisoire": "Provisoire",
+    "validee": "Validée",
+    "recuperee": "Récupérée",
+    "qualifiee": "Qualifiée",
+}
+# The documents of high confidence the RNIV accepts to validate an identity.
+IDENTITY_DOCUMENTS = {
+    "cni": "Carte nationale d'identité",
+    "passeport": "Passeport",
+    "titre_sejour": "Titre de séjour permanent",
+    "livret_famille": "Livret de famille ou extrait d'acte de naissance (mineur)",
+}
+
 SEXES = {"F": "Féminin", "M": "Masculin", "I": "Indéterminé"}
 
 CONSENT_MODES = {"oral": "Oral", "written": "Écrit"}

@@ -11,6 +11,7 @@ from app.reference import (
     CARE_ROLES,
     CONSENT_MODES,
     DATA_CATEGORIES,
+    IDENTITY_DOCUMENTS,
     LANES,
     LIVING_SITUATIONS,
     PROFESSION_CATEGORIES,
@@ -54,6 +55,7 @@ def register(app):
         PROFESSION_CATEGORIES=PROFESSION_CATEGORIES,
         SEXES=SEXES,
         VISIBILITIES=VISIBILITIES,
+        IDENTITY_DOCUMENTS=IDENTITY_DOCUMENTS,
     )
     app.jinja_env.filters["datetime"] = lambda value: (
         format_datetime(value, "d MMM yyyy HH:mm") if value else "—"

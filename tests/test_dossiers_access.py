@@ -311,6 +311,8 @@ def test_api(world, api_as, kind):
         assert got.data == PDF
     # The writes, consent last: it ends the others.
     out.expect(api.patch(url, json={"city": "Albi"}), "dossier.edit")
+    check = {"document": "cni", "ins_checked": False}
+    out.expect(api.post(f"{url}/identity/check", json=check), "dossier.edit")
     for category in CREATE_MATRIX:
         note = {"note": "Ajout", "category": category, "visibility": "public"}
         out.expect(api.post(f"{url}/entries", json=note), "entry.create", category, 201)
@@ -351,6 +353,8 @@ def test_html(world, login_as, kind):
     # The writes, consent last.
     identity = {"birth_name": "Quenardel", "first_names": "Philomene", "birth_date": "1941-03-12"}
     out.expect(web.post(f"{url}/identite", {**identity, "sex": "F"}), "dossier.edit", ok=302)
+    check = {"document": "passeport"}
+    out.expect(web.post(f"{url}/identite/verification", check), "dossier.edit", ok=302)
     for category in CREATE_MATRIX:
         note = {"note": "Ajout", "category": category, "visibility": "public"}
         out.expect(web.post(f"{url}/notes/nouvelle", note), "entry.create", category, 302)
@@ -542,6 +546,7 @@ GET POST /dossiers/nouveau
 GET /dossiers/recherche
 GET /dossiers/<dossier_id>
 GET POST /dossiers/<dossier_id>/identite
+POST /dossiers/<dossier_id>/identite/verification
 GET POST /dossiers/<dossier_id>/consentement
 GET POST /dossiers/<dossier_id>/rejoindre
 GET /dossiers/<dossier_id>/cercle
@@ -563,6 +568,7 @@ GET /entrees/<entry_id>/apercu
 GET POST /api/v1/dossiers
 GET /api/v1/dossiers/search
 GET PATCH /api/v1/dossiers/<dossier_id>
+POST /api/v1/dossiers/<dossier_id>/identity/check
 POST /api/v1/dossiers/<dossier_id>/members
 DELETE /api/v1/dossiers/<dossier_id>/members/<member_id>
 POST /api/v1/dossiers/<dossier_id>/exclusions

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from dossier_helpers import new_dossier
+from dossier_helpers import VALID_INS, new_dossier
 from pypdf import PdfReader
 from test_pathway_instances import EVALUATION
 from test_pathways import BPMN
 
 from app import policy
 from app.audit import AuditEvent
+from app.dossiers.models import Dossier
 from app.formkit.services import sync_directory
 from app.pathways.services import deploy
 
@@ -175,6 +176,35 @@ def test_the_fhir_bundle_is_valid_and_holds_what_the_caller_sees(api_as, coordin
     theirs = api_as(nurse).get(f"/dossiers/{dossier.id}/export?format=fhir")
     notes = [c.payload[0].contentString for c in resources(theirs, "Communication")]
     assert notes == ["Passage de l'infirmière à 9 h."]
+
+
+def test_the_ins_travels_only_with_a_qualified_identity(api_as, login_as, coordinator, exported):
+    dossier, _, _ = exported
+    api = api_as(coordinator)
+    Dossier.objects(id=dossier.id).update_one(set__identity__ins=VALID_INS)
+
+    def exports():
+        fhir = api.get(f"/dossiers/{dossier.id}/export?format=fhir")
+        [patient] = resources(fhir, "Patient")
+        content = json.loads(api.get(f"/dossiers/{dossier.id}/export?format=json").data)
+        _, text = pdf_text(login_as(coordinator).get(f"/dossiers/{dossier.id}/export/pdf").data)
+        return patient.identifier, content["patient"], text
+
+    checked = api.post(f"/dossiers/{dossier.id}/identity/check",
+                       json={"document": "cni", "ins_checked": False})  # fmt: skip
+    assert checked.json["identity"]["status"] == "validee"
+    identifier, patient, text = exports()
+    assert (identifier, patient["ins"], patient["identity_status"]) == (None, None, "validee")
+    assert VALID_INS not in text
+    assert "identité validée" in text
+
+    api.post(
+        f"/dossiers/{dossier.id}/identity/check", json={"document": "cni", "ins_checked": True}
+    )
+    identifier, patient, text = exports()
+    assert [(i.system, i.value) for i in identifier] == [("urn:oid:1.2.250.1.213.1.4.8", VALID_INS)]
+    assert (patient["ins"], patient["identity_status"]) == (VALID_INS, "qualifiee")
+    assert f"identité qualifiée · INS {VALID_INS}" in text
 
 
 def test_a_pathway_exports_its_steps_and_what_they_produced(

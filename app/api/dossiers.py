@@ -134,6 +134,18 @@ def update_dossier(dossier_id):
 
 
 @route(
+    "/dossiers/<dossier_id>/identity/check",
+    "POST",
+    "Enregistrer la vérification de l'identité (pièce, INSi) : statut RNIV",
+    body=schemas.IDENTITY_CHECK,
+    tag=TAG,
+)
+def check_identity(dossier_id):
+    dossier = _dossier(dossier_id, "dossier.edit")
+    return _full(services.check_identity(current_api_user(), dossier, json_body()))
+
+
+@route(
     "/dossiers/<dossier_id>/members",
     "POST",
     "Ajouter un membre au cercle de soins",

@@ -1,4 +1,5 @@
-"""Identity traits: the checks the schemas cannot express, and the probable-duplicate rule."""
+"""Identity traits: the checks the schemas cannot express, the probable-duplicate rule, and
+the identity's confidence level (RNIV)."""
 
 import re
 
@@ -45,6 +46,27 @@ def date_problems(data):
             "contrôle de 2 chiffres qui ne correspond pas."
         )
     return problems
+
+
+# The traits a check vouches for: changing one makes the identity provisional again. The used
+# name is not one of them (it changes on a marriage, the documents keep the birth name).
+STRICT_TRAITS = ("birth_name", "first_names", "birth_date", "sex", "birth_place_code", "ins")
+
+
+def verification_status(document, ins_checked, ins):
+    """RNIV: a document of high confidence checked makes the identity "validée", the INS
+    obtained or checked through INSi "récupérée", both "qualifiée"."""
+    ins_checked = bool(ins_checked and ins)
+    if document and ins_checked:
+        return "qualifiee"
+    if ins_checked:
+        return "recuperee"
+    return "validee" if document else "provisoire"
+
+
+def traits_changed(before, after):
+    """Whether `after` (the identity as typed) differs from `before` on a strict trait."""
+    return any((getattr(before, name) or "") != (after.get(name) or "") for name in STRICT_TRAITS)
 
 
 def _compact(name):

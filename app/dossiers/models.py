@@ -8,6 +8,7 @@ import json
 
 from bson import ObjectId
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     Document,
@@ -27,6 +28,8 @@ from app.reference import (
     DATA_CATEGORIES,
     DOSSIER_STATUSES,
     ENTRY_KINDS,
+    IDENTITY_DOCUMENTS,
+    IDENTITY_STATUSES,
     LIVING_SITUATIONS,
     SEXES,
     VISIBILITIES,
@@ -43,6 +46,13 @@ class Identity(EmbeddedDocument):
     sex = StringField(required=True, choices=list(SEXES))
     birth_place_code = StringField(max_length=5)
     ins = StringField(max_length=15)  # the INS matricule (NIR) with its 2-digit key
+    # How far the identity was checked (identity.verification_status): the document shown,
+    # the INS checked through INSi, by whom and when. A change of trait resets them.
+    status = StringField(choices=list(IDENTITY_STATUSES), default="provisoire")
+    document = StringField(choices=list(IDENTITY_DOCUMENTS))
+    ins_checked = BooleanField(default=False)
+    checked_by = ObjectIdField()
+    checked_at = DateTimeField()
 
     @property
     def display_name(self):
@@ -54,6 +64,14 @@ class Identity(EmbeddedDocument):
     @property
     def sex_label(self):
         return SEXES.get(self.sex, self.sex)
+
+    @property
+    def status_label(self):
+        return IDENTITY_STATUSES.get(self.status or "provisoire")
+
+    @property
+    def qualified(self):
+        return self.status == "qualifiee" and bool(self.ins)
 
 
 class Contact(EmbeddedDocument):

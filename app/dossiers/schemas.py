@@ -6,6 +6,7 @@ from app.reference import (
     CARE_ROLES,
     CONSENT_MODES,
     DATA_CATEGORIES,
+    IDENTITY_DOCUMENTS,
     LIVING_SITUATIONS,
     PROFESSION_CATEGORIES,
     SEXES,
@@ -31,6 +32,17 @@ IDENTITY = {
         # 5 characters: digits, or 2A/2B and 3 digits for Corsica (99xxx: born abroad).
         "birth_place_code": {"type": "string", "pattern": "^([0-9]{5}|2[AB][0-9]{3})?$"},
         "ins": {"type": "string", "pattern": "^([0-9A-B]{15})?$"},
+    },
+}
+
+# The identity's check: the document shown (none: ""), the INS checked through INSi.
+IDENTITY_CHECK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["document", "ins_checked"],
+    "properties": {
+        "document": {"enum": ["", *IDENTITY_DOCUMENTS]},
+        "ins_checked": {"type": "boolean"},
     },
 }
 

@@ -12,7 +12,7 @@ from app.dossiers import identity as identity_rules
 from app.dossiers import listing, schemas, timeline
 from app.dossiers.models import CareMember, Consent, Contact, Dossier, Identity
 from app.errors import Conflict, NotFound
-from app.reference import CONSENT_MODES
+from app.reference import CONSENT_MODES, IDENTITY_STATUSES
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
@@ -162,7 +162,14 @@ def update_dossier(actor, dossier, data):
     data = _checked(schemas.DOSSIER_UPDATE, data)
     changed = sorted(data)
     if "identity" in data:
-        dossier.identity = Identity(**{k: v for k, v in data["identity"].items() if v != ""})
+        typed = {k: v for k, v in data["identity"].items() if v != ""}
+        if not identity_rules.traits_changed(dossier.identity, typed):
+            # The check still holds: it vouched for the same traits.
+            kept = ("status", "document", "ins_checked", "checked_by", "checked_at")
+            typed.update({name: dossier.identity[name] for name in kept})
+        elif dossier.identity.status not in (None, "provisoire"):
+            changed.append("identity.status")  # the trace says the check was undone
+        dossier.identity = Identity(**typed)
     if "referent" in data:
         referent = dossier.member_for(ObjectId(data["referent"]))
         if referent is None:
@@ -175,4 +182,32 @@ def update_dossier(actor, dossier, data):
     dossier.save()
     audit.record(actor, "dossier.update", dossier, dossier=str(dossier.id), fields=changed)
     timeline.append(actor, dossier, "dossier", "Dossier mis à jour", fields=changed)
+    return dossier
+
+
+def check_identity(actor, dossier, data):
+    """Record how the identity was checked (RNIV): the document of high confidence shown,
+    the INS obtained or checked through the INSi teleservice (in the professional's own
+    software: Parcours does not call INSi). Traced, with the resulting status."""
+    policy.require(actor, "dossier.edit", dossier)
+    data = check(schemas.IDENTITY_CHECK, data)
+    identity = dossier.identity
+    if data["ins_checked"] and not identity.ins:
+        message = "Saisissez d'abord le matricule INS de l'usager dans son identité."
+        raise InvalidInput({"/ins_checked": message}, message)
+    status = identity_rules.verification_status(data["document"], data["ins_checked"], identity.ins)
+    now = utcnow()
+    Dossier.objects(id=dossier.id).update_one(
+        set__identity__status=status,
+        set__identity__document=data["document"] or None,
+        set__identity__ins_checked=data["ins_checked"],
+        set__identity__checked_by=actor.id,
+        set__identity__checked_at=now,
+        set__updated_at=now,
+    )
+    dossier.reload()
+    audit.record(actor, "dossier.identity_check", dossier, dossier=str(dossier.id),
+                 status=status, document=data["document"] or None)  # fmt: skip
+    label = IDENTITY_STATUSES[status].lower()
+    timeline.append(actor, dossier, "dossier", f"Identité {label}", status=status)
     return dossier

@@ -3,6 +3,7 @@ with its timeline, identity, consent and join requests."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from app.accounts.models import User
 from app.clock import today
 from app.dossiers import circle, documents, listing, services, timeline
 from app.dossiers.models import Entry
@@ -172,21 +173,56 @@ def identity(dossier_id):
     actor = acting_user()
     if request.method == "GET":
         dossier = services.get_dossier(actor, dossier_id)
-        values = {
-            **dossier.identity.to_mongo().to_dict(),
-            **{name: dossier[name] or "" for name in DETAIL_FIELDS},
-        }
-        contact = dossier.contacts[0] if dossier.contacts else None
-        for name in CONTACT_FIELDS:
-            values[f"contact_{name}"] = (contact[name] or "") if contact else ""
-        return render_template("dossiers/identity.html", dossier=dossier, values=values, errors={})
+        return _identity_page(dossier, _identity_values(dossier))
     dossier = services.get_dossier(actor, dossier_id, "dossier.edit")
     try:
         services.update_dossier(actor, dossier, dossier_data(request.form))
     except FORM_ERRORS as error:
-        return _page("dossiers/identity.html", status_of(error), error, dossier=dossier)
+        return _page("dossiers/identity.html", status_of(error), error, dossier=dossier,
+                     checker=_checker(dossier))  # fmt: skip
     flash("Le dossier a été mis à jour.", "success")
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+
+
+@bp.post("/<dossier_id>/identite/verification")
+def identity_check(dossier_id):
+    actor = acting_user()
+    dossier = services.get_dossier(actor, dossier_id, "dossier.edit")
+    data = {"document": request.form.get("document", ""),
+            "ins_checked": request.form.get("ins_checked") == "oui"}  # fmt: skip
+    try:
+        services.check_identity(actor, dossier, data)
+    except FORM_ERRORS as error:
+        fields = getattr(error, "fields", {}) or {"/document": str(error)}
+        page = _identity_page(dossier, _identity_values(dossier), check_errors=fields,
+                              check_values=request.form)  # fmt: skip
+        return page, status_of(error)
+    flash(f"Statut de l'identité : {dossier.identity.status_label.lower()}.", "success")
+    return redirect(url_for("dossiers.identity", dossier_id=dossier.id))
+
+
+def _identity_values(dossier):
+    values = {
+        **dossier.identity.to_mongo().to_dict(),
+        **{name: dossier[name] or "" for name in DETAIL_FIELDS},
+    }
+    contact = dossier.contacts[0] if dossier.contacts else None
+    for name in CONTACT_FIELDS:
+        values[f"contact_{name}"] = (contact[name] or "") if contact else ""
+    return values
+
+
+def _checker(dossier):
+    """Who checked the identity, to name them beside the check."""
+    checked_by = dossier.identity.checked_by
+    return User.objects(id=checked_by).only("name").first() if checked_by else None
+
+
+def _identity_page(dossier, values, **context):
+    context.setdefault("check_values", {"document": dossier.identity.document or "",
+                                        "ins_checked": dossier.identity.ins_checked})  # fmt: skip
+    return render_template("dossiers/identity.html", dossier=dossier, values=values, errors={},
+                           checker=_checker(dossier), **context)  # fmt: skip
 
 
 @bp.route("/<dossier_id>/consentement", methods=["GET", "POST"])

@@ -22,7 +22,10 @@ def patient(view):
         "first_names": identity.first_names,
         "birth_date": identity.birth_date,
         "sex": identity.sex,
-        "ins": identity.ins or None,
+        # RNIV: the INS travels only with a qualified identity.
+        "ins": identity.ins if identity.qualified else None,
+        "identity_status": identity.status or "provisoire",
+        "identity_status_label": identity.status_label,
     }
 
 

@@ -1,10 +1,10 @@
 """FHIR: the export as a Bundle (type "collection") built and validated with `fhir.resources`
 (its R4B models: FHIR 4.3, the R4 line; the resources used here are the same in R4).
 
-Patient (the INS only for a qualified identity: Parcours does not qualify identities yet, so
-never), Organization (the coordinating structure), Practitioner and PractitionerRole for the
-authors and members with an account, CareTeam for the circle of care, Questionnaire and
-QuestionnaireResponse for form submissions, CarePlan and Task for pathways and their steps,
+Patient (the INS only for a qualified identity, as the RNIV asks), Organization (the
+coordinating structure), Practitioner and PractitionerRole for the authors and members with
+an account, CareTeam for the circle of care, Questionnaire and QuestionnaireResponse for form
+submissions, CarePlan and Task for pathways and their steps,
 Consent, DocumentReference for documents, Communication for the thread's messages."""
 
 import uuid
@@ -21,6 +21,7 @@ PLAN_STATUSES = {"running": "active", "waiting": "active", "completed": "complet
                  "error": "active", "suspended": "on-hold"}  # fmt: skip
 PARCOURS = "https://parcours.example.org/fhir"  # the systems of Parcours's own codes
 RPPS = "urn:oid:1.2.250.1.71.4.2.1"
+INS_NIR, INS_NIA = "urn:oid:1.2.250.1.213.1.4.8", "urn:oid:1.2.250.1.213.1.4.9"
 
 
 def _uuid(*parts):
@@ -50,6 +51,10 @@ def _patient(bundle, view, data):
                       "given": identity.first_names.split()})  # fmt: skip
     patient = {"resourceType": "Patient", "name": names, "birthDate": identity.birth_date,
                "gender": GENDERS.get(identity.sex, "unknown")}  # fmt: skip
+    if identity.qualified:
+        # The matricule is a NIR, or a NIA (first digit 7 or 8) for someone awaiting one.
+        system = INS_NIA if identity.ins[0] in "78" else INS_NIR
+        patient["identifier"] = [{"use": "official", "system": system, "value": identity.ins}]
     return bundle.add(_uuid("patient", view.dossier.id), patient)
 
 

@@ -42,6 +42,7 @@ class Document(FPDF):
         self.cell(0, 6, self.text_of(structure), new_x="LMARGIN", new_y="NEXT")
         self.set_font(self.family, "", 9)
         line = f"{patient['display_name']} · né·e le {_day(patient['birth_date'])}"
+        line += f" · identité {patient['identity_status_label'].lower()}"
         if patient.get("ins"):
             line += f" · INS {patient['ins']}"
         self.cell(0, 5, self.text_of(line), new_x="LMARGIN", new_y="NEXT")
