@@ -19,18 +19,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import trustme
+from bson import ObjectId
 from dossier_helpers import IDENTITY, new_dossier
 from helpers import html, run_at_once
 from markupsafe import escape
 from test_pathway_instances import EVALUATION, VISIT, world  # noqa: F401
 from test_pathway_tasks import first_step
 
-from app import policy
+from app import create_app, policy
 from app.audit import AuditEvent
 from app.cli import cli
 from app.clock import today, utcnow
+from app.errors import Forbidden
 from app.pathways.models import Task
-from plugins.webhooks.delivery import RETRY_DELAYS, deliver_due
+from app.plugins import PluginError
+from plugins.webhooks import configure, services
+from plugins.webhooks.delivery import RETRY_DELAYS, deliver_due, forget_old, old_finished, run
 from plugins.webhooks.models import WebhookDelivery, WebhookSubscription
 
 BASE = "/structure/webhooks"
@@ -164,6 +168,26 @@ def log_row(browser, subscription, delivery):
     """The delivery's row in the subscription's log page, as `browser` sees it."""
     page = html(browser.get(f"{BASE}/{subscription.id}"))
     return page.split(f'id="envoi-{delivery.id}"')[1].split("</tr>")[0]
+
+
+def retry_url(subscription, delivery_id):
+    return f"{BASE}/{subscription.id}/envois/{delivery_id}/renvoyer"
+
+
+def fail_for_good(receiver):
+    """Run the worker through every attempt of the one pending delivery, each answered 503:
+    it ends failed, as in production. Returns it."""
+    receiver.script = [503] * (len(RETRY_DELAYS) + 1)
+    moment = utcnow()
+    for _ in RETRY_DELAYS:
+        assert deliver_due(moment) == {"retry": 1}
+        moment = WebhookDelivery.objects.get(status="pending").next_attempt_at
+    assert deliver_due(moment) == {"failed": 1}
+    return WebhookDelivery.objects.get(status="failed")
+
+
+def all_deliveries():
+    return list(WebhookDelivery._get_collection().find({}, sort=[("_id", 1)]))
 
 
 def error_of(page, name):
@@ -585,3 +609,191 @@ def test_the_same_address_twice_is_refused(login_as, structure_admin, structure,
         escape("Cette adresse est déjà abonnée pour cette structure.")
     )
     assert WebhookSubscription.objects.count() == 1
+
+
+# --- sending a failed delivery again ("Renvoyer") ----------------------------------------------
+
+
+def test_renvoyer_sends_a_failed_delivery_again_for_a_whole_new_round(
+    login_as, api_as, structure_admin, coordinator, structure, receiver
+):
+    admin = login_as(structure_admin)
+    subscription, secret = subscribe(admin, structure, receiver.url)
+    coord, dossier = api_as(coordinator), new_dossier(coordinator, structure)
+    add_note(coord, dossier)
+    failed = fail_for_good(receiver)
+    add_note(coord, dossier)
+    assert deliver_due(utcnow()) == {"delivered": 1}
+    delivered = WebhookDelivery.objects.get(status="delivered")
+    # The button: on the failed row only.
+    assert f'action="{retry_url(subscription, failed.id)}"' in log_row(admin, subscription, failed)
+    assert "/renvoyer" not in log_row(admin, subscription, delivered)
+
+    before = utcnow()
+    response = admin.post(retry_url(subscription, failed.id))
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{BASE}/{subscription.id}"
+    failed.reload()
+    assert (failed.status, failed.attempts, failed.failed_at) == ("pending", 0, None)
+    assert before <= failed.next_attempt_at <= utcnow()  # due at once
+    [event] = AuditEvent.objects(action="webhook.retry")
+    assert (event.actor, event.object_type, event.object_id) == (
+        str(structure_admin.id), "WebhookSubscription", str(subscription.id))  # fmt: skip
+    assert event.details == {"delivery": str(failed.id), "event": "entry.added", "attempts": 6}
+    page = html(admin.get(f"{BASE}/{subscription.id}"))
+    assert str(escape("L'envoi est remis dans la file : il repart dans quelques instants.")) in page
+    row = page.split(f'id="envoi-{failed.id}"')[1].split("</tr>")[0]
+    assert 'data-state="pending"' in row
+    assert "<td>0</td>" in row
+    assert "Réponse HTTP 503 (attendu : 2xx)." in row  # why it had failed, until the next try
+    assert "/renvoyer" not in row
+
+    # A new round, not a last chance: a failure is retried a minute later, then delivered.
+    receiver.script = [500]
+    now = utcnow()
+    assert deliver_due(now) == {"retry": 1}
+    assert deliver_due(now + timedelta(seconds=61)) == {"delivered": 1}
+    failed.reload()
+    assert (failed.status, failed.attempts, failed.last_status, failed.last_error) == (
+        "delivered", 2, 200, None)  # fmt: skip
+    sent = [r for r in receiver.requests if r.headers["X-Parcours-Delivery"] == str(failed.id)]
+    assert len(sent) == 6 + 2
+    assert sent[-1].body == sent[0].body  # the same delivery: the receiver drops a duplicate
+    assert verify(secret, sent[-1])
+    row = log_row(admin, subscription, failed)
+    assert 'data-state="delivered"' in row
+    assert "Livrée" in row
+    assert "HTTP 200" in row
+    assert "<td>2</td>" in row
+    assert "/renvoyer" not in row
+
+
+def test_renvoyer_is_refused_for_what_is_not_a_failed_delivery_one_manages(
+    app, login_as, api_as, structure_admin, other_admin, platform_admin, coordinator,
+    professional, structure, receiver, web,
+):  # fmt: skip
+    admin = login_as(structure_admin)
+    mine, _ = subscribe(admin, structure, receiver.url)
+    other, _ = subscribe(admin, structure, f"{receiver.url}&autre=1")
+    coord, dossier = api_as(coordinator), new_dossier(coordinator, structure)
+    for n in range(4):
+        add_note(coord, dossier, f"Note {n}")
+    # The states are set here; the test above makes a failed delivery the worker's way.
+    failed, pending, delivered, cancelled = WebhookDelivery.objects(subscription=mine.id)
+    for delivery, status in ((failed, "failed"), (delivered, "delivered"),
+                             (cancelled, "cancelled")):  # fmt: skip
+        WebhookDelivery.objects(id=delivery.id).update_one(set__status=status, set__attempts=6)
+    theirs = WebhookDelivery.objects(subscription=other.id).first()
+    WebhookDelivery.objects(id=theirs.id).update_one(set__status="failed", set__attempts=6)
+    before = all_deliveries()
+
+    for delivery, state in ((pending, "En attente"), (delivered, "Livrée"),
+                            (cancelled, "Annulée")):  # fmt: skip
+        refused = admin.post(retry_url(mine, delivery.id), follow_redirects=True)
+        assert refused.status_code == 200
+        says = f"Cet envoi est « {state} » : seul un envoi en échec peut être renvoyé."
+        assert str(escape(says)) in html(refused)
+    # Another subscription's delivery (its own is in the URL), a garbled id, no such one.
+    for wrong in (theirs.id, "pas-un-id", ObjectId()):
+        assert admin.post(retry_url(mine, wrong)).status_code == 404
+    # Paused: the worker would only cancel it.
+    assert admin.post(f"{BASE}/{mine.id}/activation", {"active": "0"}).status_code == 302
+    refused = admin.post(retry_url(mine, failed.id), follow_redirects=True)
+    says = "L'abonnement est en pause : reprenez-le avant de renvoyer un envoi."
+    assert str(escape(says)) in html(refused)
+    assert admin.post(f"{BASE}/{mine.id}/activation", {"active": "1"}).status_code == 302
+    # Who may not: another structure's admin, a coordinator, a professional (404: they do
+    # not see it); a platform admin sees the log, without the button, and may not (403).
+    url = retry_url(mine, failed.id)
+    for user in (other_admin, coordinator, professional):
+        assert login_as(user).post(url).status_code == 404
+    overseer = login_as(platform_admin)
+    assert "/renvoyer" not in html(overseer.get(f"{BASE}/{mine.id}"))
+    assert overseer.post(url).status_code == 403
+    with pytest.raises(Forbidden):  # the service checks the acting user itself
+        services.retry_delivery(platform_admin, mine, failed.id)
+    assert web.post(url).status_code == 302  # nobody signed in: the sign-in page
+    assert admin.post(url, csrf=False).status_code == 400
+    assert all_deliveries() == before
+    assert AuditEvent.objects(action="webhook.retry").count() == 0
+    # The failed one of the subscription, by its admin: queued again.
+    assert admin.post(url).status_code == 302
+    assert WebhookDelivery.objects.get(id=failed.id).status == "pending"
+
+
+# --- keeping the log WEBHOOKS_LOG_DAYS days ------------------------------------------------------
+
+
+def test_the_worker_forgets_finished_deliveries_after_webhook_log_days(
+    app, runner, db_commands, login_as, api_as, structure_admin, coordinator, structure,
+    receiver,
+):  # fmt: skip
+    subscription, _ = subscribe(login_as(structure_admin), structure, receiver.url)
+    coord, dossier = api_as(coordinator), new_dossier(coordinator, structure)
+    for n in range(6):
+        add_note(coord, dossier, f"Note {n}")
+    assert deliver_due(utcnow()) == {"delivered": 6}
+    now = utcnow()
+    plan = [  # (state, age in days of the event)
+        ("delivered", 91), ("failed", 91), ("cancelled", 91),  # past 90 days: they go
+        ("pending", 400),  # still to be sent (sent again from the log): never deleted
+        ("delivered", 89),  # kept at 90 days, gone at 30
+        ("failed", 10),  # kept at 90 and 30 days, gone at 5
+    ]  # fmt: skip
+    deliveries = list(WebhookDelivery.objects.order_by("id"))
+    for delivery, (status, days) in zip(deliveries, plan, strict=True):
+        WebhookDelivery.objects(id=delivery.id).update_one(
+            set__status=status, set__created_at=now - timedelta(days=days),
+            set__next_attempt_at=now + timedelta(hours=1),
+        )  # fmt: skip
+    ids = [d.id for d in deliveries]
+
+    def kept():
+        return {d.id for d in WebhookDelivery.objects.only("id")}
+
+    assert app.config["WEBHOOKS_LOG_DAYS"] == 90  # the default
+    db_commands.reset()
+    assert forget_old(now) == 3
+    # Deleted on the server, on the index: no document read, one delete per finished state.
+    assert db_commands.targets == ["delete webhook_deliveries"] * 3
+    collection = WebhookDelivery._get_collection()
+    for query in old_finished(now):
+        winning = collection.find(query).explain()["queryPlanner"]["winningPlan"]
+        assert winning["inputStage"]["indexName"] == "status_1_created_at_1", winning
+    assert kept() == set(ids[3:])
+    assert forget_old(now) == 0
+
+    app.config["WEBHOOKS_LOG_DAYS"] = 30
+    assert run(now) == "1 effacée(s) du journal"  # the worker's job
+    assert kept() == {ids[3], ids[5]}
+    app.config["WEBHOOKS_LOG_DAYS"] = 5
+    done = runner.invoke(cli, ["worker", "--once"])
+    assert done.exit_code == 0, done.output
+    assert "webhooks.deliver: 1 effacée(s) du journal" in done.output
+    assert kept() == {ids[3]}
+    page = html(login_as(structure_admin).get(f"{BASE}/{subscription.id}"))
+    assert "effacés 5 jours après" in page
+
+
+def test_webhook_log_days_is_read_from_the_config_or_the_environment(monkeypatch):
+    monkeypatch.delenv("WEBHOOKS_LOG_DAYS", raising=False)
+    config = {}
+    configure(config)
+    assert config["WEBHOOKS_LOG_DAYS"] == 90
+    config = {"WEBHOOKS_LOG_DAYS": " 30 "}
+    configure(config)
+    assert config["WEBHOOKS_LOG_DAYS"] == 30
+    monkeypatch.setenv("WEBHOOKS_LOG_DAYS", "7")
+    config = {}
+    configure(config)
+    assert config["WEBHOOKS_LOG_DAYS"] == 7
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "", "0", "-3", "3651", 0, 1.5, True, None])
+def test_a_bad_webhook_log_days_stops_the_start_up(app_config, value):
+    with pytest.raises(PluginError) as refused:
+        create_app({**app_config, "WEBHOOKS_LOG_DAYS": value})
+    message = str(refused.value)
+    assert message.startswith("Extension « webhooks » :")
+    expected = "WEBHOOKS_LOG_DAYS doit être un nombre entier de jours entre 1 et 3650"
+    assert f"{expected} (reçu : « {value} »)" in message

@@ -48,11 +48,18 @@ def forget_old(now=None):
     from app.notifications.models import Notification, OutgoingMail
 
     now = now or utcnow()
-    notices = Notification.objects(read_at__lt=now - READ_NOTICES_KEPT).delete()
-    mails = OutgoingMail.objects(
-        status__in=["sent", "failed", "cancelled", "dropped"], created_at__lt=now - MAIL_KEPT
-    ).delete()
-    return notices + mails
+    notices = Notification._get_collection().delete_many(
+        {"read_at": {"$lt": now - READ_NOTICES_KEPT}}
+    )
+    # One delete per status, each on the (status, created_at) index: with $in the embedded
+    # server reads the whole collection (measured on the webhook deliveries: 390 ms at
+    # 20,000 documents, against 1 ms for one delete per status).
+    mails = OutgoingMail._get_collection()
+    gone = sum(
+        mails.delete_many({"status": status, "created_at": {"$lt": now - MAIL_KEPT}}).deleted_count
+        for status in ("sent", "failed", "cancelled", "dropped")
+    )
+    return notices.deleted_count + gone
 
 
 def run_round(now=None, owner=None):

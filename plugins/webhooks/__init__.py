@@ -25,13 +25,15 @@ then reads what it may see through the API (`GET /api/v1/dossiers/{id}`…). Ver
         return fresh and hmac.compare_digest(expected, fields.get("v1", ""))
 
 Answer 2xx within WEBHOOKS_TIMEOUT seconds; anything else is retried (1 min, 5 min, 30 min,
-2 h, 12 h), then shown as failed in the subscription's delivery log. Events of one dossier
-may arrive out of order after a retry: sort them by `occurred_at`.
+2 h, 12 h), then shown as failed in the subscription's delivery log, where the structure's
+administrator may send it again ("Renvoyer": a new round of attempts, same id and body).
+Events of one dossier may arrive out of order after a retry: sort them by `occurred_at`.
 
 Settings (the app's config, else the environment): WEBHOOKS_TIMEOUT (seconds, default 5),
 WEBHOOKS_CA_BUNDLE (a PEM file of the authorities to trust; default: the system's),
 WEBHOOKS_ALLOW_PRIVATE (default false; true lets http:// and private, loopback… addresses
-through: for tests and closed networks only).
+through: for tests and closed networks only), WEBHOOKS_LOG_DAYS (default 90, 1 to 3650: the
+worker deletes the delivered, failed and cancelled deliveries of events older than that).
 """
 
 import os
@@ -43,15 +45,26 @@ from app import policy
 from plugins.webhooks import delivery, events
 from plugins.webhooks.views import bp
 
+MAX_LOG_DAYS = 3650  # ten years; also keeps `now - days` far from datetime's limits
+
 
 def _boolean(raw):
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _days(raw):
+    """A whole number of days written as text ("90"); what is not one is refused below."""
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return raw
 
 
 SETTINGS = {
     "WEBHOOKS_TIMEOUT": (5.0, float),
     "WEBHOOKS_CA_BUNDLE": ("", str),
     "WEBHOOKS_ALLOW_PRIVATE": (False, _boolean),
+    "WEBHOOKS_LOG_DAYS": (90, _days),
 }
 
 
@@ -62,6 +75,12 @@ def configure(config):
         config[key] = parse(raw) if isinstance(raw, str) else raw
     if not 0 < config["WEBHOOKS_TIMEOUT"] <= 30:
         raise ValueError("WEBHOOKS_TIMEOUT doit être compris entre 0 et 30 secondes.")
+    days = config["WEBHOOKS_LOG_DAYS"]
+    if type(days) is not int or not 1 <= days <= MAX_LOG_DAYS:  # not a bool, not 1.5
+        raise ValueError(
+            f"WEBHOOKS_LOG_DAYS doit être un nombre entier de jours entre 1 et {MAX_LOG_DAYS} "
+            f"(reçu : « {days} »)."
+        )
 
 
 def profile_link(actor):

@@ -84,8 +84,13 @@ class WebhookDelivery(Document):
 
     meta = {
         "collection": "webhook_deliveries",
-        # The worker's scan (due first), and a subscription's log (newest first).
-        "indexes": [("status", "next_attempt_at"), ("subscription", "-_id")],
+        # The worker's scan (due first), a subscription's log (newest first), and the
+        # worker's purge of the finished ones past WEBHOOKS_LOG_DAYS (delivery.forget_old).
+        "indexes": [
+            ("status", "next_attempt_at"),
+            ("subscription", "-_id"),
+            ("status", "created_at"),
+        ],
     }
 
     def __repr__(self):

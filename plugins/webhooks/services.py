@@ -8,12 +8,12 @@ import secrets
 from datetime import timedelta
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from flask import current_app
 
 from app import audit, policy
 from app.clock import utcnow
-from app.errors import Forbidden, NotFound
+from app.db import object_id
+from app.errors import Conflict, Forbidden, NotFound
 from app.structures.models import Structure
 from app.structures.services import cached_structure, structures_by_id, structures_of
 from app.validation import InvalidInput
@@ -21,6 +21,7 @@ from plugins.webhooks import addresses
 from plugins.webhooks.models import EVENTS, WebhookDelivery, WebhookSubscription
 
 NOT_FOUND = "Cet abonnement n'existe pas."
+DELIVERY_NOT_FOUND = "Cet envoi n'existe pas dans le journal de cet abonnement."
 LOG_SIZE = 50  # the latest deliveries a log page shows
 LIST_SIZE = 200
 FIRST_WINDOW = timedelta(hours=1)
@@ -28,13 +29,6 @@ FIRST_WINDOW = timedelta(hours=1)
 
 def new_secret():
     return f"whsec_{secrets.token_urlsafe(32)}"
-
-
-def _object_id(value):
-    try:
-        return ObjectId(str(value))
-    except (InvalidId, TypeError):
-        return None
 
 
 def manageable_structures(actor):
@@ -76,7 +70,7 @@ def list_subscriptions(actor):
 
 
 def get_subscription(actor, subscription_id, action="webhook.view"):
-    oid = _object_id(subscription_id)
+    oid = object_id(subscription_id)
     subscription = WebhookSubscription.objects(id=oid).first() if oid else None
     if subscription is None or not policy.can(actor, "webhook.view", subscription):
         raise NotFound(NOT_FOUND)
@@ -86,7 +80,7 @@ def get_subscription(actor, subscription_id, action="webhook.view"):
 
 def _structure(value):
     """The structure named by its id or its key in a form, or None."""
-    oid = _object_id(value)
+    oid = object_id(value)
     found = Structure.objects(id=oid).first() if oid else None
     return found or Structure.objects(key=str(value or "")[:64]).first()
 
@@ -185,3 +179,38 @@ def delivery_log(actor, subscription, size=LOG_SIZE):
         )  # fmt: skip
         moment, span = low, span * 2
     return found
+
+
+def retry_delivery(actor, subscription, delivery_id):
+    """Queue a failed delivery of `subscription` again, due now, for a new round of attempts
+    (once the receiving software is mended); returns it. NotFound when it is not one of this
+    subscription's deliveries; Conflict, with nothing changed, when it is not failed or the
+    subscription is paused (the worker would only cancel it)."""
+    policy.require(actor, "webhook.manage", subscription)
+    oid = object_id(delivery_id)
+    found = WebhookDelivery.objects(id=oid, subscription=subscription.id)
+    delivery = found.exclude("body").first() if oid else None
+    if delivery is None:
+        raise NotFound(DELIVERY_NOT_FOUND)
+    if delivery.status != "failed":
+        raise Conflict(
+            f"Cet envoi est « {delivery.state_label} » : seul un envoi en échec peut être renvoyé."
+        )
+    if not subscription.active:
+        raise Conflict("L'abonnement est en pause : reprenez-le avant de renvoyer un envoi.")
+    # `attempts` counts the attempts of the current round: it picks the next back-off delay
+    # and ends the round at MAX_ATTEMPTS. Kept at 6, the first new failure would give up at
+    # once, without any retry; back to 0, a receiver still down gets the whole round again
+    # (1 min … 12 h). The earlier count stays in the audit trail. The last error stays on the
+    # log until the next attempt replaces it: it says why the delivery had failed.
+    previous, now = delivery.attempts, utcnow()
+    moved = found.filter(status="failed").update_one(
+        set__status="pending", set__attempts=0, set__next_attempt_at=now, unset__failed_at=True
+    )
+    if not moved:  # retried, or deleted, by someone else meanwhile
+        raise Conflict("Cet envoi vient d'être modifié : rechargez le journal.")
+    audit.record(actor, "webhook.retry", subscription, delivery=str(delivery.id),
+                 event=delivery.event, attempts=previous)  # fmt: skip
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.failed_at = None
+    return delivery

@@ -1,7 +1,9 @@
-"""The subscriptions' pages: list, new one, pause, new secret, delete, delivery log."""
+"""The subscriptions' pages: list, new one, pause, new secret, delete, delivery log and
+sending a failed delivery again."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from app.errors import Conflict
 from app.forms import acting_user, posted, rerender, signed_in_only
 from app.validation import InvalidInput
 from plugins.webhooks import services
@@ -73,6 +75,19 @@ def delete(subscription_id):
     services.delete_subscription(actor, subscription)
     flash("L'abonnement et son journal sont supprimés.", "success")
     return redirect(url_for(".index"))
+
+
+@bp.post("/<subscription_id>/envois/<delivery_id>/renvoyer")
+def retry(subscription_id, delivery_id):
+    actor = acting_user()
+    subscription = services.get_subscription(actor, subscription_id, "webhook.manage")
+    try:
+        services.retry_delivery(actor, subscription, delivery_id)
+    except Conflict as refused:  # not failed, or paused: said on the log, nothing changed
+        flash(refused.message, "warning")
+    else:
+        flash("L'envoi est remis dans la file : il repart dans quelques instants.", "success")
+    return redirect(url_for(".log", subscription_id=subscription.id))
 
 
 def _secret_page(subscription, secret):
