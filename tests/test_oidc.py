@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pyotp
 import pytest
 import requests
-from conftest import Web
 from helpers import html
 
 from app import create_app
@@ -275,7 +274,7 @@ def _token_claims(raw):
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def test_signing_out_ends_the_provider_session_too(app, client, camille):
+def test_signing_out_ends_the_provider_session_too(app, client, web, camille):
     with requests.Session() as browser:
         client.get(provider_answer(leave(client), "camille", browser=browser))
         assert signed_in_id(client)
@@ -284,7 +283,7 @@ def test_signing_out_ends_the_provider_session_too(app, client, camille):
         again.get(provider_answer(leave(again), None, browser=browser))
         assert signed_in_id(again)
 
-        out = Web(client).logout()
+        out = web.logout()
         assert signed_in_id(client) is None
         url = urlsplit(out.headers["Location"])
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
@@ -303,9 +302,9 @@ def test_signing_out_ends_the_provider_session_too(app, client, camille):
             provider_answer(leave(app.test_client()), None, browser=browser)
 
 
-def test_changing_account_ends_the_provider_session_too(client, camille):
+def test_changing_account_ends_the_provider_session_too(client, web, camille):
     client.get(provider_answer(leave(client), "camille"))
-    changed = Web(client).post("/changer-de-compte")
+    changed = web.post("/changer-de-compte")
     assert urlsplit(changed.headers["Location"]).path == "/session/end"
     assert signed_in_id(client) is None
 
@@ -316,10 +315,10 @@ def test_a_password_session_signs_out_here_only(login_as, camille):
     assert out.headers["Location"] == "/connexion"
 
 
-def test_a_provider_unreachable_at_sign_out_still_signs_out(app, client, camille):
+def test_a_provider_unreachable_at_sign_out_still_signs_out(app, client, web, camille):
     client.get(provider_answer(leave(client), "camille"))
     app.config["OIDC_ISSUER"] = f"http://127.0.0.1:{_free_port()}"  # nobody answers there
-    out = Web(client).logout()
+    out = web.logout()
     assert out.headers["Location"] == "/connexion"
     assert signed_in_id(client) is None
 
