@@ -53,6 +53,12 @@ def answers_ping(port, timeout_ms=500):
         client.close()
 
 
+def _wait_for_exit(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -60,6 +66,8 @@ def _pid_alive(pid):
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):  # Linux: a zombie is dead, just not reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -100,7 +108,8 @@ class EmbeddedServer:
         command = [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--storage-path", str(storage_path), "--log-level", "WARNING", *options]
         # Own sessions: a Ctrl-C in the terminal reaches the owner only, which stops the
-        # server once; two signals could run SecantusDB's stop twice over.
+        # server once; two signals could run SecantusDB's stop twice over. The watcher's
+        # output goes to the log too: a reader of the owner's pipes must not wait for it.
         with open(log_path, "ab") as log:
             process = subprocess.Popen(  # noqa: S603 - fixed command, no user input
                 command,
@@ -109,12 +118,18 @@ class EmbeddedServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        watcher = subprocess.Popen(  # noqa: S603 - fixed command, no user input
-            [sys.executable, str(WATCHER), str(os.getpid()), str(process.pid)],
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        server = cls(process, port, log_path, watcher)
+            server = cls(process, port, log_path)
+            try:
+                server.watcher = subprocess.Popen(  # noqa: S603 - fixed command
+                    [sys.executable, str(WATCHER), str(os.getpid()), str(process.pid)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError:
+                server.stop()  # no server left behind that nobody would stop
+                raise
         server.storage_path, server.options = storage_path, tuple(options)
         return server
 
@@ -188,7 +203,10 @@ def ensure_server(data_dir, options=()):
             port, pid = found
             if _pid_alive(pid) and answers_ping(port):
                 return f"mongodb://127.0.0.1:{port}/"
-            port_file.unlink(missing_ok=True)  # stale: its server is gone
+            # Stale. A server still alive but not answering is stopping (its owner died): it
+            # holds the storage until it is gone.
+            _wait_for_exit(pid, START_TIMEOUT)
+            port_file.unlink(missing_ok=True)
         server = EmbeddedServer.start(data_dir / STORAGE_DIR, data_dir / LOG_FILE, options=options)
         port_file.write_text(
             json.dumps({"port": server.port, "pid": server.process.pid, "owner": os.getpid()})

@@ -13,6 +13,7 @@ SIGTERM sent by the kernel at the parent's death was lost in 3 to 15 % of kills 
 in the same conditions.
 """
 
+import contextlib
 import os
 import select
 import signal
@@ -32,6 +33,7 @@ def _open_pid(pid):
 
 
 def _exited(pid, pidfd):
+    """Whether the process ended. Without a pidfd (not Linux), a zombie counts as alive."""
     if pidfd is not None:
         return bool(select.select([pidfd], [], [], 0)[0])
     try:
@@ -59,12 +61,20 @@ def watch(owner, server):
         if _exited(server, server_fd):
             return
         time.sleep(POLL_SECONDS)
-    try:
-        os.kill(server, signal.SIGTERM)
-        if not _wait_exit(server, server_fd, GRACE_SECONDS):
-            os.kill(server, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _signal(server, server_fd, signal.SIGTERM)
+    if not _wait_exit(server, server_fd, GRACE_SECONDS):
+        _signal(server, server_fd, signal.SIGKILL)
+
+
+def _signal(pid, pidfd, signum):
+    """Through the pidfd when there is one: a pid alone may since name another process."""
+    if _exited(pid, pidfd):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, signum)
+        else:
+            os.kill(pid, signum)
 
 
 if __name__ == "__main__":
