@@ -181,11 +181,16 @@ def run_jobs(app, now, last_runs):
 
 def sign_out_url(session):
     """The first sign-in provider's address that ends its session too (the session was
-    opened through it), else None: read before the session is cleared."""
+    opened through it), else None: read before the session is cleared. A plugin that fails
+    here is logged and skipped: signing out of Parcours never depends on it."""
     from flask import current_app
 
     for provider in host_of(current_app).providers.values():
-        url = provider.sign_out(session) if provider.sign_out else None
+        try:
+            url = provider.sign_out(session) if provider.sign_out else None
+        except Exception:
+            current_app.logger.exception("sign-out of the provider %s failed", provider.name)
+            url = None
         if url:
             return url
     return None

@@ -190,13 +190,17 @@ def test_the_ins_travels_only_with_a_qualified_identity(api_as, login_as, coordi
         _, text = pdf_text(login_as(coordinator).get(f"/dossiers/{dossier.id}/export/pdf").data)
         return patient.identifier, content["patient"], text
 
-    checked = api.post(f"/dossiers/{dossier.id}/identity/check",
-                       json={"document": "cni", "ins_checked": False})  # fmt: skip
-    assert checked.json["identity"]["status"] == "validee"
-    identifier, patient, text = exports()
-    assert (identifier, patient["ins"], patient["identity_status"]) == (None, None, "validee")
-    assert VALID_INS not in text
-    assert "identité validée" in text
+    for document, ins_checked, status, label in (
+        ("cni", False, "validee", "validée"),
+        ("", True, "recuperee", "récupérée"),
+    ):
+        checked = api.post(f"/dossiers/{dossier.id}/identity/check",
+                           json={"document": document, "ins_checked": ins_checked})  # fmt: skip
+        assert checked.json["identity"]["status"] == status
+        identifier, patient, text = exports()
+        assert (identifier, patient["ins"], patient["identity_status"]) == (None, None, status)
+        assert VALID_INS not in text
+        assert f"identité {label}" in text
 
     api.post(
         f"/dossiers/{dossier.id}/identity/check", json={"document": "cni", "ins_checked": True}

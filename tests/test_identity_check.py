@@ -2,6 +2,8 @@
 through INSi, qualified with both; recorded through the API and the identity page, undone by
 a change of trait."""
 
+import re
+
 import pytest
 from dossier_helpers import IDENTITY, VALID_INS, new_dossier
 from helpers import html, snapshot
@@ -152,3 +154,44 @@ def test_a_member_who_may_not_edit_sees_the_status_without_the_form(
                                 {"document": "cni", "ins_checked": "oui"})  # fmt: skip
     assert refused.status_code == 403
     assert identity_of(dossier).status == "provisoire"
+
+
+def test_a_check_on_traits_changed_meanwhile_is_refused(api_as, login_as, coordinator, dossier):
+    web = login_as(coordinator)
+    shown = html(web.get(f"/dossiers/{dossier.id}/identite"))
+    traits = re.search(r'name="traits" value="([0-9a-f]{16})"', shown).group(1)
+    # A colleague corrects the INS while the page is open.
+    other_ins = "285057800608441"
+    edited_meanwhile = api_as(coordinator).patch(
+        f"/dossiers/{dossier.id}", json=edited(ins=other_ins)
+    )
+    assert edited_meanwhile.status_code == 200, edited_meanwhile.json
+    late = web.post(f"/dossiers/{dossier.id}/identite/verification",
+                    {"document": "cni", "ins_checked": "oui", "traits": traits})  # fmt: skip
+    assert late.status_code == 409
+    assert "L&#39;identité a été modifiée depuis l&#39;affichage de cette page" in html(late)
+    assert identity_of(dossier).status == "provisoire"
+    api = api_as(coordinator)
+    stale = api.post(url(dossier), json={"document": "cni", "ins_checked": True, "traits": traits})
+    assert stale.status_code == 409
+    fresh = api.get(f"/dossiers/{dossier.id}").json["identity"]["traits"]
+    done = api.post(url(dossier), json={"document": "cni", "ins_checked": True, "traits": fresh})
+    assert done.json["identity"]["status"] == "qualifiee"
+
+
+def test_a_bad_identity_form_is_shown_again_with_its_errors(login_as, coordinator, dossier):
+    web = login_as(coordinator)
+    web.post(
+        f"/dossiers/{dossier.id}/identite/verification", {"document": "cni", "ins_checked": "oui"}
+    )
+    refused = web.post(f"/dossiers/{dossier.id}/identite",
+                       {**IDENTITY, "ins": VALID_INS, "birth_date": "2999-01-01"})  # fmt: skip
+    assert refused.status_code == 400
+    page = html(refused)
+    assert "La date de naissance ne peut pas être dans le futur." in page
+    assert "Enregistrer la vérification" in page  # the check's form, with what is recorded
+    assert identity_of(dossier).status == "qualifiee"
+    fixed = web.post(f"/dossiers/{dossier.id}/identite",
+                     {**IDENTITY, "ins": VALID_INS, "birth_date": "1941-03-13"})  # fmt: skip
+    assert fixed.status_code == 302
+    assert identity_of(dossier).status == "provisoire"  # a strict trait changed on the page

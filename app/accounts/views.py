@@ -127,8 +127,8 @@ def _end_session():
     session too (Pro Santé Connect's), if the session was opened through one."""
     ending = plugins.sign_out_url(session)
     services.record_logout(acting_user())
-    logout_user()
     session.clear()
+    logout_user()  # after the clear: it leaves its marker that a remember-me cookie must go
     return ending
 
 

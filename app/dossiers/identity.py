@@ -1,6 +1,7 @@
 """Identity traits: the checks the schemas cannot express, the probable-duplicate rule, and
 the identity's confidence level (RNIV)."""
 
+import hashlib
 import re
 
 from app.clock import today as paris_today
@@ -62,6 +63,13 @@ def verification_status(document, ins_checked, ins):
     if ins_checked:
         return "recuperee"
     return "validee" if document else "provisoire"
+
+
+def fingerprint(identity):
+    """A short digest of the strict traits of an Identity: a check made on a page shown
+    before someone else changed them must not vouch for the new ones."""
+    joined = "\x1f".join(getattr(identity, name) or "" for name in STRICT_TRAITS)
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 def traits_changed(before, after):

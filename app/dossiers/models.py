@@ -73,6 +73,12 @@ class Identity(EmbeddedDocument):
     def qualified(self):
         return self.status == "qualifiee" and bool(self.ins)
 
+    @property
+    def fingerprint(self):
+        from app.dossiers.identity import fingerprint
+
+        return fingerprint(self)
+
 
 class Contact(EmbeddedDocument):
     name = StringField(max_length=200)

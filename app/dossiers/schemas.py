@@ -43,6 +43,8 @@ IDENTITY_CHECK = {
     "properties": {
         "document": {"enum": ["", *IDENTITY_DOCUMENTS]},
         "ins_checked": {"type": "boolean"},
+        # The identity's `fingerprint` as shown to who checked it (optional in the API).
+        "traits": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
     },
 }
 

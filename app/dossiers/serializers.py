@@ -48,6 +48,7 @@ def dossier_json(dossier, viewer, structure=None):
                 "document": identity.document,
                 "ins_checked": bool(identity.ins_checked),
                 "checked_at": identity.checked_at.isoformat() if identity.checked_at else None,
+                "traits": identity.fingerprint,  # to send back with a check (identity/check)
             }
         ),
         "status": dossier.status,

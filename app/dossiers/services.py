@@ -17,6 +17,10 @@ from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
 NOT_FOUND = "Ce dossier n'existe pas ou vous n'y avez pas accès."
+CHANGED_MEANWHILE = (
+    "L'identité a été modifiée depuis l'affichage de cette page : relisez-la, puis "
+    "enregistrez de nouveau la vérification."
+)
 DUPLICATE = "Ce dossier existe peut-être déjà."
 
 
@@ -195,9 +199,13 @@ def check_identity(actor, dossier, data):
     if data["ins_checked"] and not identity.ins:
         message = "Saisissez d'abord le matricule INS de l'usager dans son identité."
         raise InvalidInput({"/ins_checked": message}, message)
+    if data.get("traits", identity.fingerprint) != identity.fingerprint:
+        raise Conflict(CHANGED_MEANWHILE)
     status = identity_rules.verification_status(data["document"], data["ins_checked"], identity.ins)
     now = utcnow()
-    Dossier.objects(id=dossier.id).update_one(
+    # Only on the traits just read: a change made meanwhile is not vouched for.
+    same_traits = {f"identity__{name}": identity[name] for name in identity_rules.STRICT_TRAITS}
+    done = Dossier.objects(id=dossier.id, **same_traits).update_one(
         set__identity__status=status,
         set__identity__document=data["document"] or None,
         set__identity__ins_checked=data["ins_checked"],
@@ -205,6 +213,8 @@ def check_identity(actor, dossier, data):
         set__identity__checked_at=now,
         set__updated_at=now,
     )
+    if not done:
+        raise Conflict(CHANGED_MEANWHILE)
     dossier.reload()
     audit.record(actor, "dossier.identity_check", dossier, dossier=str(dossier.id),
                  status=status, document=data["document"] or None)  # fmt: skip

@@ -190,6 +190,8 @@ def identity_check(dossier_id):
     dossier = services.get_dossier(actor, dossier_id, "dossier.edit")
     data = {"document": request.form.get("document", ""),
             "ins_checked": request.form.get("ins_checked") == "oui"}  # fmt: skip
+    if request.form.get("traits"):  # the identity as the page showed it
+        data["traits"] = request.form["traits"]
     try:
         services.check_identity(actor, dossier, data)
     except FORM_ERRORS as error:
@@ -219,8 +221,6 @@ def _checker(dossier):
 
 
 def _identity_page(dossier, values, **context):
-    context.setdefault("check_values", {"document": dossier.identity.document or "",
-                                        "ins_checked": dossier.identity.ins_checked})  # fmt: skip
     return render_template("dossiers/identity.html", dossier=dossier, values=values, errors={},
                            checker=_checker(dossier), **context)  # fmt: skip
 

@@ -25,6 +25,7 @@ from app.errors import ServiceError
 from plugins.oidc.settings import allowed_url
 
 TIMEOUT = 10  # seconds for each request to the provider
+SIGN_OUT_TIMEOUT = 3  # seconds a sign-out may wait for the provider's discovery document
 PENDING_WITHIN = 10 * 60  # seconds between leaving for the provider and coming back
 METADATA_TTL = 3600  # discovery and keys are read again after this (the provider rotates keys)
 # Signatures by the provider's published keys only: never "none", nor an HMAC over our secret.
@@ -66,28 +67,29 @@ class SignInRefused(ServiceError):
         self.status = status or self.status
 
 
-def provider(config, refresh_keys=False):
+def provider(config, refresh_keys=False, keys=True, timeout=TIMEOUT):
     """The provider's discovery document and key set, read once an hour (or when a token is
-    signed by a key we have not seen: the provider published a new one)."""
+    signed by a key we have not seen: the provider published a new one). `keys` False: the
+    discovery document alone is enough."""
     issuer = config["OIDC_ISSUER"].rstrip("/")
     known = _providers.get(issuer)
     if known is None or time.monotonic() - known["at"] > METADATA_TTL:
-        document = _get_json(config, f"{issuer}/.well-known/openid-configuration")
+        document = _get_json(config, f"{issuer}/.well-known/openid-configuration", timeout)
         endpoints = ("authorization_endpoint", "token_endpoint", "jwks_uri")
         usable = all(allowed_url(config, document.get(name)) for name in endpoints)
         # The document must name the issuer we trust (OpenID Connect Discovery §4.3).
         if not usable or str(document.get("issuer", "")).rstrip("/") != issuer:
             raise SignInRefused(config, UNREACHABLE, "discovery", 502)
         known = {"at": time.monotonic(), "metadata": document, "jwks": None}
-    if known["jwks"] is None or refresh_keys:
+    if keys and (known["jwks"] is None or refresh_keys):
         known["jwks"] = _get_json(config, known["metadata"]["jwks_uri"])
     _providers[issuer] = known
     return known
 
 
-def _get_json(config, url):
+def _get_json(config, url, timeout=TIMEOUT):
     try:
-        response = requests.get(url, timeout=TIMEOUT, headers={"Accept": "application/json"})
+        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
         response.raise_for_status()
         document = response.json()
     except (requests.RequestException, ValueError) as error:
@@ -152,12 +154,13 @@ def verified_claims(config, pending, args, redirect_uri):
 def end_session_url(config, id_token, post_logout_redirect_uri):
     """Where to send the browser so that the provider's session ends too (OpenID Connect
     RP-Initiated Logout), or None: a provider without an end-session endpoint, or one that
-    does not answer (signing out of Parcours never waits on it)."""
+    does not answer within SIGN_OUT_TIMEOUT (the discovery document is read once an hour)."""
     try:
-        endpoint = provider(config)["metadata"].get("end_session_endpoint")
+        known = provider(config, keys=False, timeout=SIGN_OUT_TIMEOUT)
     except SignInRefused:
         return None
-    if not allowed_url(config, endpoint):
+    endpoint = known["metadata"].get("end_session_endpoint")
+    if not isinstance(endpoint, str) or not allowed_url(config, endpoint):
         return None
     query = urlencode({"id_token_hint": id_token, "client_id": config["OIDC_CLIENT_ID"],
                        "post_logout_redirect_uri": post_logout_redirect_uri})  # fmt: skip

@@ -72,6 +72,10 @@ def callback():
     # 4 kB: a token too large to fit is not kept, and signing out ends Parcours' session only.
     if len(outcome.id_token) <= MAX_KEPT_TOKEN:
         session[ID_TOKEN] = outcome.id_token
+    else:
+        current_app.logger.warning(
+            "OIDC: an ID token of %d characters is not kept; signing out will not end the "
+            "provider's session", len(outcome.id_token))  # fmt: skip
     return response
 
 
