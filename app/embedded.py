@@ -22,6 +22,8 @@ from pathlib import Path
 import pymongo
 from pymongo.errors import PyMongoError
 
+from app import embedded_watch
+
 PORT_FILE = "secantus.json"
 LOCK_FILE = "secantus.lock"
 LOG_FILE = "secantus.log"
@@ -156,7 +158,7 @@ class EmbeddedServer:
     def stop(self, timeout=10):
         """SIGTERM, so that the storage closes cleanly; SIGKILL after `timeout`."""
         if self.process.poll() is None:
-            self.process.terminate()
+            embedded_watch.terminate(self.process.pid)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
