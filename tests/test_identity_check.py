@@ -125,6 +125,7 @@ def test_the_identity_page_shows_the_status_and_records_a_check(login_as, coordi
     assert done.status_code == 302
     page = html(web.get(done.headers["Location"]))
     assert "Statut de l&#39;identité : qualifiée." in page
+    assert "Identité qualifiée</a>" in html(web.get(f"/dossiers/{dossier.id}"))  # every page
     assert "Titre de séjour permanent" in page
     assert "par Coordinatrice" in page
     assert identity_of(dossier).status == "qualifiee"
