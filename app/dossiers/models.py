@@ -46,13 +46,15 @@ class Identity(EmbeddedDocument):
     sex = StringField(required=True, choices=list(SEXES))
     birth_place_code = StringField(max_length=5)
     ins = StringField(max_length=15)  # the INS matricule (NIR) with its 2-digit key
-    # How far the identity was checked (identity.verification_status): the document shown,
-    # the INS checked through INSi, by whom and when. A change of trait resets them.
-    status = StringField(choices=list(IDENTITY_STATUSES), default="provisoire")
+    # How far the identity was checked: the document shown, the INS checked through INSi, by
+    # whom and when (`status` follows from them). A change of strict trait resets them.
     document = StringField(choices=list(IDENTITY_DOCUMENTS))
     ins_checked = BooleanField(default=False)
     checked_by = ObjectIdField()
     checked_at = DateTimeField()
+
+    # A stored "status" (kept for a few commits before it became derived) is ignored.
+    meta = {"strict": False}
 
     @property
     def display_name(self):
@@ -66,12 +68,19 @@ class Identity(EmbeddedDocument):
         return SEXES.get(self.sex, self.sex)
 
     @property
+    def status(self):
+        """The RNIV level: provisoire, validee, recuperee or qualifiee."""
+        from app.dossiers.identity import verification_status
+
+        return verification_status(self.document, self.ins_checked, self.ins)
+
+    @property
     def status_label(self):
-        return IDENTITY_STATUSES.get(self.status or "provisoire")
+        return IDENTITY_STATUSES[self.status]
 
     @property
     def qualified(self):
-        return self.status == "qualifiee" and bool(self.ins)
+        return self.status == "qualifiee"
 
     @property
     def fingerprint(self):

@@ -44,7 +44,7 @@ def dossier_json(dossier, viewer, structure=None):
                 "sex": identity.sex,
                 "birth_place_code": identity.birth_place_code,
                 "ins": identity.ins,
-                "status": identity.status or "provisoire",
+                "status": identity.status,
                 "document": identity.document,
                 "ins_checked": bool(identity.ins_checked),
                 "checked_at": identity.checked_at.isoformat() if identity.checked_at else None,

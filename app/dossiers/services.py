@@ -169,9 +169,9 @@ def update_dossier(actor, dossier, data):
         typed = {k: v for k, v in data["identity"].items() if v != ""}
         if not identity_rules.traits_changed(dossier.identity, typed):
             # The check still holds: it vouched for the same traits.
-            kept = ("status", "document", "ins_checked", "checked_by", "checked_at")
+            kept = ("document", "ins_checked", "checked_by", "checked_at")
             typed.update({name: dossier.identity[name] for name in kept})
-        elif dossier.identity.status not in (None, "provisoire"):
+        elif dossier.identity.status != "provisoire":
             changed.append("identity.status")  # the trace says the check was undone
         dossier.identity = Identity(**typed)
     if "referent" in data:
@@ -206,7 +206,6 @@ def check_identity(actor, dossier, data):
     # Only on the traits just read: a change made meanwhile is not vouched for.
     same_traits = {f"identity__{name}": identity[name] for name in identity_rules.STRICT_TRAITS}
     done = Dossier.objects(id=dossier.id, **same_traits).update_one(
-        set__identity__status=status,
         set__identity__document=data["document"] or None,
         set__identity__ins_checked=data["ins_checked"],
         set__identity__checked_by=actor.id,

@@ -24,7 +24,7 @@ def patient(view):
         "sex": identity.sex,
         # RNIV: the INS travels only with a qualified identity.
         "ins": identity.ins if identity.qualified else None,
-        "identity_status": identity.status or "provisoire",
+        "identity_status": identity.status,
         "identity_status_label": identity.status_label,
     }
 
