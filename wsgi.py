@@ -1,5 +1,3 @@
-"""WSGI entry point: `gunicorn wsgi:app`."""
+"""WSGI entry point from a source checkout: `gunicorn wsgi:app` (installed: `app.wsgi:app`)."""
 
-from app import create_app
-
-app = create_app()
+from app.wsgi import app  # noqa: F401

@@ -8,7 +8,7 @@ import click
 from flask.cli import FlaskGroup, pass_script_info, with_appcontext
 from werkzeug.serving import run_simple
 
-from app import audit, db, policy
+from app import audit, db, policy, shipped
 from app.config import is_development
 
 
@@ -46,7 +46,7 @@ def run_command(info, host, port):
     """Start Parcours on http://HOST:PORT (development server).
 
     On an empty embedded database, the demo region is created first. For production, run
-    wsgi:app under gunicorn with MONGODB_URI set (see the README).
+    app.wsgi:app under gunicorn with MONGODB_URI set (see the README).
     """
     app = info.load_app()
     with app.app_context():
@@ -54,7 +54,7 @@ def run_command(info, host, port):
         if seed and app.config.get("EMBEDDED_DATABASE") and db.is_empty():
             from app.demo import seed_demo
 
-            created = seed_demo(shipped_forms())
+            created = seed_demo(_shipped(shipped.forms_folder))
             click.echo(f"Empty database: creating the demo region ({created} documents).")
     click.echo(f"Parcours is ready on http://{host}:{port}/ (Ctrl+C to stop).")
     # Not app.run(): Flask ignores it inside a CLI command.
@@ -67,7 +67,7 @@ def demo_command():
     """Create the demo region (structures and accounts); safe to run again."""
     from app.demo import demo_logins, seed_demo
 
-    created = seed_demo(shipped_forms())
+    created = seed_demo(_shipped(shipped.forms_folder))
     click.echo(f"Demo region ready ({created} documents created). Logins:")
     for email, password, name in demo_logins():
         click.echo(f"  {email:32} {password}  ({name})")
@@ -84,14 +84,18 @@ def install_command():
     from app.pathways import tallies
     from app.terms.services import publish_shipped
 
-    report = _run_service(sync_directory, shipped_forms())
-    deployed = _run_service(deploy_shipped_workflows)
+    forms = _shipped(shipped.forms_folder)
+    workflows = _shipped(shipped.workflows_folder)
+    report = _run_service(sync_directory, forms)
+    deployed = _run_service(deploy_shipped_workflows, workflows)
     recounted = tallies.recount()  # "Suivi"'s tallies, after an upgrade that brings them
     reindexed = search.reindex()  # the directory's search keys, likewise
     terms = publish_shipped()
-    click.echo(f"forms created: {', '.join(report['created']) or '-'}; "
+    click.echo(f"forms shipped: {sum(len(keys) for keys in report.values())}; "
+               f"created: {', '.join(report['created']) or '-'}; "
                f"published: {', '.join(report['published']) or '-'}")  # fmt: skip
-    click.echo(f"pathways deployed: {', '.join(deployed) or '-'}")
+    click.echo(f"pathways shipped: {len(list(workflows.glob('*.bpmn')))}; "
+               f"deployed: {', '.join(deployed) or '-'}")  # fmt: skip
     click.echo(f"task tallies corrected: {recounted}; directory entries reindexed: {reindexed}")
     click.echo(f"terms of use: version {terms.version} published" if terms else
                "terms of use: already published")  # fmt: skip
@@ -223,13 +227,9 @@ def sync_forms_command(folder):
     """
     from app.formkit.services import sync_directory
 
-    report = _run_service(sync_directory, folder or shipped_forms())
+    report = _run_service(sync_directory, folder or _shipped(shipped.forms_folder))
     for state in ("created", "published", "unchanged"):
         click.echo(f"{state}: {', '.join(report[state]) or '-'}")
-
-
-def shipped_forms():
-    return Path(__file__).resolve().parent.parent / "forms"
 
 
 @cli.group("pathways")
@@ -249,16 +249,12 @@ def deploy_pathway_command(file, structure):
     from app.pathways.services import deploy
 
     path = Path(file).resolve()
-    trusted = path.parent == shipped_workflows()
+    trusted = path.parent == _shipped(shipped.workflows_folder)
     pathway, version, created = _run_service(
         lambda: deploy(policy.SYSTEM, path.read_bytes(), structure, trusted=trusted)
     )
     state = "deployed" if created else "unchanged"
     click.echo(f"{pathway.key}: {state}, version {version.version}")
-
-
-def shipped_workflows():
-    return Path(__file__).resolve().parent.parent / "workflows"
 
 
 @cli.group("directory")
@@ -314,6 +310,15 @@ def verify_command():
         click.echo(f"BROKEN after {checked} valid events: {problem}", err=True)
         sys.exit(1)
     click.echo(f"Audit trail intact: {checked} events verified.")
+
+
+def _shipped(folder):
+    """The folder of shipped files that `folder()` finds; a package without them stops the
+    command with the reason (a silent empty install would deploy nothing)."""
+    try:
+        return folder()
+    except shipped.ShippedFilesMissing as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _run_service(service, *args):

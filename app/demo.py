@@ -1,9 +1,8 @@
 """The demo region: structures and accounts to try Parcours. Idempotent."""
 
-from app import policy
+from app import policy, shipped
 from app.accounts.models import User
 from app.accounts.services import create_user
-from app.cli import shipped_workflows
 from app.formkit.models import Form
 from app.formkit.services import sync_directory
 from app.pathways.services import deploy
@@ -122,7 +121,7 @@ def seed_demo(forms_folder=None):
             data["memberships"] = [{"structure": structure, "roles": roles}]
         create_user(policy.SYSTEM, data)
         created += 1
-    if forms_folder is not None and forms_folder.is_dir():
+    if forms_folder is not None:
         report = sync_directory(forms_folder)
         created += len(report["created"]) + len(report["published"])
         deploy_shipped_workflows()
@@ -134,7 +133,7 @@ def deploy_shipped_workflows(folder=None):
     """Deploy every pathway of `folder` (default: workflows/) for the whole platform, trusted
     as shipped files are; an unchanged file deploys nothing. Return the keys deployed anew."""
     deployed = []
-    for path in sorted((folder or shipped_workflows()).glob("*.bpmn")):
+    for path in sorted((folder or shipped.workflows_folder()).glob("*.bpmn")):
         pathway, _, created = deploy(policy.SYSTEM, path.read_bytes(), trusted=True)
         if created:
             deployed.append(pathway.key)

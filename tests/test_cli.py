@@ -16,14 +16,17 @@ import pytest
 from bson import ObjectId
 
 from app.accounts.models import ApiToken, User
-from app.cli import cli, shipped_forms
+from app.cli import cli
 from app.demo import DEMO_PASSWORD, DOSSIERS, STRUCTURES, USERS
 from app.directory.models import Professional
 from app.dossiers.models import Dossier, Entry, JoinRequest
 from app.embedded import PORT_FILE, answers_ping, free_port
+from app.formkit.models import Form
 from app.pathways import tallies
 from app.pathways.models import Pathway
 from app.pathways.tallies import TaskTally
+from app.shipped import forms_folder as shipped_forms
+from app.shipped import workflows_folder as shipped_workflows
 from app.structures.models import Structure
 
 PARCOURS = str(Path(sys.executable).with_name("parcours"))
@@ -113,6 +116,32 @@ def test_tokens_create_prints_a_working_token(runner, client, professional):
     assert response.json["email"] == professional.email
 
 
+@pytest.mark.parametrize("command", [("install",), ("demo",), ("forms", "sync")])
+def test_a_package_without_its_shipped_files_refuses_to_install(
+    runner, monkeypatch, tmp_path, command
+):
+    """An install whose package lost forms/ or workflows/ stops with the reason: it never
+    "succeeds" having loaded nothing."""
+    (tmp_path / "forms").mkdir()  # empty; and no workflows/ at all
+    monkeypatch.setattr("app.shipped.resources.files", lambda package: tmp_path)
+    result = invoke(runner, *command)
+    assert result.exit_code == 1
+    assert "lacks its shipped" in result.output
+    assert Form.objects.count() == 0
+    assert Pathway.objects.count() == 0
+
+
+def test_install_loads_every_shipped_form_and_pathway(runner):
+    result = invoke(runner, "install")
+    assert result.exit_code == 0, result.output
+    forms = sorted(p.stem for p in shipped_forms().glob("*.json"))
+    pathways = sorted(p.stem for p in shipped_workflows().glob("*.bpmn"))
+    assert f"forms shipped: {len(forms)}; created: {', '.join(forms)};" in result.output
+    assert f"pathways shipped: {len(pathways)}; deployed: {', '.join(pathways)}" in result.output
+    assert sorted(Form.objects.scalar("key")) == forms
+    assert sorted(Pathway.objects.scalar("key")) == pathways
+
+
 def test_tokens_create_for_unknown_user(runner):
     result = invoke(runner, "tokens", "create", "personne@example.org")
     assert result.exit_code == 1
@@ -152,7 +181,7 @@ def test_install_loads_what_ships_and_brings_older_data_up_to_date(runner):
     tallies.opened([ghost] * 5)
     first = invoke(runner, "install")
     assert first.exit_code == 0, first.output
-    assert "pathways deployed: demande_compte" in first.output
+    assert "deployed: demande_compte" in first.output
     assert "task tallies corrected: 1; directory entries reindexed: 3" in first.output
     assert {tuple(p.facets[:2]) for p in Professional.objects} == {("n:anc", "n:anci")}
     assert TaskTally.objects.get().open == 0

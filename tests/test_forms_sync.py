@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from app.cli import cli, shipped_forms
+from app.cli import cli
 from app.formkit.models import Form, FormVersion
 from app.formkit.schema import check_form_schema
+from app.shipped import forms_folder as shipped_forms
 from app.validation import InvalidInput
 
 SHIPPED = sorted(shipped_forms().glob("*.json"))

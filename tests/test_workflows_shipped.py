@@ -12,7 +12,7 @@ from dossier_helpers import new_dossier
 from test_forms_render import Page, shipped
 
 from app import policy, signals
-from app.cli import cli, shipped_workflows
+from app.cli import cli
 from app.clock import PARIS, utcnow
 from app.demo import deploy_shipped_workflows
 from app.dossiers import circle
@@ -24,6 +24,7 @@ from app.formkit.services import sync_directory
 from app.pathways.models import Pathway, PathwayVersion
 from app.pathways.services import get_version
 from app.pathways.worker import fire_due_timers
+from app.shipped import workflows_folder as shipped_workflows
 
 # --- valid submissions of each form, as the people of the circle would fill them --------------
 

@@ -1,0 +1,5 @@
+"""WSGI entry point of an installed Parcours: `gunicorn app.wsgi:app`."""
+
+from app import create_app
+
+app = create_app()
