@@ -125,6 +125,10 @@ def worker_command(once, interval):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     click.echo(f"Worker {name} started.")
     while True:
+        # Rounds start every `interval` seconds, or at once after one that overran it (each
+        # queue takes at most WORKER_QUEUE_SECONDS of a round): a timer never waits behind the
+        # queues for more than a round.
+        deadline = time.monotonic() + interval
         moved = fire_due_timers(owner=name)
         if moved:
             click.echo(f"{moved} pathway instance(s) moved by their timers.")
@@ -139,7 +143,6 @@ def worker_command(once, interval):
             click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
                        "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."
                        .format(**done))  # fmt: skip
-        deadline = time.monotonic() + interval
         while not once and not stopping and time.monotonic() < deadline:
             time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds
         if once or stopping:

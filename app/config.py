@@ -33,6 +33,9 @@ DEFAULTS = {
     "MAIL_MAX_ATTEMPTS": 6,
     "MAIL_RETRY_SECONDS": 60,
     "DIGEST_HOUR": 7,
+    # The longest a worker's round spends on one queue (e-mails, webhooks, MSSanté) before it
+    # goes on: the pathways' timers come first in each round and never wait behind a queue.
+    "WORKER_QUEUE_SECONDS": 10,
     # The plugins to turn on (comma-separated); unset: none, and in development (the demo)
     # those that need no outside service: DEMO_PLUGINS.
     "PLUGINS": None,
@@ -58,6 +61,7 @@ INT_KEYS = {
     "SMTP_PORT",
     "MAIL_MAX_ATTEMPTS",
     "MAIL_RETRY_SECONDS",
+    "WORKER_QUEUE_SECONDS",
     "DIGEST_HOUR",
     "LOGIN_MAX_FAILURES",
     "LOGIN_LOCK_MINUTES",

@@ -1,6 +1,7 @@
 """The MongoDB connection, through MongoEngine."""
 
 import threading
+import time
 from collections import OrderedDict
 
 import mongoengine
@@ -99,17 +100,23 @@ def increment(collection, doc_id, field, by=1, also=None, attempts=100):
 def lease_one(collection, queries, sort_field, owner, until, now, candidates=20):
     """The document due first among `queries` (indexed equality and range queries, one per
     status: $in and $or would read far more) that nobody holds (no lease, or an expired one),
-    now leased to `owner` until `until`; None if there is none free."""
+    now leased to `owner` until `until`; None if there is none free.
+
+    The take is a compare-and-set on the lease *and* on the query the document was found by:
+    between the read and the take another worker may have leased, done and released it (its
+    lease is unset again, its status is "sent"), and a take on the lease alone would do it
+    again."""
     found = []
     for query in queries:
         fields = {"_id": 1, "lease_until": 1, sort_field: 1}
-        found += collection.find(query, fields, sort=[(sort_field, 1)], limit=candidates)
-    for row in sorted(found, key=lambda row: row[sort_field]):
+        rows = collection.find(query, fields, sort=[(sort_field, 1), ("_id", 1)], limit=candidates)
+        found += [(row, query) for row in rows]
+    for row, query in sorted(found, key=lambda pair: (pair[0][sort_field], pair[0]["_id"])):
         held = row.get("lease_until")
         if held is not None and held >= now:
             continue
         taken = collection.update_one(
-            {"_id": row["_id"], "lease_until": held},
+            {**query, "_id": row["_id"], "lease_until": held},
             {"$set": {"lease_owner": owner, "lease_until": until}},
         )
         if taken.modified_count:
@@ -117,18 +124,44 @@ def lease_one(collection, queries, sort_field, owner, until, now, candidates=20)
     return None
 
 
-def lease_due(document, now, owner, lease, exclude=()):
+def after(queries, sort_field, last):
+    """`queries` restricted to the documents that come after `last` (a document taken before,
+    in the order (`sort_field`, _id)): a worker's round goes through a queue once, on the
+    index, even when a document it took stays due (a step that was busy, a lease lost)."""
+    if last is None:
+        return queries
+    value, last_id = last[sort_field], last["_id"]
+    split = []
+    for query in queries:
+        bound = {**query.get(sort_field, {}), "$gt": value}
+        split += [{**query, sort_field: value, "_id": {"$gt": last_id}},
+                  {**query, sort_field: bound}]  # fmt: skip
+    return split
+
+
+def lease_due(document, now, owner, lease, last=None):
     """A queue's document (status "pending", `next_attempt_at` at or before `now`) due
-    first that nobody holds, now held by `owner` for `lease`; None if none. Each attempt must
-    take the document out of that query (sent, failed, or due later): `exclude` ($nin, which
-    the embedded server answers by reading the whole queue) is only for queues that cannot."""
+    first that nobody holds, after `last` ({"next_attempt_at", "_id"} of the one this round
+    took before, if any), now held by `owner` for `lease`; None if none."""
     query = {"status": "pending", "next_attempt_at": {"$lte": now}}
-    if exclude:
-        query["_id"] = {"$nin": list(exclude)}
     moment = utcnow()
-    found = lease_one(document._get_collection(), [query], "next_attempt_at", owner,
-                      moment + lease, moment)  # fmt: skip
+    found = lease_one(document._get_collection(), after([query], "next_attempt_at", last),
+                      "next_attempt_at", owner, moment + lease, moment)  # fmt: skip
     return document._from_son(found) if found else None
+
+
+def leased_due(document, now, owner, lease, seconds=None):
+    """Each document of a queue due at `now`, in due order, leased to `owner` as it comes and
+    at most once: a round of a worker. With `seconds`, the round stops taking new documents
+    after that long (the queue's share of the round, so that timers never wait behind a long
+    queue); what is left is due at the next round."""
+    started, last = time.monotonic(), None
+    while seconds is None or time.monotonic() - started < seconds:
+        taken = lease_due(document, now, owner, lease, last)
+        if taken is None:
+            return
+        last = {"next_attempt_at": taken.next_attempt_at, "_id": taken.id}  # before it changes
+        yield taken
 
 
 def release(document, held, owner, **change):

@@ -5,6 +5,7 @@ for the platform admin, two workers that never send one e-mail twice."""
 
 import email
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 
@@ -503,6 +504,52 @@ def test_two_workers_never_send_the_same_mail_twice(smtp, coordinator, structure
     assert sum(sent) == 12
     recipients = [r for _, [r], _ in smtp.inbox.received]
     assert sorted(recipients) == sorted(p.email for p in people)  # each one, once
+
+
+def test_a_mail_another_worker_sent_meanwhile_is_not_taken_again(
+    smtp, coordinator, structure, professional, app, monkeypatch
+):
+    """Worker A reads the due mails; before it takes one, worker B leases it, sends it and
+    lets it go (its lease unset again, its status "sent"): A must not send it again."""
+    queue(coordinator, structure, [professional])
+    mails = OutgoingMail._get_collection()
+    read = mails.find
+
+    def read_then_b_sends(*args, **kwargs):
+        rows = list(read(*args, **kwargs))
+        monkeypatch.setattr(mails, "find", read)  # B reads normally
+        with app.app_context():
+            assert deliver_due(clock.utcnow(), owner="B") == 1
+        return rows
+
+    monkeypatch.setattr(mails, "find", read_then_b_sends)
+    assert deliver_due(clock.utcnow(), owner="A") == 0
+    assert len(smtp.inbox.received) == 1
+    assert OutgoingMail.objects.get().status == "sent"
+
+
+def test_a_long_queue_takes_only_its_share_of_a_round(smtp, app, monkeypatch):
+    """2,000 e-mails queued: a round sends for WORKER_QUEUE_SECONDS, then lets the worker go
+    back to its timers; the rest waits for the next round, nothing lost, nothing twice."""
+    now = clock.utcnow()
+    OutgoingMail._get_collection().insert_many(
+        [
+            {"key": f"k{n}", "to": f"p{n}@example.org", "subject": "Parcours", "text": "-",
+             "message_id": f"<{n}@parcours>", "status": "pending", "attempts": 0,
+             "next_attempt_at": now - timedelta(seconds=n % 7)}  # fmt: skip
+            for n in range(2000)
+        ]
+    )
+    app.config["WORKER_QUEUE_SECONDS"] = 1
+    started = time.monotonic()
+    first = deliver()
+    assert time.monotonic() - started < 4
+    assert 0 < first < 2000
+    assert OutgoingMail.objects(status="pending").count() == 2000 - first
+    app.config["WORKER_QUEUE_SECONDS"] = 600
+    assert deliver() == 2000 - first
+    recipients = [r for _, [r], _ in smtp.inbox.received]
+    assert len(recipients) == len(set(recipients)) == 2000  # each one, once
 
 
 def test_a_lease_of_a_dead_worker_expires(smtp, coordinator, structure, professional):

@@ -142,11 +142,10 @@ def deliver_due(now=None, owner=None):
     if not config["SMTP_HOST"]:
         return 0
     now, owner = now or utcnow(), owner or worker_name()
-    done, sent = [], 0
+    sent, share = 0, config["WORKER_QUEUE_SECONDS"]
     session = SmtpSession(config)
     try:
-        while (mail := db.lease_due(OutgoingMail, now, owner, LEASE, done)) is not None:
-            done.append(mail.id)
+        for mail in db.leased_due(OutgoingMail, now, owner, LEASE, share):
             if _task_closed(mail):  # done meanwhile: the notice would only be noise
                 _finish(mail, owner, set__status="dropped")
                 continue

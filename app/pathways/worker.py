@@ -25,15 +25,13 @@ def worker_name():
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _lease(now, owner, done):
-    """The most overdue instance nobody holds, now held by `owner` (or None)."""
-    queries = [
-        {"status": status, "next_timer_at": {"$lte": now}, "_id": {"$nin": list(done)}}
-        for status in ("running", "waiting")
-    ]
+def _lease(now, owner, last):
+    """The most overdue instance after `last` ({"next_timer_at", "_id"} of the one this round
+    took before) that nobody holds, now held by `owner` (or None)."""
+    queries = [{"status": s, "next_timer_at": {"$lte": now}} for s in ("running", "waiting")]
     found = db.lease_one(
-        PathwayInstance._get_collection(), queries, "next_timer_at", owner,
-        utcnow() + LEASE, utcnow(),
+        PathwayInstance._get_collection(), db.after(queries, "next_timer_at", last),
+        "next_timer_at", owner, utcnow() + LEASE, utcnow(),
     )  # fmt: skip
     return PathwayInstance._from_son(found) if found else None
 
@@ -48,9 +46,9 @@ def fire_due_timers(now=None, owner=None):
     """Fire the timers due at `now` (default: the clock) in every instance; returns how many
     instances moved. An instance whose step fails is left in error, the others go on."""
     now, owner = now or utcnow(), owner or worker_name()
-    done, moved = [], 0
-    while (instance := _lease(now, owner, done)) is not None:
-        done.append(instance.id)
+    last, moved = None, 0
+    while (instance := _lease(now, owner, last)) is not None:
+        last = {"next_timer_at": instance.next_timer_at, "_id": instance.id}  # before it moves
         try:
             moved += _fire(instance, now)
         finally:

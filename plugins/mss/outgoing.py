@@ -198,13 +198,10 @@ def _permanent(error):
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def send_due(now=None, owner="mss-worker", limit=100):
+def send_due(now=None, owner="mss-worker"):
     """Submit the mails due at `now`; returns how many were sent."""
     now, config, sent = now or utcnow(), current_app.config, 0
-    for _ in range(limit):  # each attempt takes the mail out of the queue's query
-        mail = db.lease_due(MssMail, now, owner, LEASE)
-        if mail is None:
-            return sent
+    for mail in db.leased_due(MssMail, now, owner, LEASE, config["WORKER_QUEUE_SECONDS"]):
         settings = MssSettings.objects(structure=mail.structure).first()
         try:
             if settings is None:

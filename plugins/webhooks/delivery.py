@@ -135,13 +135,9 @@ def deliver_due(now=None, owner=None):
     (delivered, retry, failed, cancelled)."""
     config = current_app.config
     now, owner = now or utcnow(), owner or worker_name()
-    done, counts = set(), {}
+    counts, share = {}, config["WORKER_QUEUE_SECONDS"]
     subscriptions = {}  # read once per round each: many deliveries share one subscription
-    while (delivery := db.lease_due(WebhookDelivery, now, owner, LEASE)) is not None:
-        if delivery.id in done:  # its outcome could not be written: leave it to the next round
-            _finish(delivery, owner)
-            break
-        done.add(delivery.id)
+    for delivery in db.leased_due(WebhookDelivery, now, owner, LEASE, share):
         if delivery.subscription not in subscriptions:
             subscriptions[delivery.subscription] = WebhookSubscription.objects(
                 id=delivery.subscription
