@@ -921,6 +921,7 @@ def test_update_user(apis, people, other_structure):
             "name": "Infirmière Renommée",
             "email": "Renommee@Example.org",
             "profession": "69",
+            "reason": "Spécialité vérifiée",
             "memberships": [{"structure": "autre", "roles": ["coordinator"]}],
         },
     )
@@ -937,6 +938,8 @@ def test_update_user(apis, people, other_structure):
     [event] = new_events(seq)
     assert event.action == "user.update"
     assert event.details["fields"] == ["email", "memberships", "name", "profession"]
+    assert event.details["profession"] == {"from": "60", "to": "69"}
+    assert event.details["reason"] == "Spécialité vérifiée"
 
 
 def test_update_user_password(apis, people, web):

@@ -310,7 +310,7 @@ def test_csrf_token_of_another_session_is_refused(app, web, professional):
 @pytest.mark.parametrize(
     ("url", "data"),
     [
-        ("/profil", {"name": "Nom piraté"}),
+        ("/profil", {"phone": "0102030405"}),
         (
             "/profil/mot-de-passe",
             {"current_password": PASSWORD, "new_password": "un-mot-de-passe-long"},

@@ -19,7 +19,7 @@ from app.accounts.passwords import (
 )
 from app.clock import utcnow
 from app.db import save_unique
-from app.errors import Conflict, NotFound, ServiceError
+from app.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
@@ -28,6 +28,19 @@ TOKEN_PREFIX = "prc_"  # noqa: S105 - a marker, not a secret
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 DUPLICATE_EMAIL = "Un compte existe déjà avec cette adresse e-mail."
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
+# What one may not change about oneself: the verified facts, and one's roles.
+OWN_IDENTITY = {
+    "name": "Votre nom est vérifié par l'équipe de la plateforme : vous ne pouvez pas le "
+    "changer vous-même. Écrivez-lui pour le faire corriger.",
+    "profession": "Votre profession est vérifiée par l'équipe de la plateforme : vous ne "
+    "pouvez pas la changer vous-même. Écrivez-lui pour la faire corriger.",
+}
+OWN_ROLES = (
+    "Vous ne pouvez pas changer vos propres rôles : un autre administrateur de la structure "
+    "ou l'équipe de la plateforme le fait."
+)
+REASON_REQUIRED = "Indiquez le motif du changement de profession."
+REASON_UNUSED = "Le motif accompagne un changement de nom ou de profession."
 
 
 class LoginFailed(ServiceError):
@@ -222,8 +235,24 @@ def _describe(memberships):
     return [{"structure": str(m.structure), "roles": list(m.roles)} for m in memberships]
 
 
+def require_identity_change(actor, user, data):
+    """The verified facts (name, profession) that `data` changes on `user`; Forbidden, with a
+    message per field, if `actor` may not change them (on their own account)."""
+    changed = [f for f in OWN_IDENTITY if f in data and data[f] != getattr(user, f)]
+    if changed and not policy.can(actor, "user.set_identity", user):
+        messages = {f"/{field}": OWN_IDENTITY[field] for field in changed}
+        raise Forbidden(" ".join(messages.values()), fields=messages)
+    return changed
+
+
+def _roles_by_structure(memberships):
+    return {m.structure: sorted(m.roles) for m in memberships}
+
+
 def update_user(actor, user, data):
-    """Change an account (platform admin): identity, status, admin flag, memberships, password."""
+    """Change an account (platform admin): identity, status, admin flag, memberships, password.
+    A change of profession needs a reason (audited); nobody changes their own name,
+    profession or memberships."""
     policy.require(actor, "user.edit", user)
     data = check(schemas.USER_UPDATE, clean_input(data))
     demotes_self = data.get("platform_admin") is False or data.get("status", "active") != "active"
@@ -234,8 +263,21 @@ def update_user(actor, user, data):
                 "propres droits d'administration."
             }
         )
+    identity = require_identity_change(actor, user, data)
+    reason = data.pop("reason", "")
+    if "profession" in identity and not reason:
+        raise InvalidInput({"/reason": REASON_REQUIRED}, REASON_REQUIRED)
+    if reason and not identity:
+        raise InvalidInput({"/reason": REASON_UNUSED}, REASON_UNUSED)
+    details = {"reason": reason} if reason else {}
+    if "profession" in identity:
+        details["profession"] = {"from": user.profession, "to": data["profession"]}
     if "memberships" in data:
-        user.memberships = resolve_memberships(data["memberships"])
+        memberships = resolve_memberships(data["memberships"])
+        changes_roles = _roles_by_structure(memberships) != _roles_by_structure(user.memberships)
+        if changes_roles and not policy.can(actor, "member.set_roles", (None, user)):
+            raise Forbidden(OWN_ROLES, fields={"/memberships": OWN_ROLES})
+        user.memberships = memberships
     for field in ("email", "name", "profession", "phone", "platform_admin", "status"):
         if field in data:
             setattr(user, field, data[field])
@@ -248,19 +290,22 @@ def update_user(actor, user, data):
     save_unique(user, _duplicate_email(), insert=False)
     if "password" in data:  # a reset after a compromise: the tokens go too
         ApiToken.objects(user=user.id, revoked_at=None).update(set__revoked_at=utcnow())
-    audit.record(actor, "user.update", user, fields=sorted(data))
+    audit.record(actor, "user.update", user, fields=sorted(data), **details)
     return user
 
 
 def update_profile(actor, data):
+    """Change one's own phone (absent: none). The name and the profession are verified facts:
+    sent unchanged they pass, changed the whole request is refused (Forbidden)."""
     policy.require(actor, "profile.edit", actor)
     data = check(schemas.PROFILE_UPDATE, clean_input(data))
-    actor.name = data["name"]
-    actor.profession = data.get("profession") or None
-    actor.phone = data.get("phone") or None
+    require_identity_change(actor, actor, data)
+    phone = data.get("phone") or None
+    changed = ["phone"] if phone != actor.phone else []
+    actor.phone = phone
     actor.updated_at = utcnow()
     actor.save()
-    audit.record(actor, "profile.update", actor)
+    audit.record(actor, "profile.update", actor, fields=changed)
     return actor
 
 

@@ -19,7 +19,7 @@ from app import plugins
 from app.accounts import device, links, services, totp
 from app.clock import utcnow
 from app.extensions import limiter
-from app.forms import acting_user, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender
 from app.validation import InvalidInput
 
 bp = Blueprint("accounts", __name__)
@@ -143,8 +143,9 @@ def forget_account(user_id):
 def profile():
     if request.method == "POST":
         try:
+            # The name and the profession are sent on: the service refuses a change of them.
             services.update_profile(acting_user(), posted("name", "profession", "phone"))
-        except InvalidInput as error:
+        except FORM_ERRORS as error:
             return rerender("accounts/profile.html", error)
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.profile"))
@@ -189,11 +190,7 @@ def _second_factor_page(actor, errors, status=200):
 
 
 def _profile_values():
-    return {
-        "name": current_user.name,
-        "profession": current_user.profession or "",
-        "phone": current_user.phone or "",
-    }
+    return {"phone": current_user.phone or ""}
 
 
 @bp.post("/profil/mot-de-passe")
