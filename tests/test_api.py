@@ -204,6 +204,7 @@ def test_me(apis, people):
     assert body["memberships"] == [{"structure": "dac-test", "roles": ["professional"]}]
     assert "password_hash" not in body
     assert "session_nonce" not in body
+    assert "sessions" not in body
 
 
 def test_me_several_memberships_and_platform_admin(apis, people, structure, other_structure):

@@ -10,7 +10,7 @@ from flask import current_app
 
 from app import audit, db, policy, text
 from app.accounts import schemas
-from app.accounts.models import ApiToken, Membership, User, new_nonce
+from app.accounts.models import ApiToken, Membership, OpenSession, User, session_key
 from app.accounts.passwords import (
     check_new_password,
     hash_password,
@@ -26,6 +26,9 @@ from app.validation import InvalidInput, check
 TOKEN_PREFIX = "prc_"  # noqa: S105 - a marker, not a secret
 # A token's last use is written at most this often, not on every request.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+# The sessions an account keeps open at once (phone, office, home…): a new one past it ends
+# the oldest.
+MAX_SESSIONS = 10
 DUPLICATE_EMAIL = "Un compte existe déjà avec cette adresse e-mail."
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
 # What one may not change about oneself: the verified facts, and one's roles.
@@ -121,8 +124,37 @@ def require_active(user, **details):
     )
 
 
-def record_logout(user):
-    audit.record(user, "logout", user)
+# --- sessions --------------------------------------------------------------------------------
+
+
+def open_session(user):
+    """Record a new session of `user`, who has just signed in; return its id, for the session
+    cookie only. The account keeps its latest MAX_SESSIONS sessions: an older one ends."""
+    session_id = secrets.token_urlsafe(32)
+    opened = OpenSession(key=session_key(session_id)).to_mongo()
+    User._get_collection().update_one(
+        {"_id": user.id},
+        {"$push": {"sessions": {"$each": [opened], "$slice": -MAX_SESSIONS}}},
+    )
+    return session_id
+
+
+def close_session(user, session_id, **details):
+    """Sign out: the session `session_id` of `user` ends, every copy of its cookie with it."""
+    if session_id:
+        User._get_collection().update_one(
+            {"_id": user.id}, {"$pull": {"sessions": {"key": session_key(session_id)}}}
+        )
+    audit.record(user, "logout", user, **details)
+
+
+def close_all_sessions(actor):
+    """Sign out everywhere: every session of the account ends, on every device (its API
+    tokens stay: they are revoked one by one)."""
+    policy.require(actor, "profile.edit", actor)
+    actor.end_sessions()
+    User.objects(id=actor.id).update_one(set__session_nonce=actor.session_nonce, set__sessions=[])
+    audit.record(actor, "logout.everywhere", actor)
 
 
 def _count_failure(user, max_failures, lock_minutes):
@@ -134,13 +166,24 @@ def _count_failure(user, max_failures, lock_minutes):
         )
 
 
-def load_session_user(session_id):
-    """flask-login's loader: `id:nonce`; a changed nonce or an inactive account ends the session."""
-    user_id, _, nonce = (session_id or "").partition(":")
+def signing_in_user(user_and_nonce):
+    """The active account that `id:nonce` (User.get_id()) names while its nonce holds: the
+    account between its password and its second factor's code."""
+    user_id, _, nonce = (user_and_nonce or "").partition(":")
     user = find_user(user_id)
     if user is None or user.session_nonce != nonce or not user.is_active:
         return None
     return user
+
+
+def load_session_user(user_and_nonce, session_id):
+    """The account of a session cookie (`id:nonce` and the session's id), if that session is
+    still open on it: a changed nonce, an inactive account or a closed session end it."""
+    user = signing_in_user(user_and_nonce)
+    if user is None or not session_id:
+        return None
+    key = session_key(session_id)
+    return user if any(opened.key == key for opened in user.sessions) else None
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -285,7 +328,7 @@ def update_user(actor, user, data):
         check_new_password(data["password"], user.email, user.name)
         user.password_hash = hash_password(data["password"])
     if "password" in data or data.get("status", "active") != "active":
-        user.session_nonce = new_nonce()  # end the sessions of a suspended or reset account
+        user.end_sessions()  # of a suspended or reset account
     user.updated_at = utcnow()
     save_unique(user, _duplicate_email(), insert=False)
     if "password" in data:  # a reset after a compromise: the tokens go too
@@ -309,14 +352,15 @@ def update_profile(actor, data):
     return actor
 
 
-def change_password(actor, data):
+def change_password(actor, data, session_id=None):
+    """Change one's password; every other session of the account ends, `session_id` stays."""
     policy.require(actor, "profile.edit", actor)
     data = check(schemas.PASSWORD_CHANGE, data)
     if not verify_password(actor.password_hash, data["current_password"]):
         raise InvalidInput({"/current_password": "Le mot de passe actuel est incorrect."})
     check_new_password(data["new_password"], actor.email, actor.name, "/new_password")
     actor.password_hash = hash_password(data["new_password"])
-    actor.session_nonce = new_nonce()
+    actor.end_sessions(keep=session_id)
     actor.save()
     audit.record(actor, "profile.password_change", actor)
     return actor
