@@ -8,7 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import audit
-from app.accounts import schemas
+from app.accounts import lockout, schemas
 from app.accounts.models import User
 from app.accounts.passwords import check_new_password, hash_password
 from app.clock import utcnow
@@ -72,8 +72,8 @@ def choose_password(token, data):
         raise InvalidInput({"/confirmation": "Les deux mots de passe ne sont pas identiques."})
     user.password_hash = hash_password(data["password"])
     user.end_sessions()
-    user.failed_logins = 0
     user.save()
+    lockout.forget_account(user)  # the e-mail proved the owner: no address stays locked
     audit.record(user, "account.password_set", user)
     return user
 

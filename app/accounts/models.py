@@ -53,8 +53,6 @@ class User(UserMixin, Document):
     platform_admin = BooleanField(default=False)
     status = StringField(choices=list(USER_STATUSES), default="active")
     memberships = EmbeddedDocumentListField(Membership)
-    failed_logins = IntField(default=0)
-    locked_until = DateTimeField()
     # Part of the session id: changing it (password change, suspension) ends every session.
     session_nonce = StringField(default=new_nonce)
     # The sessions open on the account, the latest last (at most MAX_SESSIONS): a session
@@ -77,6 +75,9 @@ class User(UserMixin, Document):
     meta = {
         "collection": "users",
         "indexes": ["memberships.structure", "name", "status", "search_keys"],
+        # `failed_logins` and `locked_until`, kept before failures counted per address
+        # (LoginThrottle), are ignored.
+        "strict": False,
     }
 
     def clean(self):
@@ -133,3 +134,21 @@ class ApiToken(Document):
     @property
     def active(self):
         return self.revoked_at is None
+
+
+class LoginThrottle(Document):
+    """The failed passwords of one account from one client address (app/accounts/lockout.py)."""
+
+    id = StringField(primary_key=True)  # "<user id>:<keyed digest of the address>"
+    user = ObjectIdField(required=True)
+    failures = IntField(default=0)
+    locked_until = DateTimeField()
+    expires_at = DateTimeField(required=True)  # forgotten then; a TTL index deletes it later
+
+    meta = {
+        "collection": "login_throttles",
+        "indexes": ["user", {"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+    def __repr__(self):
+        return f"<LoginThrottle {self.id}: {self.failures}>"

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import current_app
 
-from app import audit, db, policy, text
-from app.accounts import schemas
+from app import audit, policy, text
+from app.accounts import lockout, schemas
 from app.accounts.models import ApiToken, Membership, OpenSession, User, session_key
 from app.accounts.passwords import (
     check_new_password,
@@ -73,9 +72,10 @@ def clean_input(data):
 # --- sign-in -------------------------------------------------------------------------------
 
 
-def authenticate(email, password):
-    """Return the active user with these credentials, or raise LoginFailed (French message)."""
-    config = current_app.config
+def authenticate(email, password, address):
+    """Return the active user with these credentials, or raise LoginFailed (French message).
+    Failures count per account and client `address` (app/accounts/lockout.py); a locked pair,
+    a wrong password and an unknown account get the same answer, at the same cost."""
     user = User.objects(email=normalize_email(email)).first()
     if user is None:
         verify_password(None, password or "")  # same cost as a wrong password
@@ -88,24 +88,23 @@ def authenticate(email, password):
         )
         raise LoginFailed()
     now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+    attempt = lockout.attempt(user, address, now)
+    right = verify_password(user.password_hash, password or "")  # locked or not: same cost
+    if attempt.locked(now):
         audit.record(user, "login.failure", user, reason="locked")
-        raise LoginFailed(
-            "Ce compte est verrouillé après plusieurs tentatives infructueuses. "
-            f"Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
-        )
-    if not verify_password(user.password_hash, password or ""):
-        _count_failure(user, config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        raise LoginFailed()
+    if not right:
+        lockout.count_failure(user, attempt, now)
         audit.record(user, "login.failure", user, reason="wrong_password")
         raise LoginFailed()
     require_active(user)
-    updates = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    updates = {"last_login_at": now}
     if needs_rehash(user.password_hash):
         updates["password_hash"] = hash_password(password)
     User.objects(id=user.id).update_one(**{f"set__{k}": v for k, v in updates.items()})
     for field, value in updates.items():
         setattr(user, field, value)
+    lockout.forget(attempt)
     audit.record(user, "login.success", user)
     return user
 
@@ -155,15 +154,6 @@ def close_all_sessions(actor):
     actor.end_sessions()
     User.objects(id=actor.id).update_one(set__session_nonce=actor.session_nonce, set__sessions=[])
     audit.record(actor, "logout.everywhere", actor)
-
-
-def _count_failure(user, max_failures, lock_minutes):
-    # Atomic increment: parallel guesses cannot slip past the lock.
-    failures = db.increment(User._get_collection(), user.id, "failed_logins")
-    if failures is not None and failures >= max_failures:
-        User.objects(id=user.id).update_one(
-            set__locked_until=utcnow() + timedelta(minutes=lock_minutes), set__failed_logins=0
-        )
 
 
 def signing_in_user(user_and_nonce):

@@ -53,7 +53,7 @@ def login():
                                accounts=accounts)  # fmt: skip
     try:
         user = services.authenticate(
-            request.form.get("email", ""), request.form.get("password", "")
+            request.form.get("email", ""), request.form.get("password", ""), request.remote_addr
         )
     except services.LoginFailed as error:
         return rerender("accounts/login.html", error, status=401, accounts=accounts)
