@@ -54,8 +54,12 @@ USER_UPDATE = {
     "minProperties": 1,
     "properties": {
         **USER_FIELDS,
-        # Why the profession changes (required then, and only then): kept in the audit trail.
-        "reason": {"type": "string", "maxLength": 500},
+        "reason": {
+            "type": "string",
+            "maxLength": 500,
+            "description": "Motif d'un changement de nom ou de profession (obligatoire pour "
+            "la profession), gardé au journal d'audit",
+        },
     },
 }
 
