@@ -89,7 +89,6 @@ def configure_auth(app):
     from flask_babel import lazy_gettext
 
     from app.accounts import sessions
-    from app.accounts.services import load_session_user
     from app.extensions import login_manager
 
     login_manager.init_app(app)
@@ -98,7 +97,7 @@ def configure_auth(app):
     login_manager.localize_callback = str  # flash the text of the request's locale
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_session_user)
+    login_manager.user_loader(sessions.load_user)
     sessions.init_app(app)  # inactivity, an admin's second factor
 
 

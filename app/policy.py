@@ -253,6 +253,12 @@ RULES = {
     "structure.manage_members": lambda user, target: (
         _is_platform_admin(user) or _administers(user, target)
     ),
+    # Give, change or take away an account's roles in a structure. Target: (structure, the
+    # account); structure None: its memberships in every structure (platform admins). Never
+    # one's own: a second admin of the structure or a platform admin does it.
+    "member.set_roles": lambda user, target: (
+        not _self(user, target[1]) and (_is_platform_admin(user) or _administers(user, target[0]))
+    ),
     # Accounts
     "user.list": lambda user, target: _is_platform_admin(user),
     "user.create": lambda user, target: _is_platform_admin(user),
@@ -262,6 +268,11 @@ RULES = {
     ),
     # Phone, platform role and every membership: not for a structure admin's eyes.
     "user.view_details": lambda user, target: _is_platform_admin(user) or _self(user, target),
+    # An account's verified facts: its name and its profession (habilitations and tasks
+    # follow the profession). The platform team changes them, never on its own account.
+    "user.set_identity": lambda user, target: (
+        _is_platform_admin(user) and target is not None and not _self(user, target)
+    ),
     "profile.edit": lambda user, target: _self(user, target),
     "token.manage": lambda user, target: _self(user, target),
     # Forms: anyone signed in reads the library. Target of form.manage: the owner structure

@@ -7,7 +7,7 @@ import mongoengine
 # The password of every account that conftest's `make_user` creates.
 PASSWORD = "correct-horse-battery"
 # Every collection the features write, to compare before and after a refused request.
-COLLECTIONS = ("users", "structures", "api_tokens", "audit_events")
+COLLECTIONS = ("users", "structures", "api_tokens", "audit_events", "login_throttles")
 
 
 def snapshot(collections=COLLECTIONS):

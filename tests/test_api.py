@@ -204,6 +204,7 @@ def test_me(apis, people):
     assert body["memberships"] == [{"structure": "dac-test", "roles": ["professional"]}]
     assert "password_hash" not in body
     assert "session_nonce" not in body
+    assert "sessions" not in body
 
 
 def test_me_several_memberships_and_platform_admin(apis, people, structure, other_structure):
@@ -921,6 +922,7 @@ def test_update_user(apis, people, other_structure):
             "name": "Infirmière Renommée",
             "email": "Renommee@Example.org",
             "profession": "69",
+            "reason": "Spécialité vérifiée",
             "memberships": [{"structure": "autre", "roles": ["coordinator"]}],
         },
     )
@@ -937,6 +939,8 @@ def test_update_user(apis, people, other_structure):
     [event] = new_events(seq)
     assert event.action == "user.update"
     assert event.details["fields"] == ["email", "memberships", "name", "profession"]
+    assert event.details["profession"] == {"from": "60", "to": "69"}
+    assert event.details["reason"] == "Spécialité vérifiée"
 
 
 def test_update_user_password(apis, people, web):

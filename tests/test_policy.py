@@ -33,19 +33,24 @@ KINDS = (
 T, F = True, False
 
 # action: (target, {kind: expected}); targets: None (a collection), "structure" (the kind's
-# home structure), "member" (a professional member of that structure), "self".
+# home structure), "member" (a professional member of that structure), "membership" (that
+# structure and that member), "self".
 MATRIX = {
     "structure.list": (None, "TFFFFFFFFFFFT"),
     "structure.create": (None, "TFFFFFFFFFFFT"),
     "structure.edit": ("structure", "TFFFFFFFFFFFT"),
     "structure.view": ("structure", "TTFTTFFFFFFFT"),
     "structure.manage_members": ("structure", "TTFFFFFFFFFFT"),
+    # Another's roles in the structure (one's own: test_nobody_changes_their_own_rights).
+    "member.set_roles": ("membership", "TTFFFFFFFFFFT"),
     "user.list": (None, "TFFFFFFFFFFFT"),
     "user.create": (None, "TFFFFFFFFFFFT"),
     "user.edit": ("member", "TFFFFFFFFFFFT"),
     "user.view": ("member", "TTFFFFFFFFFFT"),
     # A structure admin sees a member, not their phone, platform role or other structures.
     "user.view_details": ("member", "TFFFFFFFFFFFT"),
+    # Another's name and profession (one's own: test_nobody_changes_their_own_rights).
+    "user.set_identity": ("member", "TFFFFFFFFFFFT"),
     "profile.edit": ("self", "TTTTTTFFFTFFT"),
     "token.manage": ("self", "TTTTTTFFFTFFT"),
     "audit.view": (None, "TFFFFFFFFFFFT"),
@@ -170,6 +175,8 @@ def resolve(world, kind, target):
         return world.home[kind]
     if target == "member":
         return world.members[world.home[kind].key]
+    if target == "membership":
+        return world.home[kind], world.members[world.home[kind].key]
     if target == "self":
         # SYSTEM, None and the anonymous user have no account: they act on someone's.
         return actor if hasattr(actor, "memberships") else world.members[world.structure.key]
@@ -194,6 +201,21 @@ def test_can(world, action):
         else:
             with pytest.raises(Forbidden):
                 policy.require(actor, action, resolved)
+
+
+@pytest.mark.parametrize(
+    ("action", "target"),
+    [("user.set_identity", "self"), ("member.set_roles", "own_membership")],
+)
+def test_nobody_changes_their_own_rights(world, action, target):
+    """Name, profession and structure roles: never one's own, whatever one's role (issue 17).
+    SYSTEM (the operator's commands) has no account: it acts on someone's."""
+    answers = {}
+    for kind in KINDS:
+        own = resolve(world, kind, "self")
+        resolved = (world.home[kind], own) if target == "own_membership" else own
+        answers[kind] = policy.can(world.users[kind], action, resolved)
+    assert answers == {kind: kind == "system" for kind in KINDS}
 
 
 @pytest.mark.parametrize("action", ["structure.delete", "", "STRUCTURE.LIST", "user.view "])

@@ -96,7 +96,7 @@ ADMIN_ROUTES = [
     (
         "POST",
         "/admin/utilisateurs/{me}",
-        {"email": "{email}", "name": "Moi", "status": "active", "platform_admin": "on"},
+        {"email": "{email}", "name": "{name}", "status": "active", "platform_admin": "on"},
     ),
     ("GET", "/admin/journal", None),
     ("GET", "/admin/journal?action=login.success", None),
@@ -107,7 +107,8 @@ ROUTE_IDS = [f"{method} {url}" for method, url, _ in ADMIN_ROUTES]
 def request_as(browser, method, url, data, me, target):
     url = url.format(target=target.id, me=getattr(me, "id", "000000000000000000000000"))
     if data is not None:
-        data = {k: v.format(email=getattr(me, "email", "")) for k, v in data.items()}
+        me_ = {"email": getattr(me, "email", ""), "name": getattr(me, "name", "")}
+        data = {k: v.format(**me_) for k, v in data.items()}
     if method == "GET":
         return browser.get(url)
     return browser.post(url, data)
@@ -541,6 +542,7 @@ def test_edit_user_identity(admin, professional):
             email="Claire@Example.org",
             profession="70",
             phone="0611111111",
+            reason="Diplôme de kinésithérapeute vérifié",
         ),
     )
     assert response.status_code == 302
@@ -552,6 +554,8 @@ def test_edit_user_identity(admin, professional):
     assert "Le compte est enregistré." in html(admin.get(f"/admin/utilisateurs/{professional.id}"))
     event = AuditEvent.objects(action="user.update").first()
     assert event.object_id == str(professional.id)
+    assert event.details["profession"] == {"from": "60", "to": "70"}
+    assert event.details["reason"] == "Diplôme de kinésithérapeute vérifié"
 
 
 def test_suspend_and_reactivate_a_user(admin, professional, login_as):

@@ -1,14 +1,18 @@
 """Sign-in, sign-out, sessions and the security of the HTML pages, through the test client."""
 
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
+import mongoengine
 import pytest
 from helpers import PASSWORD, html, snapshot
 
 from app import create_app
+from app.accounts import links
 from app.accounts.models import User
 from app.audit import AuditEvent
+from app.clock import travel
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
@@ -103,45 +107,102 @@ def test_failed_login_keeps_the_email_but_not_the_password(web, professional):
     assert "secret-typed-wrong" not in page
 
 
-def test_account_is_locked_after_too_many_failures(web, app, professional):
-    assert app.config["LOGIN_MAX_FAILURES"] == 5
-    for attempt in range(5):
-        response = web.login(professional, "wrong-password-123")
-        assert response.status_code == 401, attempt
-        assert BAD_CREDENTIALS in html(response)
-    professional.reload()
-    assert professional.locked_until is not None
+# --- lockout: per account and address --------------------------------------------------------
 
-    response = web.login(professional)  # the right password, while locked
+ATTACKER, OWNER = "203.0.113.66", "198.51.100.7"
+ALERT_RE = re.compile(r'<div class="alert alert-danger" role="alert">([^<]*)</div>')
+
+
+def sign_in_from(browser, address, email, password):
+    return browser.post(
+        "/connexion", {"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def lock_from(browser, address, user):
+    for attempt in range(5):
+        response = sign_in_from(browser, address, user.email, "wrong-password-123")
+        assert response.status_code == 401, attempt
+        assert ALERT_RE.search(html(response)).group(1) == BAD_CREDENTIALS
+
+
+def test_failures_lock_the_account_from_their_address_only(web, app, professional):
+    assert app.config["LOGIN_MAX_FAILURES"] == 5
+    lock_from(web, ATTACKER, professional)
+    response = sign_in_from(web, ATTACKER, professional.email, PASSWORD)  # right, but locked
     assert response.status_code == 401
-    page = html(response)
-    assert "verrouillé" in page
-    assert "Réessayez dans 15 minutes." in page
     assert session_user_id(web.client) is None
     assert not is_logged_in(web)
+    # The account's owner, elsewhere, signs in.
+    owner = type(web)(app.test_client())
+    assert sign_in_from(owner, OWNER, professional.email, PASSWORD).status_code == 302
+    assert is_logged_in(owner)
     reasons = [e.details["reason"] for e in AuditEvent.objects(action="login.failure")]
     assert reasons.count("wrong_password") == 5
     assert reasons.count("locked") == 1
 
 
-def test_failures_below_the_limit_are_forgotten_after_a_success(web, professional):
+def test_nobody_locks_the_platform_admin_out(web, app, platform_admin):
+    lock_from(web, ATTACKER, platform_admin)
+    admin = type(web)(app.test_client())
+    assert sign_in_from(admin, OWNER, platform_admin.email, PASSWORD).status_code == 302
+
+
+def test_a_locked_account_answers_as_an_unknown_one(web, professional):
+    """Nothing tells an attacker that the account exists, nor that it is locked."""
+    lock_from(web, ATTACKER, professional)
+    locked = sign_in_from(web, ATTACKER, professional.email, PASSWORD)
+    for _ in range(2):  # the rate limit (10 a minute) is the only limit of unknown accounts
+        unknown = sign_in_from(web, ATTACKER, "nobody@example.org", PASSWORD)
+    assert locked.status_code == unknown.status_code == 401
+    assert ALERT_RE.findall(html(locked)) == ALERT_RE.findall(html(unknown)) == [BAD_CREDENTIALS]
+    assert "verrouill" not in html(locked)
+    assert "Réessayez" not in html(locked)
+
+
+def test_failures_below_the_limit_are_forgotten_after_a_success(web, app, professional):
     for _ in range(4):
-        assert web.login(professional, "wrong-password-123").status_code == 401
-    assert web.login(professional).status_code == 302
-    professional.reload()
-    assert professional.failed_logins == 0
-    assert professional.locked_until is None
+        assert sign_in_from(web, ATTACKER, professional.email, "wrong-pass-1").status_code == 401
+    assert sign_in_from(web, ATTACKER, professional.email, PASSWORD).status_code == 302
+    again = type(web)(app.test_client())
+    for _ in range(4):
+        assert sign_in_from(again, ATTACKER, professional.email, "wrong-pass-2").status_code == 401
+    assert sign_in_from(again, ATTACKER, professional.email, PASSWORD).status_code == 302
 
 
 def test_lock_expires(web, professional):
-    for _ in range(5):
-        web.login(professional, "wrong-password-123")
-    # Move the lock into the past, as if 15 minutes had gone by.
-    professional.reload()
-    User.objects(id=professional.id).update_one(
-        set__locked_until=professional.locked_until.replace(year=2000)
+    lock_from(web, ATTACKER, professional)
+    with travel(timedelta(minutes=14)):
+        assert sign_in_from(web, ATTACKER, professional.email, PASSWORD).status_code == 401
+    with travel(timedelta(minutes=16)):
+        assert sign_in_from(web, ATTACKER, professional.email, PASSWORD).status_code == 302
+
+
+def test_failures_are_forgotten_after_the_lock_time(web, professional):
+    for _ in range(4):
+        sign_in_from(web, ATTACKER, professional.email, "wrong-password-123")
+    with travel(timedelta(minutes=16)):
+        sign_in_from(web, ATTACKER, professional.email, "wrong-password-123")  # the first again
+        assert sign_in_from(web, ATTACKER, professional.email, PASSWORD).status_code == 302
+
+
+def test_a_new_password_by_link_unlocks_every_address(web, professional):
+    lock_from(web, ATTACKER, professional)
+    token = links.link_for(professional, "reset").rsplit("/", 1)[1]
+    response = web.post(
+        f"/mot-de-passe/{token}",
+        {"password": "une-phrase-toute-neuve", "confirmation": "une-phrase-toute-neuve"},
     )
-    assert web.login(professional).status_code == 302
+    assert response.status_code == 302
+    response = sign_in_from(web, ATTACKER, professional.email, "une-phrase-toute-neuve")
+    assert response.status_code == 302
+
+
+def test_the_client_address_is_not_kept_in_clear(web, professional):
+    lock_from(web, ATTACKER, professional)
+    stored = str(list(mongoengine.get_db()["login_throttles"].find()))
+    assert stored != "[]"
+    assert ATTACKER not in stored
 
 
 @pytest.mark.parametrize(
@@ -310,7 +371,7 @@ def test_csrf_token_of_another_session_is_refused(app, web, professional):
 @pytest.mark.parametrize(
     ("url", "data"),
     [
-        ("/profil", {"name": "Nom piraté"}),
+        ("/profil", {"phone": "0102030405"}),
         (
             "/profil/mot-de-passe",
             {"current_password": PASSWORD, "new_password": "un-mot-de-passe-long"},
@@ -408,9 +469,8 @@ def test_login_is_rate_limited(strict_app, web, professional):
 def test_default_rate_limit_is_ten_a_minute(app, web, professional):
     assert app.config["LOGIN_RATE_LIMIT"] == "10 per minute"
     for _ in range(10):
+        # Past five, the account is locked from this address: still 401, until the limit.
         assert web.login(professional, "wrong-password-123").status_code == 401
-        # Keep the account unlocked, so that only the rate limit can answer 429.
-        User.objects(id=professional.id).update_one(set__failed_logins=0, unset__locked_until=True)
     assert web.login(professional).status_code == 429
 
 

@@ -52,7 +52,10 @@ def test_member_list(manager, structure_admin, professional, coordinator, outsid
     assert "DAC de test" in page
     for member in (structure_admin, professional, coordinator):
         assert member.email in page
+    for member in (professional, coordinator):
         assert f"/structures/dac-test/membres/{member.id}/retirer" in page
+    # Not oneself: another admin changes one's roles (test_self_service.py).
+    assert f"/structures/dac-test/membres/{structure_admin.id}/retirer" not in page
     assert outsider.email not in page
     # Each member's roles are ticked.
     assert re.search(rf'id="m{professional.id}-professional"\s+checked', page)
@@ -325,8 +328,11 @@ def test_removed_member_loses_access(manager, login_as, make_user, structure):
     assert browser.get("/structures/dac-test/membres").status_code == 403
 
 
-def test_admin_who_removes_their_own_admin_role_loses_access(manager, structure_admin):
-    response = manager.post(
+def test_admin_whose_admin_role_another_admin_removes_loses_access(
+    manager, login_as, make_user, structure, structure_admin
+):
+    second_admin = make_user(structure, roles=["structure_admin"])
+    response = login_as(second_admin).post(
         f"/structures/dac-test/membres/{structure_admin.id}/roles", {"roles": "professional"}
     )
     assert response.status_code == 302

@@ -8,8 +8,8 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import audit
-from app.accounts import schemas
-from app.accounts.models import User, new_nonce
+from app.accounts import lockout, schemas
+from app.accounts.models import User
 from app.accounts.passwords import check_new_password, hash_password
 from app.clock import utcnow
 from app.dossiers.services import object_id
@@ -71,9 +71,9 @@ def choose_password(token, data):
     if data["password"] != data["confirmation"]:
         raise InvalidInput({"/confirmation": "Les deux mots de passe ne sont pas identiques."})
     user.password_hash = hash_password(data["password"])
-    user.session_nonce = new_nonce()
-    user.failed_logins = 0
+    user.end_sessions()
     user.save()
+    lockout.forget_account(user)  # the e-mail proved the owner: no address stays locked
     audit.record(user, "account.password_set", user)
     return user
 

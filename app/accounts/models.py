@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 
 from flask_login import UserMixin
@@ -22,6 +23,18 @@ def new_nonce():
     return secrets.token_urlsafe(16)
 
 
+def session_key(session_id):
+    """What the account keeps of one of its sessions: the SHA-256 of the id its cookie holds."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class OpenSession(EmbeddedDocument):
+    """A session signed in on the account (app/accounts/sessions.py)."""
+
+    key = StringField(required=True)  # session_key() of the session's id
+    opened_at = DateTimeField(default=utcnow)
+
+
 class Membership(EmbeddedDocument):
     """The roles a user holds in one structure (the structure's id, not a dereferenced link)."""
 
@@ -40,10 +53,11 @@ class User(UserMixin, Document):
     platform_admin = BooleanField(default=False)
     status = StringField(choices=list(USER_STATUSES), default="active")
     memberships = EmbeddedDocumentListField(Membership)
-    failed_logins = IntField(default=0)
-    locked_until = DateTimeField()
     # Part of the session id: changing it (password change, suspension) ends every session.
     session_nonce = StringField(default=new_nonce)
+    # The sessions open on the account, the latest last (at most MAX_SESSIONS): a session
+    # whose key is gone (signed out) has ended, every copy of its cookie with it.
+    sessions = EmbeddedDocumentListField(OpenSession)
     last_login_at = DateTimeField()
     # The second factor (app/accounts/totp.py): the authenticator's secret, the time step of
     # the last code used (a code works once), the recovery codes' SHA-256.
@@ -61,6 +75,9 @@ class User(UserMixin, Document):
     meta = {
         "collection": "users",
         "indexes": ["memberships.structure", "name", "status", "search_keys"],
+        # `failed_logins` and `locked_until`, kept before failures counted per address
+        # (LoginThrottle), are ignored.
+        "strict": False,
     }
 
     def clean(self):
@@ -83,6 +100,13 @@ class User(UserMixin, Document):
     @property
     def status_label(self):
         return USER_STATUSES.get(self.status, self.status)
+
+    def end_sessions(self, keep=None):
+        """End every session of the account but `keep` (a session id, or None): a new nonce,
+        which their cookies no longer carry, and no other session open. Not saved."""
+        self.session_nonce = new_nonce()
+        kept = session_key(keep) if keep else None
+        self.sessions = [s for s in self.sessions if s.key == kept]
 
     def roles_in(self, structure_id):
         for membership in self.memberships:
@@ -110,3 +134,21 @@ class ApiToken(Document):
     @property
     def active(self):
         return self.revoked_at is None
+
+
+class LoginThrottle(Document):
+    """The failed passwords of one account from one client address (app/accounts/lockout.py)."""
+
+    id = StringField(primary_key=True)  # "<user id>:<keyed digest of the address>"
+    user = ObjectIdField(required=True)
+    failures = IntField(default=0)
+    locked_until = DateTimeField()
+    expires_at = DateTimeField(required=True)  # forgotten then; a TTL index deletes it later
+
+    meta = {
+        "collection": "login_throttles",
+        "indexes": ["user", {"fields": ["expires_at"], "expireAfterSeconds": 0}],
+    }
+
+    def __repr__(self):
+        return f"<LoginThrottle {self.id}: {self.failures}>"

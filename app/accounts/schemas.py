@@ -52,13 +52,22 @@ USER_UPDATE = {
     "type": "object",
     "additionalProperties": False,
     "minProperties": 1,
-    "properties": USER_FIELDS,
+    "properties": {
+        **USER_FIELDS,
+        "reason": {
+            "type": "string",
+            "maxLength": 500,
+            "description": "Motif d'un changement de nom ou de profession (obligatoire pour "
+            "la profession), gardé au journal d'audit",
+        },
+    },
 }
 
+# One's own profile: the phone. The name and the profession are the platform team's to
+# change; sent unchanged they are accepted (a form or a client that sends the whole profile).
 PROFILE_UPDATE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["name"],
     "properties": {"name": NAME, "profession": PROFESSION, "phone": PHONE},
 }
 

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import current_app
 
-from app import audit, db, policy, text
-from app.accounts import schemas
-from app.accounts.models import ApiToken, Membership, User, new_nonce
+from app import audit, policy, text
+from app.accounts import lockout, schemas
+from app.accounts.models import ApiToken, Membership, OpenSession, User, session_key
 from app.accounts.passwords import (
     check_new_password,
     hash_password,
@@ -19,15 +18,31 @@ from app.accounts.passwords import (
 )
 from app.clock import utcnow
 from app.db import save_unique
-from app.errors import Conflict, NotFound, ServiceError
+from app.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
 
 TOKEN_PREFIX = "prc_"  # noqa: S105 - a marker, not a secret
 # A token's last use is written at most this often, not on every request.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+# The sessions an account keeps open at once (phone, office, home…): a new one past it ends
+# the oldest.
+MAX_SESSIONS = 10
 DUPLICATE_EMAIL = "Un compte existe déjà avec cette adresse e-mail."
 BAD_CREDENTIALS = "Adresse e-mail ou mot de passe incorrect."
+# What one may not change about oneself: the verified facts, and one's roles.
+OWN_IDENTITY = {
+    "name": "Votre nom est vérifié par l'équipe de la plateforme : vous ne pouvez pas le "
+    "changer vous-même. Écrivez-lui pour le faire corriger.",
+    "profession": "Votre profession est vérifiée par l'équipe de la plateforme : vous ne "
+    "pouvez pas la changer vous-même. Écrivez-lui pour la faire corriger.",
+}
+OWN_ROLES = (
+    "Vous ne pouvez pas changer vos propres rôles : un autre administrateur de la structure "
+    "ou l'équipe de la plateforme le fait."
+)
+REASON_REQUIRED = "Indiquez le motif du changement de profession."
+REASON_UNUSED = "Le motif accompagne un changement de nom ou de profession."
 
 
 class LoginFailed(ServiceError):
@@ -57,9 +72,10 @@ def clean_input(data):
 # --- sign-in -------------------------------------------------------------------------------
 
 
-def authenticate(email, password):
-    """Return the active user with these credentials, or raise LoginFailed (French message)."""
-    config = current_app.config
+def authenticate(email, password, address):
+    """Return the active user with these credentials, or raise LoginFailed (French message).
+    Failures count per account and client `address` (app/accounts/lockout.py); a locked pair,
+    a wrong password and an unknown account get the same answer, at the same cost."""
     user = User.objects(email=normalize_email(email)).first()
     if user is None:
         verify_password(None, password or "")  # same cost as a wrong password
@@ -72,24 +88,23 @@ def authenticate(email, password):
         )
         raise LoginFailed()
     now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+    attempt = lockout.attempt(user, address, now)
+    right = verify_password(user.password_hash, password or "")  # locked or not: same cost
+    if attempt.locked(now):
         audit.record(user, "login.failure", user, reason="locked")
-        raise LoginFailed(
-            "Ce compte est verrouillé après plusieurs tentatives infructueuses. "
-            f"Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
-        )
-    if not verify_password(user.password_hash, password or ""):
-        _count_failure(user, config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        raise LoginFailed()
+    if not right:
+        lockout.count_failure(user, attempt, now)
         audit.record(user, "login.failure", user, reason="wrong_password")
         raise LoginFailed()
     require_active(user)
-    updates = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    updates = {"last_login_at": now}
     if needs_rehash(user.password_hash):
         updates["password_hash"] = hash_password(password)
     User.objects(id=user.id).update_one(**{f"set__{k}": v for k, v in updates.items()})
     for field, value in updates.items():
         setattr(user, field, value)
+    lockout.forget(attempt)
     audit.record(user, "login.success", user)
     return user
 
@@ -108,26 +123,57 @@ def require_active(user, **details):
     )
 
 
-def record_logout(user):
-    audit.record(user, "logout", user)
+# --- sessions --------------------------------------------------------------------------------
 
 
-def _count_failure(user, max_failures, lock_minutes):
-    # Atomic increment: parallel guesses cannot slip past the lock.
-    failures = db.increment(User._get_collection(), user.id, "failed_logins")
-    if failures is not None and failures >= max_failures:
-        User.objects(id=user.id).update_one(
-            set__locked_until=utcnow() + timedelta(minutes=lock_minutes), set__failed_logins=0
+def open_session(user):
+    """Record a new session of `user`, who has just signed in; return its id, for the session
+    cookie only. The account keeps its latest MAX_SESSIONS sessions: an older one ends."""
+    session_id = secrets.token_urlsafe(32)
+    opened = OpenSession(key=session_key(session_id)).to_mongo()
+    User._get_collection().update_one(
+        {"_id": user.id},
+        {"$push": {"sessions": {"$each": [opened], "$slice": -MAX_SESSIONS}}},
+    )
+    return session_id
+
+
+def close_session(user, session_id, **details):
+    """Sign out: the session `session_id` of `user` ends, every copy of its cookie with it."""
+    if session_id:
+        User._get_collection().update_one(
+            {"_id": user.id}, {"$pull": {"sessions": {"key": session_key(session_id)}}}
         )
+    audit.record(user, "logout", user, **details)
 
 
-def load_session_user(session_id):
-    """flask-login's loader: `id:nonce`; a changed nonce or an inactive account ends the session."""
-    user_id, _, nonce = (session_id or "").partition(":")
+def close_all_sessions(actor):
+    """Sign out everywhere: every session of the account ends, on every device (its API
+    tokens stay: they are revoked one by one)."""
+    policy.require(actor, "profile.edit", actor)
+    actor.end_sessions()
+    User.objects(id=actor.id).update_one(set__session_nonce=actor.session_nonce, set__sessions=[])
+    audit.record(actor, "logout.everywhere", actor)
+
+
+def signing_in_user(user_and_nonce):
+    """The active account that `id:nonce` (User.get_id()) names while its nonce holds: the
+    account between its password and its second factor's code."""
+    user_id, _, nonce = (user_and_nonce or "").partition(":")
     user = find_user(user_id)
     if user is None or user.session_nonce != nonce or not user.is_active:
         return None
     return user
+
+
+def load_session_user(user_and_nonce, session_id):
+    """The account of a session cookie (`id:nonce` and the session's id), if that session is
+    still open on it: a changed nonce, an inactive account or a closed session end it."""
+    user = signing_in_user(user_and_nonce)
+    if user is None or not session_id:
+        return None
+    key = session_key(session_id)
+    return user if any(opened.key == key for opened in user.sessions) else None
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -222,8 +268,24 @@ def _describe(memberships):
     return [{"structure": str(m.structure), "roles": list(m.roles)} for m in memberships]
 
 
+def require_identity_change(actor, user, data):
+    """The verified facts (name, profession) that `data` changes on `user`; Forbidden, with a
+    message per field, if `actor` may not change them (on their own account)."""
+    changed = [f for f in OWN_IDENTITY if f in data and data[f] != getattr(user, f)]
+    if changed and not policy.can(actor, "user.set_identity", user):
+        messages = {f"/{field}": OWN_IDENTITY[field] for field in changed}
+        raise Forbidden(" ".join(messages.values()), fields=messages)
+    return changed
+
+
+def _roles_by_structure(memberships):
+    return {m.structure: sorted(m.roles) for m in memberships}
+
+
 def update_user(actor, user, data):
-    """Change an account (platform admin): identity, status, admin flag, memberships, password."""
+    """Change an account (platform admin): identity, status, admin flag, memberships, password.
+    A change of profession needs a reason (audited); nobody changes their own name,
+    profession or memberships."""
     policy.require(actor, "user.edit", user)
     data = check(schemas.USER_UPDATE, clean_input(data))
     demotes_self = data.get("platform_admin") is False or data.get("status", "active") != "active"
@@ -234,8 +296,21 @@ def update_user(actor, user, data):
                 "propres droits d'administration."
             }
         )
+    identity = require_identity_change(actor, user, data)
+    reason = data.pop("reason", "")
+    if "profession" in identity and not reason:
+        raise InvalidInput({"/reason": REASON_REQUIRED}, REASON_REQUIRED)
+    if reason and not identity:
+        raise InvalidInput({"/reason": REASON_UNUSED}, REASON_UNUSED)
+    details = {"reason": reason} if reason else {}
+    if "profession" in identity:
+        details["profession"] = {"from": user.profession, "to": data["profession"]}
     if "memberships" in data:
-        user.memberships = resolve_memberships(data["memberships"])
+        memberships = resolve_memberships(data["memberships"])
+        changes_roles = _roles_by_structure(memberships) != _roles_by_structure(user.memberships)
+        if changes_roles and not policy.can(actor, "member.set_roles", (None, user)):
+            raise Forbidden(OWN_ROLES, fields={"/memberships": OWN_ROLES})
+        user.memberships = memberships
     for field in ("email", "name", "profession", "phone", "platform_admin", "status"):
         if field in data:
             setattr(user, field, data[field])
@@ -243,35 +318,39 @@ def update_user(actor, user, data):
         check_new_password(data["password"], user.email, user.name)
         user.password_hash = hash_password(data["password"])
     if "password" in data or data.get("status", "active") != "active":
-        user.session_nonce = new_nonce()  # end the sessions of a suspended or reset account
+        user.end_sessions()  # of a suspended or reset account
     user.updated_at = utcnow()
     save_unique(user, _duplicate_email(), insert=False)
     if "password" in data:  # a reset after a compromise: the tokens go too
         ApiToken.objects(user=user.id, revoked_at=None).update(set__revoked_at=utcnow())
-    audit.record(actor, "user.update", user, fields=sorted(data))
+    audit.record(actor, "user.update", user, fields=sorted(data), **details)
     return user
 
 
 def update_profile(actor, data):
+    """Change one's own phone (absent: none). The name and the profession are verified facts:
+    sent unchanged they pass, changed the whole request is refused (Forbidden)."""
     policy.require(actor, "profile.edit", actor)
     data = check(schemas.PROFILE_UPDATE, clean_input(data))
-    actor.name = data["name"]
-    actor.profession = data.get("profession") or None
-    actor.phone = data.get("phone") or None
+    require_identity_change(actor, actor, data)
+    phone = data.get("phone") or None
+    changed = ["phone"] if phone != actor.phone else []
+    actor.phone = phone
     actor.updated_at = utcnow()
     actor.save()
-    audit.record(actor, "profile.update", actor)
+    audit.record(actor, "profile.update", actor, fields=changed)
     return actor
 
 
-def change_password(actor, data):
+def change_password(actor, data, session_id=None):
+    """Change one's password; every other session of the account ends, `session_id` stays."""
     policy.require(actor, "profile.edit", actor)
     data = check(schemas.PASSWORD_CHANGE, data)
     if not verify_password(actor.password_hash, data["current_password"]):
         raise InvalidInput({"/current_password": "Le mot de passe actuel est incorrect."})
     check_new_password(data["new_password"], actor.email, actor.name, "/new_password")
     actor.password_hash = hash_password(data["new_password"])
-    actor.session_nonce = new_nonce()
+    actor.end_sessions(keep=session_id)
     actor.save()
     audit.record(actor, "profile.password_change", actor)
     return actor

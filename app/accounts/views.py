@@ -16,10 +16,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app import plugins
-from app.accounts import device, links, services, totp
+from app.accounts import device, links, services, sessions, totp
 from app.clock import utcnow
 from app.extensions import limiter
-from app.forms import acting_user, posted, rerender
+from app.forms import FORM_ERRORS, acting_user, posted, rerender
 from app.validation import InvalidInput
 
 bp = Blueprint("accounts", __name__)
@@ -53,7 +53,7 @@ def login():
                                accounts=accounts)  # fmt: skip
     try:
         user = services.authenticate(
-            request.form.get("email", ""), request.form.get("password", "")
+            request.form.get("email", ""), request.form.get("password", ""), request.remote_addr
         )
     except services.LoginFailed as error:
         return rerender("accounts/login.html", error, status=401, accounts=accounts)
@@ -75,6 +75,7 @@ def complete_sign_in(user, target, second_factor_done=False):
 
 def _signed_in(user, target):
     login_user(user)
+    session[sessions.SESSION_ID] = services.open_session(user)
     session["seen_at"] = int(utcnow().timestamp())
     flash(_("Bienvenue, %(name)s.", name=user.name), "success")
     return device.remember(redirect(target or url_for("main.index")), user)
@@ -85,7 +86,7 @@ def _signed_in(user, target):
 def login_code():
     """The second step of signing in, for an account with a second factor."""
     pending = session.get(PENDING)
-    user = services.load_session_user(pending["user"]) if pending else None
+    user = services.signing_in_user(pending["user"]) if pending else None
     if user is None or utcnow().timestamp() - pending["at"] > CODE_WITHIN:
         session.pop(PENDING, None)
         flash(_("Reprenez la connexion depuis le début."), "warning")
@@ -122,11 +123,26 @@ def switch_account():
     return redirect(ending or url_for("accounts.login"))
 
 
-def _end_session():
-    """End the session, traced; return the sign-in provider's address that ends its own
-    session too (Pro Santé Connect's), if the session was opened through one."""
+@bp.post("/profil/deconnexion-partout")
+@login_required
+def sign_out_everywhere():
+    """Every session of the account ends, on every device (a phone lost, a shared computer
+    left signed in)."""
+    ending = _end_session(everywhere=True)
+    flash(_("Toutes vos sessions sont fermées, sur tous vos appareils."), "info")
+    return redirect(ending or url_for("accounts.login"))
+
+
+def _end_session(everywhere=False):
+    """End the session on the server (every copy of its cookie with it), or with
+    `everywhere` every session of the account, traced; return the sign-in provider's address
+    that ends its own session too (Pro Santé Connect's), if the session was opened through
+    one."""
     ending = plugins.sign_out_url(session)
-    services.record_logout(acting_user())
+    if everywhere:
+        services.close_all_sessions(acting_user())
+    else:
+        services.close_session(acting_user(), session.get(sessions.SESSION_ID))
     session.clear()
     logout_user()  # after the clear: it leaves its marker that a remember-me cookie must go
     return ending
@@ -143,8 +159,9 @@ def forget_account(user_id):
 def profile():
     if request.method == "POST":
         try:
+            # The name and the profession are sent on: the service refuses a change of them.
             services.update_profile(acting_user(), posted("name", "profession", "phone"))
-        except InvalidInput as error:
+        except FORM_ERRORS as error:
             return rerender("accounts/profile.html", error)
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.profile"))
@@ -189,11 +206,7 @@ def _second_factor_page(actor, errors, status=200):
 
 
 def _profile_values():
-    return {
-        "name": current_user.name,
-        "profession": current_user.profession or "",
-        "phone": current_user.phone or "",
-    }
+    return {"phone": current_user.phone or ""}
 
 
 @bp.post("/profil/mot-de-passe")
@@ -201,7 +214,11 @@ def _profile_values():
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def change_password():
     try:
-        user = services.change_password(acting_user(), posted("current_password", "new_password"))
+        user = services.change_password(
+            acting_user(),
+            posted("current_password", "new_password"),
+            session.get(sessions.SESSION_ID),
+        )
     except InvalidInput as error:
         return render_template(
             "accounts/profile.html",

@@ -55,7 +55,7 @@ def edit_user(user_id):
     policy.require(acting_user(), "user.edit", user)
     memberships = structures_by_id(m.structure for m in user.memberships)
     if request.method == "POST":
-        data = posted(*USER_FIELDS, booleans=("platform_admin",))
+        data = posted(*USER_FIELDS, "reason", booleans=("platform_admin",))
         data.setdefault("phone", "")
         # Required on this form: an emptied field is an error, not "leave unchanged".
         data.setdefault("email", "")

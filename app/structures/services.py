@@ -4,10 +4,10 @@ from flask import g
 
 from app import audit, policy
 from app.accounts.models import Membership, User
-from app.accounts.services import clean_input, find_user, insert_user
+from app.accounts.services import OWN_ROLES, clean_input, find_user, insert_user
 from app.clock import utcnow
 from app.db import save_unique
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.structures import schemas
 from app.structures.models import Structure
 from app.validation import InvalidInput, check
@@ -89,6 +89,14 @@ def get_member(actor, structure, user_id):
     return user
 
 
+def _require_roles_change(actor, structure, user):
+    """`actor` manages the members of `structure` and `user` (None: an account to create) is
+    not themself: nobody gives, changes or takes away their own roles."""
+    policy.require(actor, "structure.manage_members", structure)
+    if not policy.can(actor, "member.set_roles", (structure, user)):
+        raise Forbidden(OWN_ROLES)
+
+
 def add_member(actor, structure, data):
     """Give roles in `structure` to the account with this e-mail, creating it if needed.
 
@@ -99,6 +107,7 @@ def add_member(actor, structure, data):
     data = check(schemas.MEMBER_ADD, clean_input(data))
     membership = Membership(structure=structure.id, roles=data["roles"])
     user = User.objects(email=data["email"]).first()
+    _require_roles_change(actor, structure, user)
     if user is None:
         missing = {
             f"/{f}": "Ce champ est obligatoire pour créer le compte."
@@ -129,7 +138,7 @@ def add_member(actor, structure, data):
 
 def set_member_roles(actor, structure, user, data):
     """Replace `user`'s roles in `structure`; no role left removes the membership."""
-    policy.require(actor, "structure.manage_members", structure)
+    _require_roles_change(actor, structure, user)
     roles = check(schemas.MEMBER_ROLES, data)["roles"]
     if not roles:
         return remove_member(actor, structure, user)
@@ -142,7 +151,7 @@ def set_member_roles(actor, structure, user, data):
 
 
 def remove_member(actor, structure, user):
-    policy.require(actor, "structure.manage_members", structure)
+    _require_roles_change(actor, structure, user)
     User.objects(id=user.id).update_one(pull__memberships__structure=structure.id)
     user.reload()
     audit.record(actor, "member.remove", user, structure=structure.key)
