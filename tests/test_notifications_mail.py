@@ -534,9 +534,16 @@ def test_a_long_queue_takes_only_its_share_of_a_round(smtp, app, monkeypatch):
     now = clock.utcnow()
     OutgoingMail._get_collection().insert_many(
         [
-            {"key": f"k{n}", "to": f"p{n}@example.org", "subject": "Parcours", "text": "-",
-             "message_id": f"<{n}@parcours>", "status": "pending", "attempts": 0,
-             "next_attempt_at": now - timedelta(seconds=n % 7)}  # fmt: skip
+            {
+                "key": f"k{n}",
+                "to": f"p{n}@example.org",
+                "subject": "Parcours",
+                "text": "-",
+                "message_id": f"<{n}@parcours>",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now - timedelta(seconds=n % 7),
+            }
             for n in range(2000)
         ]
     )
