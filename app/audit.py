@@ -12,7 +12,9 @@ never be an open-ended sort. The tip document names the last number without a sc
 import contextlib
 import hashlib
 import json
+import random
 import threading
+import time
 from contextvars import ContextVar
 from datetime import UTC
 
@@ -25,7 +27,9 @@ from app.clock import utcnow
 from app.policy import SYSTEM, ExternalSender
 
 GENESIS = "0" * 64
-MAX_RETRIES = 20
+# Another process (a gunicorn worker) may take the next number first: chain after it and try
+# again, after a short random wait, for up to this long. Threads of one process take turns.
+APPEND_PATIENCE = 30.0
 TIP_ID = "tip"
 # Events scanned per round trip when a page is filtered by action, and at most per page.
 FILTER_WINDOW = 2000
@@ -183,32 +187,40 @@ def batched():
             _append(events)
 
 
+_append_turn = threading.Lock()
+
+
 def _append(events):
     """Chain `events` after the tip and insert them; another writer who took a number first
-    makes us chain after what it wrote."""
+    makes us chain after what it wrote. The threads of one process append in turn (they
+    would only race each other for the same number); processes race, and the loser follows
+    the winner's events and tries again until APPEND_PATIENCE runs out."""
     _ensure_unique_seq()
-    last_seq, last_hash = tip()
     collection = AuditEvent._get_collection()
-    for _ in range(MAX_RETRIES):
-        for event in events:
-            last_seq += 1
-            event.seq, event.prev_hash = last_seq, last_hash
-            event.hash = last_hash = compute_hash(event)
-        try:
-            collection.insert_many([event.to_mongo() for event in events], ordered=True)
-        except BulkWriteError as error:
-            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
-                raise
-            done = error.details.get("nInserted", 0)
-            if done:
-                _move_tip(events[done - 1].seq, events[done - 1].hash)
-            events = events[done:]
-            start = events[0].seq - 1
-            last_seq, last_hash = _follow(start, events[0].prev_hash)
-            continue
-        _move_tip(events[-1].seq, events[-1].hash)
-        return
-    raise RuntimeError("could not append to the audit trail")
+    with _append_turn:
+        last_seq, last_hash = tip()
+        deadline = time.monotonic() + APPEND_PATIENCE
+        while True:
+            for event in events:
+                last_seq += 1
+                event.seq, event.prev_hash = last_seq, last_hash
+                event.hash = last_hash = compute_hash(event)
+            try:
+                collection.insert_many([event.to_mongo() for event in events], ordered=True)
+            except BulkWriteError as error:
+                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                    raise
+                done = error.details.get("nInserted", 0)
+                if done:
+                    _move_tip(events[done - 1].seq, events[done - 1].hash)
+                events = events[done:]
+                if time.monotonic() > deadline:
+                    raise RuntimeError("could not append to the audit trail") from None
+                time.sleep(random.uniform(0, 0.005))  # noqa: S311 - spreads racing processes
+                last_seq, last_hash = _follow(events[0].seq - 1, events[0].prev_hash)
+                continue
+            _move_tip(events[-1].seq, events[-1].hash)
+            return
 
 
 def tip():

@@ -43,28 +43,11 @@ def db_server(tmp_path_factory):
     server.stop()
 
 
-# SecantusDB's writes slow down with the writes its process has made (an insert: 0.4 ms at
-# first, ~2 ms after 10,000); a restart brings them back. The session's server restarts
-# between tests now and then (its files, hence module-scoped data, stay).
-RESTART_EVERY = 80
-_tests_run = {"count": 0}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_database_server(request, db_server):
-    _tests_run["count"] += 1
-    # A test that writes thousands of documents gets a fresh process (and takes a third of
-    # the time it would take after others' writes).
-    if request.node.get_closest_marker("heavy_writes") or _tests_run["count"] % RESTART_EVERY == 0:
-        db_server.restart()
-        _tests_run["count"] = 0
-
-
 @pytest.fixture
 def app_config(db_server, tmp_path):
     return {
         "TESTING": True,
-        "MONGODB_URI": f"{db_server.uri}t_{uuid.uuid4().hex[:16]}",
+        "MONGODB_URI": db_server.uri_for(f"t_{uuid.uuid4().hex[:16]}"),
         "SECRET_KEY": "test-secret-key",
         "PARCOURS_DATA_DIR": str(tmp_path / "data"),
         "PASSWORD_HASHING": "cheap",

@@ -1,9 +1,12 @@
 """The hash-chained audit trail."""
 
+import subprocess
+import sys
 import threading
 
 import pymongo
 import pytest
+from helpers import run_at_once
 
 from app import audit, policy
 from app.audit import AuditEvent
@@ -94,6 +97,45 @@ def test_concurrent_writers_keep_one_unbroken_chain(app):
     assert errors == []
     assert AuditEvent.objects.count() == 40
     assert audit.verify() == (40, None)
+
+
+def test_fifty_concurrent_writers_never_fail(app):
+    """50 clients at once (every dossier read is audited): no request may fail on the trail."""
+    errors = run_at_once(lambda name: write_events(app, name, 10), count=50)
+    assert errors == []
+    assert audit.verify() == (500, None)
+
+
+WRITER = """
+import sys, threading
+from app import audit, create_app, policy
+app = create_app({"MONGODB_URI": sys.argv[1], "SECRET_KEY": "x", "TESTING": True})
+def write(n):
+    with app.app_context():
+        for i in range(10):
+            audit.record(policy.SYSTEM, "test.process", object_id=f"{sys.argv[2]}-{n}-{i}")
+threads = [threading.Thread(target=write, args=(n,)) for n in range(10)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
+def test_writers_in_several_processes_keep_one_unbroken_chain(app):
+    """Gunicorn's workers: three processes of ten threads each append at the same time."""
+    uri = app.config["MONGODB_URI"]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, uri, str(n)], stderr=subprocess.PIPE)
+        for n in range(3)
+    ]
+    outputs = [writer.communicate(timeout=120)[1].decode() for writer in writers]
+    assert [w.returncode for w in writers] == [0, 0, 0], outputs
+    assert audit.verify() == (300, None)
+
+
+def write_events(app, name, count):
+    with app.app_context():
+        for i in range(count):
+            audit.record(policy.SYSTEM, "test.concurrent", object_id=f"{name}-{i}")
 
 
 def test_batched_and_single_writers_keep_one_unbroken_chain(app):

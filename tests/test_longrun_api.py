@@ -78,7 +78,6 @@ def assert_bounded_and_whole(instance_id, passes):
     assert Task.objects(instance=instance.id, status="completed").count() == passes
 
 
-@pytest.mark.heavy_writes
 @pytest.mark.parametrize("key", ["boucle", "boucle_appel"])
 def test_long_loops_through_the_api(api_as, coordinator, loops, key):
     coord = api_as(coordinator)
@@ -90,7 +89,6 @@ def test_long_loops_through_the_api(api_as, coordinator, loops, key):
     assert kinds.count("entry") == PASSES
 
 
-@pytest.mark.heavy_writes
 def test_monthly_reviews_driven_by_the_worker(api_as, coordinator, loops):
     coord = api_as(coordinator)
     instance = start(coord, loops, "boucle_mensuelle")

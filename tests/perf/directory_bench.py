@@ -228,7 +228,7 @@ def percentile(ordered, share):
 def run_search(n, samples):
     rng = random.Random(7)
     with bench_server(LARGE, prefix="directory_search_") as (server, restart):
-        app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+        app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
         with app.app_context(), app.test_request_context():
             Professional.ensure_indexes()
             seconds, kept = seed_professionals(rng, n, restart)
@@ -278,7 +278,7 @@ def main():
     rows = []
     for lines in [n for n in args.lines if n]:
         with bench_server(("--cache-size", args.cache), "directory_bench_") as (server, _):
-            app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+            app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
             with app.app_context(), app.test_request_context():
                 Professional.ensure_indexes()
                 folder = Path(server.storage_path).parent

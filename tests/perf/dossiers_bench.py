@@ -282,7 +282,7 @@ def main():
     args = parser.parse_args()
     rng = random.Random(42)
     with bench_server(LARGE, prefix="dossiers_bench_") as (server, restart):
-        app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+        app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
         with app.app_context(), app.test_request_context():
             started = time.monotonic()
             users, heavy, kept = seed(rng, args.dossiers, args.entries, args.users, restart)

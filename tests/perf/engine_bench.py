@@ -137,7 +137,7 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         server = EmbeddedServer.start(Path(folder) / "db", Path(folder) / "log")
         try:
-            app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+            app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
             with app.app_context():
                 run(app, args.passes)
         finally:

@@ -124,7 +124,7 @@ def main():
         try:
             app = create_app(
                 {
-                    "MONGODB_URI": f"{server.uri}bench",
+                    "MONGODB_URI": server.uri_for("bench"),
                     "SECRET_KEY": "bench",
                     "RATELIMIT_STORAGE_URI": "memory://",
                     "LOGIN_RATE_LIMIT": "1000000 per minute",

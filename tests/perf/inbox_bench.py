@@ -574,7 +574,7 @@ def main():
     args = parser.parse_args()
     rng, BUDGET[0] = random.Random(args.seed), args.budget
     with bench_server(LARGE, prefix="inbox_bench_") as (server, restart):
-        app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+        app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
         with app.app_context(), app.test_request_context():
             print(f"seeding ({args.users} users, {args.tasks} tasks, {args.messages} messages)")
             started = time.monotonic()

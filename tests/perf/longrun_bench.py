@@ -89,7 +89,7 @@ def ours_api(passes, restart_every=0):
     with tempfile.TemporaryDirectory() as folder:
         server = EmbeddedServer.start(Path(folder) / "db", Path(folder) / "log")
         try:
-            app = create_app({"MONGODB_URI": f"{server.uri}bench", "SECRET_KEY": "bench"})
+            app = create_app({"MONGODB_URI": server.uri_for("bench"), "SECRET_KEY": "bench"})
             with app.app_context():
                 structure, coordinator, token = seed()
                 dossier = create_dossier(
