@@ -32,6 +32,7 @@ MAX_PARTICIPANTS = 50
 MAX_TITLE = 200
 EMPTY = "Le message est vide : écrivez quelque chose ou joignez un fichier."
 TOO_LONG = f"Le message dépasse {MAX_BODY:,} caractères.".replace(",", " ")
+RESTRICTED = "Document réservé aux professionnels habilités"
 
 # "Mes discussions": how far back the windows of activity go (see _latest_participations). A
 # coordinator may follow 1,500 threads that all moved this month: the first windows are short.
@@ -336,6 +337,13 @@ def visible_documents(actor, dossier, messages):
         return set()
     found = Entry.objects(id__in=list(ids))
     return {e.id for e in found if policy.can(actor, "entry.view", (dossier, e))}
+
+
+def named(attachment, visible):
+    """Whether a reader is told what `attachment` is (name, entry, size): a conversation's own
+    file, or a dossier document among `visible` (see visible_documents). Any other shows as
+    RESTRICTED: that a document is attached, nothing of it."""
+    return attachment.entry is None or attachment.entry in visible
 
 
 def _latest_participations(actor, limit):
