@@ -149,13 +149,15 @@ def _checked_files(files):
     ]
 
 
-def post(actor, discussion, dossier, body, files=(), category="administratif", cited=()):
+def post(actor, discussion, dossier, body, files=(), category="administratif", cited=(),
+         documents_only=True):  # fmt: skip
     """Post a message: `files` are uploads ((content, filename) pairs); in a dossier thread
     they become documents of the dossier (of `category`, shared); `cited` are ids of the
-    dossier's documents attached as they are."""
+    dossier's documents attached as they are (of any of its entries unless
+    `documents_only`: what an MSSanté mail carried, notes and forms as PDF)."""
     policy.require(actor, "discussion.post", (discussion, dossier))
     uploads = _checked_files(list(files))
-    linked = _linked_documents(actor, dossier, cited)
+    linked = _linked_entries(actor, dossier, cited, documents_only)
     body = _checked_body(body, bool(uploads or linked))
     attachments = linked + [_store(actor, discussion, dossier, u, category) for u in uploads]
     now = utcnow()
@@ -174,15 +176,16 @@ def post(actor, discussion, dossier, body, files=(), category="administratif", c
     return message
 
 
-def _linked_documents(actor, dossier, ids):
+def _linked_entries(actor, dossier, ids, documents_only):
     if not ids:
         return []
     if dossier is None:
         raise InvalidInput({"/documents": "Seule une discussion de dossier cite ses documents."})
+    found = entries.attachable(actor, dossier, ids, "/documents", documents_only=documents_only)
     return [
-        Attachment(entry=entry.id, filename=entry.filename, content_type=entry.content_type,
-                   size=entry.size)
-        for entry in entries.attachable(actor, dossier, ids, "/documents", documents_only=True)
+        Attachment(entry=entry.id, filename=entries.file_name(entry),
+                   content_type=entry.content_type, size=entry.size)
+        for entry in found
     ]  # fmt: skip
 
 

@@ -212,6 +212,14 @@ def attachable(actor, dossier, ids, pointer, documents_only=False):
     return found
 
 
+def file_name(entry):
+    """The name an entry goes by as a file: a document's own, a note's or a form's title as
+    the PDF a person reads."""
+    if entry.kind == "document":
+        return entry.filename
+    return documents.safe_filename(entry.title or ENTRY_KINDS[entry.kind], "pdf")
+
+
 def read_entry(actor, entry_id):
     """(dossier, entry) for reading it; the read is audited like a dossier's."""
     dossier, entry = get_entry(actor, entry_id)
