@@ -288,7 +288,8 @@ def test_circle_of_care_through_the_pages(coord_web, dossier, gp, login_as):
 
 def test_join_request_through_the_pages(coord_web, dossier, gp, login_as):
     gp_web = login_as(gp)
-    found = html(gp_web.get("/dossiers/recherche?q=martin+jeanne"))
+    search = "/dossiers/recherche?birth_name=lefebvre&birth_date=1941-03-12"
+    found = html(gp_web.get(search))
     assert "Demander à rejoindre" in found
     assert "05 61" not in found
     asked = gp_web.post(
@@ -296,7 +297,7 @@ def test_join_request_through_the_pages(coord_web, dossier, gp, login_as):
         {"care_role": "medecin_traitant", "message": "Médecin traitant"},
     )
     assert asked.status_code == 302
-    assert "Demande envoyée" in html(gp_web.get("/dossiers/recherche?q=martin+jeanne"))
+    assert "Demande envoyée" in html(gp_web.get(search))
     circle = html(coord_web.get(f"/dossiers/{dossier.id}/cercle"))
     assert "Médecin traitant" in circle
     request_id = circle.split("/cercle/demandes/")[1].split('"')[0]

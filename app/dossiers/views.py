@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from app.accounts.models import User
 from app.clock import today
 from app.dossiers import circle, documents, listing, services, timeline
+from app.dossiers.limits import identity_lookups
 from app.dossiers.models import Entry
 from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
 from app.errors import Conflict, Forbidden
@@ -89,6 +90,7 @@ def index():
 
 @bp.route("/nouveau", methods=["GET", "POST"])
 @accepts_uploads
+@identity_lookups(methods=["POST"], deduct_when=lambda response: response.status_code == 409)
 def create():
     actor = acting_user()
     structures = coordinated_structures(actor)
@@ -122,25 +124,30 @@ def create():
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
 
 
+def _searching():
+    """Whether the page was sent with criteria ("q": what the former search page sent)."""
+    return any(name in request.args for name in (*listing.SEARCH_FIELDS, "q"))
+
+
 @bp.get("/recherche")
+@identity_lookups(exempt_when=lambda: not _searching())  # the empty form is free
 def search():
     actor = acting_user()
-    query, birth_date = request.args.get("q", ""), request.args.get("birth_date", "")
-    results, error = None, None
-    if "q" in request.args:
+    values = {name: request.args.get(name, "") for name in listing.SEARCH_FIELDS}
+    results, errors = None, {}
+    if _searching():
         try:
-            results = listing.search_identity(actor, query, birth_date or None)
+            results = listing.search_identity(actor, values)
         except InvalidInput as invalid:
-            error = next(iter(invalid.fields.values()))
+            errors = {pointer.lstrip("/"): message for pointer, message in invalid.fields.items()}
     pending = circle.my_pending_requests(actor, [r["id"] for r in results or []])
     return render_template(
         "dossiers/search.html",
-        query=query,
-        birth_date=birth_date,
+        values=values,
         results=results,
-        error=error,
+        errors=errors,
         pending={str(p) for p in pending},
-    ), (400 if error else 200)
+    ), (400 if errors else 200)
 
 
 def entries_by_id(items):
@@ -244,11 +251,12 @@ def consent(dossier_id):
 
 
 @bp.route("/<dossier_id>/rejoindre", methods=["GET", "POST"])
+@identity_lookups(methods=["GET"])  # it names the person to whoever has the dossier's id
 def join(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, "dossier.request_join")
     structures = {dossier.structure: cached_structure(dossier.structure)}
-    summary = listing.minimal_identity(dossier, structures)
+    summary = listing.join_summary(dossier, structures)
     if request.method == "GET":
         return render_template("dossiers/join.html", dossier=summary, values={}, errors={})
     data = {k: request.form.get(k, "").strip() for k in ("care_role", "message")}
