@@ -253,3 +253,11 @@ def test_install_gives_older_dossiers_their_birth_key(dossier, runner, social_wo
     assert len(listing.search_identity(social_worker, WHOLE)) == 1
     again = runner.invoke(cli, ["install"])
     assert "dossiers reindexed for the identity search: 0" in again.output
+
+
+def test_the_help_says_how_to_find_a_dossier(client):
+    page = html(client.get("/aide"))
+    assert "nom de naissance en entier" in page
+    assert "matricule INS" in page
+    assert "Chaque recherche est tracée" in page
+    assert "Document réservé aux professionnels habilités" in page
