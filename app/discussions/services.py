@@ -20,7 +20,7 @@ from app.discussions.models import MAX_BODY, Attachment, Discussion, Message, Pa
 from app.dossiers import documents, entries
 from app.dossiers import services as dossiers
 from app.dossiers.listing import EPOCH, LIST_FIELDS
-from app.dossiers.models import Dossier, Entry
+from app.dossiers.models import Dossier
 from app.errors import NotFound
 from app.notifications import services as notifications
 from app.validation import InvalidInput
@@ -335,11 +335,9 @@ def readers(discussion, message):
 def visible_documents(actor, dossier, messages):
     """The dossier documents attached to `messages` that `actor` may open (one query): a
     thread's reader sees the message, its document shows to those habilitated for it."""
-    ids = {a.entry for m in messages for a in m.attachments if a.entry}
-    if not ids or dossier is None:
+    if dossier is None:  # a conversation cites no entry
         return set()
-    found = Entry.objects(id__in=list(ids))
-    return {e.id for e in found if policy.can(actor, "entry.view", (dossier, e))}
+    return entries.openable(actor, [a.entry for m in messages for a in m.attachments], dossier)
 
 
 def named(attachment, visible):
