@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.accounts.models import User
 from app.clock import today
-from app.dossiers import circle, documents, listing, services, timeline
+from app.dossiers import circle, documents, entries, listing, services, timeline
 from app.dossiers.limits import identity_lookups
 from app.dossiers.models import Entry
 from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
@@ -232,20 +232,26 @@ def _identity_page(dossier, values, **context):
                            checker=_checker(dossier), **context)  # fmt: skip
 
 
+def _consent_scan(actor, dossier):
+    """The consent's scanned document, if `actor` may open it (it is an entry)."""
+    scan = dossier.consent.document
+    return scan if scan in entries.openable(actor, [scan], dossier) else None
+
+
 @bp.route("/<dossier_id>/consentement", methods=["GET", "POST"])
 def consent(dossier_id):
     actor = acting_user()
     if request.method == "GET":
         dossier = services.get_dossier(actor, dossier_id)
-        return render_template(
-            "dossiers/consent.html", dossier=dossier, values={"date": today()}, errors={}
-        )
+        return render_template("dossiers/consent.html", dossier=dossier, values={"date": today()},
+                               errors={}, scan=_consent_scan(actor, dossier))  # fmt: skip
     dossier = services.get_dossier(actor, dossier_id, "dossier.withdraw_consent")
     data = {k: request.form.get(k, "").strip() for k in ("date", "reason")}
     try:
         circle.withdraw_consent(actor, dossier, {k: v for k, v in data.items() if v})
     except FORM_ERRORS as error:
-        return _page("dossiers/consent.html", status_of(error), error, dossier=dossier)
+        return _page("dossiers/consent.html", status_of(error), error, dossier=dossier,
+                     scan=_consent_scan(actor, dossier))  # fmt: skip
     flash("Le retrait du consentement est enregistré : le partage est arrêté.", "warning")
     return redirect(url_for("dossiers.consent", dossier_id=dossier.id))
 
