@@ -80,6 +80,7 @@ def install_command():
     processes, such as the account requests' demande_compte); safe to run again."""
     from app.demo import deploy_shipped_workflows
     from app.directory import search
+    from app.dossiers import listing
     from app.formkit.services import sync_directory
     from app.pathways import tallies
     from app.terms.services import publish_shipped
@@ -90,6 +91,7 @@ def install_command():
     deployed = _run_service(deploy_shipped_workflows, workflows)
     recounted = tallies.recount()  # "Suivi"'s tallies, after an upgrade that brings them
     reindexed = search.reindex()  # the directory's search keys, likewise
+    dossiers = listing.reindex()  # the dossiers' birth keys (identity search), likewise
     terms = publish_shipped()
     click.echo(f"forms shipped: {sum(len(keys) for keys in report.values())}; "
                f"created: {', '.join(report['created']) or '-'}; "
@@ -97,6 +99,7 @@ def install_command():
     click.echo(f"pathways shipped: {len(list(workflows.glob('*.bpmn')))}; "
                f"deployed: {', '.join(deployed) or '-'}")  # fmt: skip
     click.echo(f"task tallies corrected: {recounted}; directory entries reindexed: {reindexed}")
+    click.echo(f"dossiers reindexed for the identity search: {dossiers}")
     click.echo(f"terms of use: version {terms.version} published" if terms else
                "terms of use: already published")  # fmt: skip
 

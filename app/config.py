@@ -42,6 +42,9 @@ DEFAULTS = {
     # Where Flask-Limiter keeps its counters; empty: in the application's database.
     "RATELIMIT_STORAGE_URI": "",
     "LOGIN_RATE_LIMIT": "10 per minute",
+    # What shows a dossier's identity to someone outside it (the identity search, the join
+    # page, the duplicate check's candidates), per account, web and API together.
+    "SEARCH_RATE_LIMIT": "20 per hour;100 per day",
     # Failed passwords in a row before an account is locked, and for how long.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,

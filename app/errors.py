@@ -5,6 +5,7 @@ into a French page or a flash message. Nothing has been written when one is rais
 """
 
 from flask import jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -80,6 +81,8 @@ def wants_json():
 def _http_error(error):
     status = error.code or 500
     code, message = HTTP_MESSAGES.get(status, ("error", error.description))
+    if isinstance(error, RateLimitExceeded) and error.limit.error_message:
+        message = error.description  # a limit that says what it limits (French)
     if status == 413 and getattr(request, "max_content_length", None) == MAX_UPLOAD_REQUEST:
         message = "Le fichier dépasse la taille maximale de 20 Mio."
     if isinstance(error, CSRFError):

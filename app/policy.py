@@ -301,6 +301,9 @@ RULES = {
         target is not None and "coordinator" in _roles_in(user, target)
     ),
     "dossier.search": lambda user, target: True,
+    # Which dossiers a search (or a duplicate check) shows: those one sees, and those one may
+    # ask to join; never one whose consent is withdrawn, nor one that refused the searcher.
+    "dossier.find": lambda user, target: _sees_dossier(user, target) or _joins(user, target),
     "dossier.view": lambda user, target: _sees_dossier(user, target),
     "dossier.edit": lambda user, target: _manages_dossier(user, target),
     "dossier.manage_members": lambda user, target: _manages_dossier(user, target),

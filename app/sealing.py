@@ -1,8 +1,12 @@
 """Secrets kept in the database encrypted with a key derived from SECRET_KEY (Fernet): a
 copy of the database alone gives neither the TOTP secrets nor the MSSanté mailboxes'
-passwords and keys. Changing SECRET_KEY makes them unreadable (README, "Configuration")."""
+passwords and keys. Changing SECRET_KEY makes them unreadable (README, "Configuration").
+Keyed digests stand for what must be recognised but not kept (what an identity search
+looked for, in the audit trail)."""
 
 import base64
+import hashlib
+import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -30,3 +34,13 @@ def unseal(token, legacy=None):
         return _box().decrypt(token.encode()).decode()
     except InvalidToken:
         return token if legacy is not None and legacy(token) else ""
+
+
+def keyed_digest(text, purpose):
+    """A digest of `text` under a key derived from SECRET_KEY for `purpose`: it tells two
+    equal texts apart from others without holding them, and, unlike a plain hash, cannot be
+    reversed by trying every likely text (a name and a birth date) without the key."""
+    derive = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                  info=f"parcours-digest:{purpose}".encode())  # fmt: skip
+    key = derive.derive(current_app.config["SECRET_KEY"].encode())
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]

@@ -6,9 +6,9 @@ searches are prefix ranges on an indexed list of such tokens (DESIGN.md §7).
 
 import re
 import unicodedata
-from itertools import combinations
 
 TOKEN_RE = re.compile(r"[a-z0-9]+")
+NOT_ALNUM_RE = re.compile(r"[^a-z0-9]")
 # Past every character a token can hold: [token, token + HIGH) is "starts with token".
 HIGH = "\uffff"
 
@@ -37,24 +37,7 @@ def matches_all(keys, wanted):
     return all(any(key.startswith(token) for key in keys) for token in wanted)
 
 
-def _prefixes(token):
-    return {token[:2], token[:3]} if len(token) > 2 else {token}
-
-
-def pair(a, b):
-    return " ".join(sorted((a, b)))
-
-
-def name_pairs(search_keys):
-    """Every unordered pair of the 2- and 3-letter beginnings of two different words: "lefebvre
-    jeanne" gives "je le", "jea le", "je lef", "jea lef". Two words typed in any order, each at
-    least begun, then find a person through one indexed equality instead of one common word's
-    prefix range."""
-    return sorted(
-        {
-            pair(pa, pb)
-            for a, b in combinations(dict.fromkeys(search_keys), 2)
-            for pa in _prefixes(a)
-            for pb in _prefixes(b)
-        }
-    )
+def compact(text):
+    """Folded, with nothing but letters and digits: "Le Gall", "LEGALL" and "le-gall" are all
+    "legall". A whole name as a key for an equality (the identity search, duplicates)."""
+    return NOT_ALNUM_RE.sub("", fold(text))

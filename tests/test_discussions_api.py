@@ -266,6 +266,37 @@ def test_the_longest_body_and_a_cited_document_are_accepted(talk, cited):
     assert (refused.status_code, list(refused.json["error"]["fields"])) == (422, ["/documents"])
 
 
+def test_a_document_the_reader_may_not_open_is_not_named(talk, cited, login_as):
+    """The nurse cites her private document beside a shared one: the coordinator, who may not
+    open it, reads that a document is attached, never its name, entry or size (API, page and
+    its poller); the nurse sees both."""
+    secret = entries.add_document(
+        talk.nurse, talk.dossier, documents.inspect(PDF + b"%" * 3000, "serologie-vih.pdf"),
+        {"category": "soins", "visibility": "private"},
+    )  # fmt: skip
+    cites = [str(secret.id), str(cited.document.id)]
+    assert talk.b.post(talk.url, json={"body": "CR", "documents": cites}).status_code == 201
+    hidden = {"entry": None, "file": None, "filename": None, "content_type": None,
+              "size": None, "restricted": True}  # fmt: skip
+    for url in (talk.url, f"/conversations/{talk.thread.id}/messages"):
+        answer = talk.a.get(url)
+        [message] = answer.json["items"]
+        assert message["attachments"][0] == hidden, url
+        assert message["attachments"][1]["filename"] == "cr.pdf"
+        assert str(secret.id) not in answer.get_data(as_text=True)
+        assert "serologie" not in answer.get_data(as_text=True)
+    [mine] = talk.b.get(talk.url).json["items"]
+    assert [a["filename"] for a in mine["attachments"]] == ["serologie-vih.pdf", "cr.pdf"]
+    web = login_as(talk.coordinator)
+    for url in (f"/dossiers/{talk.dossier.id}/discussion", f"/messages/{talk.thread.id}/suite"):
+        page = html(web.get(url))
+        assert "Document réservé aux professionnels habilités" in page, url
+        assert "serologie" not in page
+        assert str(secret.id) not in page
+        assert "3 Kio" not in page  # its size neither
+        assert "cr.pdf" in page
+
+
 def test_markup_is_stored_and_returned_as_typed_and_escaped_on_the_page(talk, login_as):
     typed = "<script>alert(1)</script> <img src=x onerror=alert(2)> & co"
     sent = talk.a.post(talk.url, json={"body": typed})

@@ -1,5 +1,6 @@
-"""Finding dossiers: "Mes dossiers" paged with cursors through windows of its sort key, and the
-identity search through indexed pairs of name beginnings."""
+"""Finding one's dossiers: "Mes dossiers" paged with cursors through windows of its sort key,
+and filtered by name. (The identity search, for the dossiers one is not in, is
+test_dossiers_search.py.)"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,7 +9,6 @@ from dossier_helpers import new_dossier
 
 from app.dossiers import listing
 from app.dossiers.models import Dossier
-from app.text import name_pairs
 
 NAMES = ["Abadie", "Zola", "Martin", "Élie", "Bernard", "Durand", "Ortiz", "0scar", "Young"]
 
@@ -87,24 +87,3 @@ def test_the_web_list_links_to_the_next_page(login_as, coordinator, many):
     page = web.get("/dossiers/?sort=name").get_data(as_text=True)
     assert "Suivants" in page
     assert page.count('class="list-group-item list-group-item-action') == 20
-
-
-def test_name_pairs_are_unordered_beginnings_of_two_words():
-    assert name_pairs(["lefebvre", "jeanne"]) == ["je le", "je lef", "jea le", "jea lef"]
-    assert name_pairs(["li", "wu"]) == ["li wu"]
-    assert name_pairs(["anne"]) == []
-
-
-@pytest.mark.parametrize(
-    "query", ["lefeb jean", "JEANNE LEFÈBVRE", "marie martin", "mar lef", "Le Je"]
-)
-def test_two_begun_words_in_any_order_find_the_person(coordinator, structure, query):
-    dossier = new_dossier(coordinator, structure)
-    new_dossier(
-        coordinator,
-        structure,
-        identity={"birth_name": "Lefort", "used_name": "", "first_names": "Paul"},
-    )
-    found = listing.search_identity(coordinator, query)
-    assert str(dossier.id) in [f["id"] for f in found]
-    assert all(f["birth_name"] != "Lefort" for f in found)

@@ -7,7 +7,9 @@ import pytest
 from dossier_helpers import ELF, HTML, IDENTITY, JPEG, PDF, docx, new_dossier, zip_bomb
 from helpers import html, snapshot
 
-from app.dossiers.models import Dossier, Entry
+from app.dossiers import circle, entries
+from app.dossiers.models import Dossier, Entry, HabilitationMatrix
+from app.reference import DEFAULT_HABILITATIONS
 
 DOSSIER_COLLECTIONS = ("dossiers", "entries", "timeline", "documents.files", "join_requests")
 
@@ -68,6 +70,33 @@ def test_create_a_dossier_with_consent_and_a_scanned_document(coord_web):
     assert "MARTIN (né·e LEFÈBVRE) Jeanne Marie" in shown
     assert "Consentement recueilli (oral)" in shown
     assert "Document ajouté : Recueil du consentement" in shown
+
+
+def test_the_consent_document_is_linked_only_for_who_may_open_it(
+    coord_web, coordinator, make_user, structure, api_as, login_as
+):
+    """A home helper whose profession may not read administrative entries (the platform's
+    matrix), and anyone once the scan is removed: neither the link nor its entry."""
+    data = form(consent_file=(io.BytesIO(PDF), "consentement.pdf"))
+    coord_web.post("/dossiers/nouveau", data, content_type="multipart/form-data")
+    dossier = Dossier.objects.get()
+    scan = str(dossier.consent.document)
+    helper = make_user(structure, profession="aide_a_domicile")
+    circle.add_member(
+        coordinator, dossier, {"user": str(helper.id), "care_role": "aide_a_domicile"}
+    )
+    rules = {**DEFAULT_HABILITATIONS, "administratif": {"coordination": "write"}}
+    HabilitationMatrix(id="matrix", rules=rules).save()
+    url = f"/dossiers/{dossier.id}"
+    assert api_as(coordinator).get(url).json["consent"]["document"] == scan
+    assert scan in html(coord_web.get(f"{url}/consentement"))
+    assert "document" not in api_as(helper).get(url).json["consent"]
+    page = html(login_as(helper).get(f"{url}/consentement"))
+    assert scan not in page
+    assert "Recueil du consentement" not in page
+    entries.delete_entry(coordinator, scan, {"reason": "Mauvais fichier"})
+    assert "document" not in api_as(coordinator).get(url).json["consent"]
+    assert scan not in html(coord_web.get(f"{url}/consentement"))
 
 
 @pytest.mark.parametrize(
@@ -288,7 +317,8 @@ def test_circle_of_care_through_the_pages(coord_web, dossier, gp, login_as):
 
 def test_join_request_through_the_pages(coord_web, dossier, gp, login_as):
     gp_web = login_as(gp)
-    found = html(gp_web.get("/dossiers/recherche?q=martin+jeanne"))
+    search = "/dossiers/recherche?birth_name=lefebvre&birth_date=1941-03-12"
+    found = html(gp_web.get(search))
     assert "Demander à rejoindre" in found
     assert "05 61" not in found
     asked = gp_web.post(
@@ -296,7 +326,7 @@ def test_join_request_through_the_pages(coord_web, dossier, gp, login_as):
         {"care_role": "medecin_traitant", "message": "Médecin traitant"},
     )
     assert asked.status_code == 302
-    assert "Demande envoyée" in html(gp_web.get("/dossiers/recherche?q=martin+jeanne"))
+    assert "Demande envoyée" in html(gp_web.get(search))
     circle = html(coord_web.get(f"/dossiers/{dossier.id}/cercle"))
     assert "Médecin traitant" in circle
     request_id = circle.split("/cercle/demandes/")[1].split('"')[0]

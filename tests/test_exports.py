@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from dossier_helpers import VALID_INS, new_dossier
+from dossier_helpers import PDF, VALID_INS, new_dossier
 from pypdf import PdfReader
 from test_pathway_instances import EVALUATION
 from test_pathways import BPMN
 
 from app import policy
 from app.audit import AuditEvent
+from app.discussions.services import RESTRICTED
 from app.dossiers.models import Dossier
 from app.formkit.services import sync_directory
 from app.pathways.services import deploy
@@ -93,6 +94,33 @@ def test_the_json_has_labels_and_data_and_nothing_hidden(api_as, exported):
     assert form["data"]["gir"] == EVALUATION["gir"]
     assert ["field", "Lieu de l'évaluation", "Au domicile"] in form["answers"]
     assert "Réserve du coordinateur" not in response.get_data(as_text=True)
+
+
+def test_a_message_names_only_the_attachments_the_reader_may_open(api_as, coordinator, exported):
+    """The coordinator cites a private document in the thread: the nurse's exports (JSON, PDF,
+    FHIR) carry the message and a restricted attachment, not its name."""
+    dossier, nurse, _ = exported
+    coord = api_as(coordinator)
+    uploaded = coord.post(
+        f"/dossiers/{dossier.id}/documents", content_type="multipart/form-data",
+        data={"file": (io.BytesIO(PDF), "bilan-psychiatrique.pdf"), "category": "administratif",
+              "visibility": "private"},
+    )  # fmt: skip
+    assert uploaded.status_code == 201, uploaded.json
+    posted = coord.post(f"/dossiers/{dossier.id}/messages",
+                        json={"body": "Ci-joint", "documents": [uploaded.json["id"]]})  # fmt: skip
+    assert posted.status_code == 201, posted.json
+    theirs = api_as(nurse)
+    content = json.loads(theirs.get(f"/dossiers/{dossier.id}/export?format=json").data)
+    [message] = content["messages"]
+    assert (message["body"], message["attachments"]) == ("Ci-joint", [RESTRICTED])
+    for fmt in ("json", "pdf", "fhir"):
+        exported_file = theirs.get(f"/dossiers/{dossier.id}/export?format={fmt}").data
+        text = pdf_text(exported_file)[1] if fmt == "pdf" else exported_file.decode()
+        assert "bilan-psychiatrique" not in text, fmt
+        assert uploaded.json["id"] not in text, fmt
+    mine = json.loads(coord.get(f"/dossiers/{dossier.id}/export?format=json").data)
+    assert mine["messages"][0]["attachments"] == ["bilan-psychiatrique.pdf"]
 
 
 def test_an_entry_alone(api_as, coordinator, exported):

@@ -292,6 +292,53 @@ def test_a_coordinator_sends_a_note_as_pdf_and_a_document_from_the_dossier(
     assert AuditEvent.objects(action="mss.send").get().details["to"] == DOCTOR
 
 
+def test_the_thread_names_what_was_sent_only_to_who_may_open_it(
+    api_as, login_as, coordinator, structure, configured, dossier, make_user
+):
+    """A private note and document sent by MSSanté: the circle's thread says a mail left
+    with two attachments, and names them only to who may open them."""
+    made, document, _ = dossier
+    nurse = make_user(structure, profession="60")
+    api_as(coordinator).post(f"/dossiers/{made.id}/members",
+                             json={"user": str(nurse.id), "care_role": "infirmier"})  # fmt: skip
+    private = {"category": "administratif", "visibility": "private"}
+    secret = entries.add_document(
+        coordinator, made, documents.inspect(PDF, "signalement-maltraitance.pdf"), private
+    )
+    note = entries.add_entry(coordinator, made, {**private, "note": "Suspicion",
+                                                 "title": "Note sur la famille"})  # fmt: skip
+    mail = outgoing.compose(coordinator, {"to": DOCTOR, "subject": "Signalement", "body": "Voir"},
+                            made.id, [str(secret.id), str(note.id), str(document.id)])  # fmt: skip
+    url = f"/dossiers/{made.id}/messages"
+    [shown] = api_as(nurse).get(url).json["items"]
+    assert shown["body"].startswith(f"Envoyé par MSSanté à {DOCTOR} — « Signalement »")
+    assert [a["filename"] for a in shown["attachments"]] == [None, None, "compte-rendu.pdf"]
+    page = html(login_as(nurse).get(f"/dossiers/{made.id}/discussion"))
+    for text in (shown["body"], page):
+        assert "signalement-maltraitance" not in text
+        assert "Note sur la famille" not in text
+    [mine] = api_as(coordinator).get(url).json["items"]
+    names = ["signalement-maltraitance.pdf", "Note sur la famille.pdf", "compte-rendu.pdf"]
+    assert [a["filename"] for a in mine["attachments"]] == names
+    assert [a.filename for a in mail.attachments] == names
+
+
+def test_the_log_names_no_attachment_when_one_is_gone(
+    login_as, coordinator, structure_admin, structure, configured, dossier
+):
+    made, document, _ = dossier
+    outgoing.compose(coordinator, {"to": DOCTOR, "subject": "CR", "body": "Voir"}, made.id,
+                     [str(document.id)])  # fmt: skip
+    entries.delete_entry(coordinator, document.id, {"reason": "Erreur de dossier"})
+    assert send_now() == 0
+    failed = MssMail.objects.get(direction="out")
+    assert failed.status == "failed"
+    assert "compte-rendu" not in failed.last_error
+    log = html(login_as(structure_admin).get(f"/mss/journal?structure={structure.id}"))
+    assert "La pièce jointe n° 1 n&#39;est plus dans le dossier." in log
+    assert "compte-rendu" not in log
+
+
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [

@@ -70,6 +70,28 @@ def test_a_pathway_runs_from_start_to_end(api_as, coordinator, world):
     assert kinds[:3] == ["entry", "entry", "pathway"]
 
 
+def test_who_may_not_open_an_entry_is_not_told_which_task_produced_it(
+    api_as, coordinator, structure_admin, world
+):
+    """An admin of the coordinating structure sees a pathway's steps (to retry them), not the
+    dossier: the entry a task produced is named only to who may open it."""
+    dossier, gp, _ = world
+    coord = api_as(coordinator)
+    started = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    [step] = coord.get("/tasks").json["items"]
+    entry_id = coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION}).json["entry"]
+    url = f"/instances/{started.json['instance']}"
+    shown = api_as(structure_admin).get(url)
+    assert shown.status_code == 200
+    assert entry_id not in shown.get_data(as_text=True)
+    assert [t["entry"] for t in shown.json["tasks"]] == [None, None]
+    mine = coord.get(url).json
+    assert mine["tasks"][0]["entry"] == entry_id
+    assert entry_id in [s["entry"] for s in mine["steps"]]
+    done = coord.get("/tasks?scope=followed&done=true").json["items"]
+    assert entry_id in [t["entry"] for t in done]
+
+
 def test_completing_twice_gives_409_naming_who_did_it(api_as, coordinator, world):
     dossier, *_ = world
     coord = api_as(coordinator)

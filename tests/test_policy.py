@@ -60,7 +60,7 @@ MATRIX = {
     "form.manage": ("structure", "TTFFFFFFFFFFT"),
     # Target: the coordinating structure. Coordinators only; platform admins see no dossier.
     "dossier.create": ("structure", "FFFTFFFFFFFFT"),
-    # Finding a dossier by identity (what a search shows is minimal: test_dossiers_*).
+    # Searching by identity (which dossiers it shows is dossier.find: test_dossiers_access).
     "dossier.search": (None, "TTTTTTFFFTFFT"),
     "habilitation.manage": (None, "TFFFFFFFFFFFT"),
     "directory.search": (None, "TTTTTTFFFTFFT"),
@@ -89,6 +89,7 @@ DOSSIER_ACTIONS = {
     "dossier.manage_members",
     "dossier.withdraw_consent",
     "dossier.request_join",
+    "dossier.find",
     "entry.create",
     "entry.view",
     "entry.edit",

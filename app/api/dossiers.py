@@ -16,6 +16,7 @@ from app.dossiers import (
     services,
     timeline,
 )
+from app.dossiers.limits import identity_lookups
 from app.dossiers.serializers import (
     dossier_json,
     dossier_summary_json,
@@ -73,6 +74,7 @@ def _full(dossier):
     status=201,
     tag=TAG,
 )
+@identity_lookups(deduct_when=lambda response: response.status_code == 409)
 def create_dossier():
     dossier = services.create_dossier(current_api_user(), json_body())
     return {"id": str(dossier.id)}, 201
@@ -102,15 +104,16 @@ def list_dossiers():
 @route(
     "/dossiers/search",
     "GET",
-    "Rechercher un dossier par traits d'identité (identité minimale des résultats)",
+    "Retrouver un dossier : nom de naissance entier et date de naissance, ou matricule INS "
+    "(identité minimale des résultats ; limité par compte, tracé)",
     response=LIST,
-    params=("q", "birth_date"),
+    params=listing.SEARCH_FIELDS,
     tag=TAG,
 )
+@identity_lookups()
 def search_dossiers():
-    found = listing.search_identity(
-        current_api_user(), request.args.get("q", ""), request.args.get("birth_date") or None
-    )
+    wanted = {name: request.args.get(name, "") for name in listing.SEARCH_FIELDS}
+    found = listing.search_identity(current_api_user(), wanted)
     return {"items": found, "total": len(found), "page": 1}
 
 

@@ -53,7 +53,14 @@ QUERY_PARAMS = {
     "due_before": {"type": "string", "format": "date", "description": "Échéance ce jour ou avant"},
     "overdue": {"type": "boolean", "description": "true : seulement les tâches en retard"},
     "done": {"type": "boolean", "description": "true : les tâches terminées (30 jours)"},
+    # The identity search (app/dossiers/listing.py): the whole birth name and date, or the INS.
+    "birth_name": {
+        "type": "string",
+        "maxLength": 100,
+        "description": "Nom de naissance entier (accents et casse indifférents)",
+    },
     "birth_date": {"type": "string", "format": "date"},
+    "ins": {"type": "string", "maxLength": 30, "description": "Matricule INS (15 caractères)"},
     "before": {"type": "integer", "minimum": 1},
     "after": {
         "type": "string",

@@ -3,6 +3,7 @@
 from flask import request
 
 from app.api.core import ApiAbort, current_api_user, json_body, route
+from app.dossiers import entries
 from app.dossiers import services as dossier_services
 from app.pathways import events, instances, migration, services, steps
 from app.structures.services import structures_by_id
@@ -92,7 +93,8 @@ START = {
 }
 
 
-def task_json(task):
+def task_json(task, seen):
+    """A task; the entry it produced only if among `seen` (entries.openable)."""
     return {
         "id": str(task.id),
         "instance": str(task.instance),
@@ -107,7 +109,7 @@ def task_json(task):
         "status": task.status,
         "completed_by": str(task.completed_by) if task.completed_by else None,
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-        "entry": str(task.entry) if task.entry else None,
+        "entry": str(task.entry) if task.entry in seen else None,
     }
 
 
@@ -119,7 +121,7 @@ def _error_json(error):
             "retry": (error.get("pending") or {"op": "timers"})["op"]}  # fmt: skip
 
 
-def step_json(step, actor_name):
+def step_json(step, actor_name, seen):
     return {
         "kind": step.kind,
         "element": step.spec,
@@ -128,12 +130,17 @@ def step_json(step, actor_name):
         "by": {"id": str(step.actor), "name": actor_name} if step.actor else None,
         "at": step.at.isoformat(),
         "task": str(step.task) if step.task else None,
-        "entry": str(step.entry) if step.entry else None,
+        "entry": str(step.entry) if step.entry in seen else None,
         "detail": step.detail,
     }
 
 
-def instance_json(instance, tasks, history=()):
+def tasks_seen(actor, tasks):
+    """The entries produced by `tasks` that `actor` may open, for task_json."""
+    return entries.openable(actor, [t.entry for t in tasks])
+
+
+def instance_json(instance, tasks, history, seen):
     return {
         "id": str(instance.id),
         "dossier": str(instance.dossier) if instance.dossier else None,
@@ -143,8 +150,8 @@ def instance_json(instance, tasks, history=()):
         "name": instance.name,
         "status": instance.status,
         "error": _error_json(instance.error),
-        "tasks": [task_json(t) for t in tasks],
-        "steps": [step_json(step, name) for step, name in history],
+        "tasks": [task_json(t, seen) for t in tasks],
+        "steps": [step_json(step, name, seen) for step, name in history],
     }
 
 
@@ -166,8 +173,12 @@ def start_pathway(dossier_id):
 
 @route("/instances/<instance_id>", "GET", "Un parcours en cours : état, tâches, erreur", tag=TAG)
 def get_instance(instance_id):
-    instance, tasks = instances.get_instance(current_api_user(), instance_id)
-    return instance_json(instance, tasks, steps.history(instance))
+    actor = current_api_user()
+    instance, tasks = instances.get_instance(actor, instance_id)
+    history = steps.history(instance)
+    # An admin who may retry the steps sees them, not the dossier nor its entries.
+    mentioned = [t.entry for t in tasks] + [step.entry for step, _ in history]
+    return instance_json(instance, tasks, history, entries.openable(actor, mentioned))
 
 
 @route(

@@ -3,7 +3,7 @@
 from flask import request
 
 from app.api.core import current_api_user, json_body, route
-from app.api.pathways import TAG, task_json
+from app.api.pathways import TAG, task_json, tasks_seen
 from app.formkit import services as form_services
 from app.inbox import services as inbox
 from app.paging import page_number, page_size
@@ -68,10 +68,11 @@ def list_tasks():
     found = inbox.tasks(
         actor, scope, inbox.Filters.from_args(request.args), page_number(), page_size()
     )
+    seen = tasks_seen(actor, [task for task, _, _ in found.items])
     return {
         "items": [
             {
-                **task_json(task),
+                **task_json(task, seen),
                 "pathway": task.pathway,
                 "pathway_name": task.pathway_name,
                 "assignee_name": name,
@@ -94,8 +95,14 @@ def list_tasks():
 )
 def claim_tasks():
     data = check(CLAIM_MANY, json_body())
-    taken, refused = inbox.claim_many(current_api_user(), data["tasks"])
-    return {"claimed": [task_json(task) for task in taken], "refused": refused}
+    actor = current_api_user()
+    taken, refused = inbox.claim_many(actor, data["tasks"])
+    seen = tasks_seen(actor, taken)
+    return {"claimed": [task_json(task, seen) for task in taken], "refused": refused}
+
+
+def _one(actor, task):
+    return task_json(task, tasks_seen(actor, [task]))
 
 
 @route("/tasks/<task_id>", "GET", "Une tâche et son formulaire", tag=TAG)
@@ -104,7 +111,7 @@ def get_task(task_id):
     _, task = instances.get_task(actor, task_id)
     form, version = form_services.get_version(actor, task.form_key)
     return {
-        **task_json(task),
+        **_one(actor, task),
         "form": {
             "key": form.key,
             "version": version.version,
@@ -123,17 +130,20 @@ def get_task(task_id):
 )
 def complete_task(task_id):
     data = check(COMPLETE, json_body())
-    return task_json(instances.complete_task(current_api_user(), task_id, data["data"]))
+    actor = current_api_user()
+    return _one(actor, instances.complete_task(actor, task_id, data["data"]))
 
 
 @route("/tasks/<task_id>/claim", "POST", "Prendre une tâche proposée à mon rôle", tag=TAG)
 def claim_task(task_id):
-    return task_json(instances.claim_task(current_api_user(), task_id))
+    actor = current_api_user()
+    return _one(actor, instances.claim_task(actor, task_id))
 
 
 @route("/tasks/<task_id>/release", "POST", "Rendre une tâche (elle redevient à prendre)", tag=TAG)
 def release_task(task_id):
-    return task_json(instances.release_task(current_api_user(), task_id))
+    actor = current_api_user()
+    return _one(actor, instances.release_task(actor, task_id))
 
 
 @route(
@@ -145,4 +155,5 @@ def release_task(task_id):
 )
 def assign_task(task_id):
     data = check(ASSIGN, json_body())
-    return task_json(instances.assign_task(current_api_user(), task_id, data["user"]))
+    actor = current_api_user()
+    return _one(actor, instances.assign_task(actor, task_id, data["user"]))

@@ -40,7 +40,9 @@ CONVERSATION = {
 }
 
 
-def message_json(message):
+def message_json(message, visible):
+    """A message; an attached document outside `visible` (services.visible_documents) is
+    only said to be there."""
     return {
         "id": str(message.id),
         "seq": message.seq,
@@ -48,16 +50,21 @@ def message_json(message):
         "author_name": message.author_name,
         "body": message.body or "",
         "created_at": message.created_at.isoformat(),
-        "attachments": [
-            {
-                "entry": str(a.entry) if a.entry else None,
-                "file": str(a.file) if a.file else None,
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-            }
-            for a in message.attachments
-        ],  # fmt: skip
+        "attachments": [attachment_json(a, visible) for a in message.attachments],
+    }
+
+
+def attachment_json(attachment, visible):
+    if not services.named(attachment, visible):
+        return {"entry": None, "file": None, "filename": None, "content_type": None,
+                "size": None, "restricted": True}  # fmt: skip
+    return {
+        "entry": str(attachment.entry) if attachment.entry else None,
+        "file": str(attachment.file) if attachment.file else None,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "restricted": False,
     }
 
 
@@ -65,9 +72,10 @@ def _messages(actor, discussion, dossier):
     before = request.args.get("before", type=int)
     after = request.args.get("after", type=int)
     found = services.read(actor, discussion, dossier, before=before, after=after)
+    visible = services.visible_documents(actor, dossier, found)
     return {
         "discussion": str(discussion.id),
-        "items": [message_json(m) for m in found],
+        "items": [message_json(m, visible) for m in found],
         "before": found[0].seq if found and found[0].seq > 1 and after is None else None,
     }
 
@@ -77,7 +85,7 @@ def _post(actor, discussion, dossier):
     message = services.post(
         actor, discussion, dossier, data["body"], cited=data.get("documents", [])
     )
-    return message_json(message), 201
+    return message_json(message, services.visible_documents(actor, dossier, [message])), 201
 
 
 @route(

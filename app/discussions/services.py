@@ -20,7 +20,7 @@ from app.discussions.models import MAX_BODY, Attachment, Discussion, Message, Pa
 from app.dossiers import documents, entries
 from app.dossiers import services as dossiers
 from app.dossiers.listing import EPOCH, LIST_FIELDS
-from app.dossiers.models import Dossier, Entry
+from app.dossiers.models import Dossier
 from app.errors import NotFound
 from app.notifications import services as notifications
 from app.validation import InvalidInput
@@ -32,6 +32,7 @@ MAX_PARTICIPANTS = 50
 MAX_TITLE = 200
 EMPTY = "Le message est vide : écrivez quelque chose ou joignez un fichier."
 TOO_LONG = f"Le message dépasse {MAX_BODY:,} caractères.".replace(",", " ")
+RESTRICTED = "Document réservé aux professionnels habilités"
 
 # "Mes discussions": how far back the windows of activity go (see _latest_participations). A
 # coordinator may follow 1,500 threads that all moved this month: the first windows are short.
@@ -148,13 +149,15 @@ def _checked_files(files):
     ]
 
 
-def post(actor, discussion, dossier, body, files=(), category="administratif", cited=()):
+def post(actor, discussion, dossier, body, files=(), category="administratif", cited=(),
+         documents_only=True):  # fmt: skip
     """Post a message: `files` are uploads ((content, filename) pairs); in a dossier thread
     they become documents of the dossier (of `category`, shared); `cited` are ids of the
-    dossier's documents attached as they are."""
+    dossier's documents attached as they are (of any of its entries unless
+    `documents_only`: what an MSSanté mail carried, notes and forms as PDF)."""
     policy.require(actor, "discussion.post", (discussion, dossier))
     uploads = _checked_files(list(files))
-    linked = _linked_documents(actor, dossier, cited)
+    linked = _linked_entries(actor, dossier, cited, documents_only)
     body = _checked_body(body, bool(uploads or linked))
     attachments = linked + [_store(actor, discussion, dossier, u, category) for u in uploads]
     now = utcnow()
@@ -173,15 +176,16 @@ def post(actor, discussion, dossier, body, files=(), category="administratif", c
     return message
 
 
-def _linked_documents(actor, dossier, ids):
+def _linked_entries(actor, dossier, ids, documents_only):
     if not ids:
         return []
     if dossier is None:
         raise InvalidInput({"/documents": "Seule une discussion de dossier cite ses documents."})
+    found = entries.attachable(actor, dossier, ids, "/documents", documents_only=documents_only)
     return [
-        Attachment(entry=entry.id, filename=entry.filename, content_type=entry.content_type,
-                   size=entry.size)
-        for entry in entries.attachable(actor, dossier, ids, "/documents", documents_only=True)
+        Attachment(entry=entry.id, filename=entries.file_name(entry),
+                   content_type=entry.content_type, size=entry.size)
+        for entry in found
     ]  # fmt: skip
 
 
@@ -331,11 +335,16 @@ def readers(discussion, message):
 def visible_documents(actor, dossier, messages):
     """The dossier documents attached to `messages` that `actor` may open (one query): a
     thread's reader sees the message, its document shows to those habilitated for it."""
-    ids = {a.entry for m in messages for a in m.attachments if a.entry}
-    if not ids or dossier is None:
+    if dossier is None:  # a conversation cites no entry
         return set()
-    found = Entry.objects(id__in=list(ids))
-    return {e.id for e in found if policy.can(actor, "entry.view", (dossier, e))}
+    return entries.openable(actor, [a.entry for m in messages for a in m.attachments], dossier)
+
+
+def named(attachment, visible):
+    """Whether a reader is told what `attachment` is (name, entry, size): a conversation's own
+    file, or a dossier document among `visible` (see visible_documents). Any other shows as
+    RESTRICTED: that a document is attached, nothing of it."""
+    return attachment.entry is None or attachment.entry in visible
 
 
 def _latest_participations(actor, limit):

@@ -11,7 +11,8 @@ from bson import ObjectId
 from app import audit, policy, signals
 from app.clock import utcnow
 from app.dossiers import documents, schemas, timeline
-from app.dossiers.models import Entry, EntryVersion, TimelineItem
+from app.dossiers.listing import LIST_FIELDS
+from app.dossiers.models import Dossier, Entry, EntryVersion, TimelineItem
 from app.dossiers.services import get_in_dossier, object_id
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
@@ -210,6 +211,34 @@ def attachable(actor, dossier, ids, pointer, documents_only=False):
             raise InvalidInput({f"{pointer}/{n}": elsewhere})
         found.append(entry)
     return found
+
+
+def openable(actor, ids, dossier=None):
+    """The ids, among `ids`, of the entries `actor` may open (entry.view), read in one query
+    (and their dossiers in a second, unless `dossier` is theirs): what mentions an entry (a
+    message's attachment, the result of a task or a step) names it only to them."""
+    ids = {i for i in ids if i}
+    found = list(Entry.objects(id__in=list(ids)).exclude("data_json")) if ids else []
+    if dossier is not None:
+        dossiers = {dossier.id: dossier}
+    elif found:
+        wanted = list({e.dossier for e in found})
+        dossiers = {d.id: d for d in Dossier.objects(id__in=wanted).only(*LIST_FIELDS)}
+    else:
+        return set()
+    return {
+        e.id
+        for e in found
+        if e.dossier in dossiers and policy.can(actor, "entry.view", (dossiers[e.dossier], e))
+    }
+
+
+def file_name(entry):
+    """The name an entry goes by as a file: a document's own, a note's or a form's title as
+    the PDF a person reads."""
+    if entry.kind == "document":
+        return entry.filename
+    return documents.safe_filename(entry.title or ENTRY_KINDS[entry.kind], "pdf")
 
 
 def read_entry(actor, entry_id):

@@ -5,12 +5,16 @@ import hashlib
 import re
 
 from app.clock import today as paris_today
-from app.text import fold
+from app.text import compact, fold
 
 OLDEST_BIRTH_DATE = "1900-01-01"
 # The INS matricule is the NIR: sex, year, month, department (2A/2B in Corsica), commune,
 # order number, then a 2-digit key.
 INS_RE = re.compile(r"^[1-478][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{6}[0-9]{2}$")
+INS_INVALID = (
+    "Ce matricule INS est invalide : 15 caractères attendus, dont une clé de contrôle de 2 "
+    "chiffres qui ne correspond pas."
+)
 
 
 def ins_key_valid(ins):
@@ -42,10 +46,7 @@ def date_problems(data):
         problems["/consent/date"] = "Le consentement ne peut pas être daté du futur."
     ins = data.get("identity", {}).get("ins")
     if ins and not ins_key_valid(ins):
-        problems["/identity/ins"] = (
-            "Ce matricule INS est invalide : 15 caractères attendus, dont une clé de "
-            "contrôle de 2 chiffres qui ne correspond pas."
-        )
+        problems["/identity/ins"] = INS_INVALID
     return problems
 
 
@@ -77,11 +78,6 @@ def traits_changed(before, after):
     return any((getattr(before, name) or "") != (after.get(name) or "") for name in STRICT_TRAITS)
 
 
-def _compact(name):
-    """ "Le Gall", "LEGALL", "le-gall" -> "legall"."""
-    return re.sub(r"[^a-z0-9]", "", fold(name or ""))
-
-
 def _first_names(text):
     return set(re.findall(r"[a-z0-9]+", fold(text or "")))
 
@@ -90,8 +86,8 @@ def probable_duplicate(identity, other):
     """Same birth date (the caller's query), one name in common between birth and used names
     (accents, case, spaces and hyphens aside), and the same first names in any order (or one
     list contained in the other: "Marie" and "Marie Louise")."""
-    names = {_compact(identity.get("birth_name")), _compact(identity.get("used_name"))} - {""}
-    other_names = {_compact(other.birth_name), _compact(other.used_name)} - {""}
+    names = {compact(identity.get("birth_name")), compact(identity.get("used_name"))} - {""}
+    other_names = {compact(other.birth_name), compact(other.used_name)} - {""}
     if not names & other_names:
         return False
     mine, theirs = _first_names(identity.get("first_names")), _first_names(other.first_names)

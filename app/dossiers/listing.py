@@ -4,26 +4,43 @@ The embedded database reads every match of a query before it sorts or limits (DE
 and building a MongoEngine dossier costs most of a millisecond. So no query here reads more
 than a window of rows: "Mes dossiers" walks bounded windows of its sort key (time or name)
 on an index, doubling them until a page is full, and pages with a cursor (the last row's key)
-instead of a page number; the identity search asks for a pair of name prefixes that is
-indexed, not for one common word. Measured in tests/perf/dossiers_bench.py.
+instead of a page number; the identity search is an equality on an index (the whole birth
+name and the birth date, or the INS). Measured in tests/perf/dossiers_bench.py.
 """
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
-from app import policy
+from pymongo import UpdateOne
+
+from app import audit, policy
 from app.dossiers import schemas
+from app.dossiers.identity import INS_INVALID, ins_key_valid
 from app.dossiers.models import Dossier
+from app.sealing import keyed_digest
 from app.structures.models import Structure
-from app.text import HIGH, matches_all, pair, prefix_range, tokens
+from app.text import HIGH, compact, matches_all, prefix_range, tokens
 from app.validation import InvalidInput, check
 
 MAX_QUERY = 200
 MAX_RESULTS = 20
-MAX_CANDIDATES = 2000
+MAX_CANDIDATES = 200  # rows of one exact match read at most (namesakes born the same day)
+SEARCH_FIELDS = ("birth_name", "birth_date", "ins")
+SEARCH = {
+    "type": "object",
+    "properties": {
+        "birth_name": {"type": "string", "maxLength": 100},
+        "birth_date": schemas.DATE,
+        "ins": {"type": "string", "maxLength": 30},
+    },
+}
 SEARCH_HELP = (
-    "Saisissez au moins le nom et le prénom, ou le nom et la date de naissance : la recherche "
-    "ne sert pas à parcourir les dossiers."
+    "Saisissez le nom de naissance en entier et la date de naissance, ou le matricule INS : "
+    "la recherche ne sert pas à parcourir les dossiers."
 )
+NAME_NEEDED = "Saisissez le nom de naissance en entier (accents et majuscules indifférents)."
+DATE_NEEDED = "Saisissez la date de naissance avec le nom de naissance (ou le matricule INS)."
 LIST_FIELDS = (
     "id",
     "identity",
@@ -43,12 +60,6 @@ SORTS = {"activity": "updated_at", "created": "created_at", "name": "sort_name"}
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FIRST_WINDOW = timedelta(days=14)
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _query_pair(wanted):
-    """The name pair the two longest words typed stand for (see text.name_pairs)."""
-    first, second = sorted(wanted, key=len, reverse=True)[:2]
-    return pair(first[:3], second[:3])
 
 
 # --- "Mes dossiers" --------------------------------------------------------------------------
@@ -188,13 +199,29 @@ def _named(actor, base, wanted, field, after, per_page):
 
 
 # --- the identity search ---------------------------------------------------------------------
+# Finding a dossier one is not in needs what a professional who has the person in front of
+# them knows: the whole birth name and the birth date, or the INS. Each is one equality on an
+# index; it names no more than asking to join needs, and never a dossier one may not join.
+
+
+def join_summary(dossier, structures):
+    """What a search, or the page to ask to join, shows of a dossier one may not be in:
+    enough to recognise the person and ask, nothing of their situation."""
+    structure = structures.get(dossier.structure)
+    identity = dossier.identity
+    return {
+        "id": str(dossier.id),
+        "birth_name": identity.birth_name,
+        "first_names": identity.first_names,
+        "birth_date": identity.birth_date,
+        "structure": structure.name if structure else None,
+    }
 
 
 def minimal_identity(dossier, structures):
-    """What a duplicate or a search shows of a dossier one is not in: enough to recognise the
-    person, nothing of their situation."""
-    structure = structures.get(dossier.structure)
-    return {**identity_summary(dossier), "structure": structure.name if structure else None}
+    """What a duplicate check shows the coordinator who typed the person's identity: the
+    join summary and the used name, through which a candidate may have matched."""
+    return {**join_summary(dossier, structures), "used_name": dossier.identity.used_name or None}
 
 
 def identity_summary(dossier):
@@ -214,38 +241,86 @@ def structures_of(dossiers):
     return {s.id: s for s in Structure.objects(id__in=list(ids)).only("name")} if ids else {}
 
 
-def search_identity(actor, query, birth_date=None):
-    """Dossiers of the whole platform matching identity traits, as minimal identities, each
-    with whether the actor may open it. Needs two traits: this is not a way to browse."""
+def search_criteria(data):
+    """What a search looks for, from what was typed (birth_name, birth_date, ins): the INS,
+    and/or the compacted birth name with the birth date. InvalidInput names each field that
+    is wrong or missing; a birth name without its date (or the reverse) is not enough."""
+    typed = {name: (data.get(name) or "").strip() for name in SEARCH_FIELDS}
+    typed = check(SEARCH, {name: value for name, value in typed.items() if value})
+    ins = re.sub(r"\s", "", typed.get("ins", "")).upper()
+    birth_key, birth_date = compact(typed.get("birth_name")), typed.get("birth_date")
+    problems = {}
+    if ins and not ins_key_valid(ins):
+        problems["/ins"] = INS_INVALID
+    if not ins:
+        if not birth_key:
+            problems["/birth_name"] = NAME_NEEDED
+        if not birth_date:
+            problems["/birth_date"] = DATE_NEEDED
+    if problems:
+        raise InvalidInput(problems, SEARCH_HELP)
+    criteria = {"ins": ins} if ins else {}
+    if birth_key and birth_date:  # beside an INS, half of the pair is left aside
+        criteria.update(birth_key=birth_key, birth_date=birth_date)
+    return criteria
+
+
+def identity_queries(criteria):
+    """The queries a search runs: equalities on the (birth_key, birth date) and INS indexes."""
+    queries = []
+    if "birth_key" in criteria:
+        queries.append({"birth_key": criteria["birth_key"],
+                        "identity.birth_date": criteria["birth_date"]})  # fmt: skip
+    if "ins" in criteria:
+        queries.append({"identity.ins": criteria["ins"]})
+    return queries
+
+
+def search_identity(actor, data):
+    """Dossiers of the whole platform that match what was typed (see search_criteria), as
+    join summaries, each with whether the actor may open it or ask to join it; only those
+    they may find (policy: dossier.find). Audited: who searched, how, how many were shown and
+    which, and a keyed digest of the traits typed (never the traits)."""
     policy.require(actor, "dossier.search")
-    wanted = [t for t in tokens(query[:MAX_QUERY]) if len(t) >= 2]
-    if not wanted or (len(wanted) < 2 and not birth_date):
-        raise InvalidInput({"/q": SEARCH_HELP}, SEARCH_HELP)
-    if birth_date:
-        check(schemas.DATE, birth_date)
-        raw = {"identity.birth_date": birth_date}
-    else:
-        raw = {"name_pairs": _query_pair(wanted)}
-    # Light rows, filtered and sorted; then only the first ones as dossiers (a refused
-    # professional's are dropped below, hence a few more than shown).
-    light = ("id", "search_keys", "sort_name", "identity.birth_date")
-    rows = Dossier.objects(__raw__=raw).only(*light).limit(MAX_CANDIDATES).as_pymongo()
-    keys = sorted(
-        (row.get("sort_name", ""), row["identity"]["birth_date"], row["_id"])
-        for row in rows
-        if matches_all(row["search_keys"], wanted)
-    )
-    ids = [i for *_, i in keys[: MAX_RESULTS * 2]]
-    matched = list(Dossier.objects(id__in=ids).only(*LIST_FIELDS)) if ids else []
-    matched.sort(key=lambda d: (d.sort_name, d.identity.birth_date, d.id))
-    # A professional the patient refused does not even find the dossier.
-    matched = [d for d in matched if not policy.is_excluded(actor, d)][:MAX_RESULTS]
-    structures = structures_of(matched)
+    criteria = search_criteria(data)
+    matched = {}
+    for query in identity_queries(criteria):
+        for dossier in Dossier.objects(__raw__=query).only(*LIST_FIELDS).limit(MAX_CANDIDATES):
+            matched[dossier.id] = dossier
+    found = [d for d in matched.values() if policy.can(actor, "dossier.find", d)]
+    found = sorted(found, key=lambda d: (d.sort_name or "", d.identity.birth_date, d.id))
+    found = found[:MAX_RESULTS]
+    traits = json.dumps(criteria, sort_keys=True)
+    audit.record(actor, "dossier.search", object_type="Dossier",
+                 by="+".join(sorted({"ins" if k == "ins" else "birth" for k in criteria})),
+                 results=len(found), dossiers=[str(d.id) for d in found],
+                 traits=keyed_digest(traits, "dossier-search"))  # fmt: skip
+    structures = structures_of(found)
     return [
         {
-            **minimal_identity(d, structures),
+            **join_summary(d, structures),
             "can_view": policy.can(actor, "dossier.view", d),
             "can_join": policy.can(actor, "dossier.request_join", d),
         }
-        for d in matched
+        for d in found
     ]
+
+
+def reindex(batch=1000):
+    """Give the dossiers stored before the identity search read birth keys theirs, and take
+    away the name pairs an older search read (an upgrade: run by `parcours install`); returns
+    how many were updated."""
+    collection, writes, done = Dossier._get_collection(), [], 0
+    older = {"$or": [{"birth_key": None}, {"name_pairs": {"$exists": True}}]}
+    for row in collection.find(older, {"identity.birth_name": 1}):  # a full scan, once
+        birth_key = compact(row.get("identity", {}).get("birth_name"))
+        writes.append(UpdateOne({"_id": row["_id"]}, {"$set": {"birth_key": birth_key},
+                                                      "$unset": {"name_pairs": ""}}))  # fmt: skip
+        if len(writes) == batch:
+            done += collection.bulk_write(writes, ordered=False).modified_count
+            writes = []
+    if writes:
+        done += collection.bulk_write(writes, ordered=False).modified_count
+    if "name_pairs_1" in collection.index_information():
+        collection.drop_index("name_pairs_1")
+    return done

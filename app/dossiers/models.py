@@ -35,7 +35,7 @@ from app.reference import (
     VISIBILITIES,
     profession_label,
 )
-from app.text import fold, name_pairs, tokens
+from app.text import compact, fold, tokens
 
 
 class Identity(EmbeddedDocument):
@@ -166,10 +166,11 @@ class Dossier(Document):
     members = EmbeddedDocumentListField(CareMember)
     exclusions = EmbeddedDocumentListField(Exclusion)
     # Denormalised for the indexes: the accounts in the circle ("Mes dossiers"), the folded
-    # name tokens (identity search), a sort key.
+    # name tokens (a name filter of "Mes dossiers"), the whole birth name compacted (the
+    # identity search, with the birth date), a sort key.
     member_users = ListField(ObjectIdField())
     search_keys = ListField(StringField())
-    name_pairs = ListField(StringField())  # see app.text.name_pairs
+    birth_key = StringField()  # app.text.compact(identity.birth_name)
     sort_name = StringField()
     timeline_seq = IntField(default=0)  # the number of the last timeline item
     created_by = StringField()
@@ -178,11 +179,16 @@ class Dossier(Document):
 
     meta = {
         "collection": "dossiers",
-        # "Mes dossiers" pages through windows of each sort key, per scope (listing.py).
+        # name_pairs, the prefix pairs an older identity search read, is ignored until
+        # `parcours install` removes it (listing.reindex).
+        "strict": False,
+        # "Mes dossiers" pages through windows of each sort key, per scope (listing.py). The
+        # identity search is one equality on (birth_key, birth date), or on the INS.
         "indexes": [
             "identity.birth_date",
+            ("birth_key", "identity.birth_date"),
+            "identity.ins",
             "search_keys",
-            "name_pairs",
             "exclusions.user",  # the dossiers that refused someone (their inbox leaves them out)
             "exclusions.professional",
             ("member_users", "updated_at"),
@@ -197,7 +203,7 @@ class Dossier(Document):
     def clean(self):
         identity = self.identity
         self.search_keys = tokens(identity.birth_name, identity.used_name, identity.first_names)
-        self.name_pairs = name_pairs(self.search_keys)
+        self.birth_key = compact(identity.birth_name)
         self.sort_name = fold(f"{identity.used_name or identity.birth_name} {identity.first_names}")
         self.member_users = list(dict.fromkeys(m.user for m in self.members if m.user))
 

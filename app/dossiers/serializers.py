@@ -3,6 +3,7 @@
 from flask import url_for
 
 from app import policy
+from app.dossiers.entries import openable
 from app.dossiers.listing import identity_summary
 from app.dossiers.schemas import DETAIL_FIELDS
 
@@ -33,6 +34,9 @@ def member_json(member):
 def dossier_json(dossier, viewer, structure=None):
     identity = dossier.identity
     consent = dossier.consent
+    # The consent's scan is an entry: named only to who may open it (no query without one).
+    scan = consent.document if consent.document in openable(viewer, [consent.document],
+                                                            dossier) else None  # fmt: skip
     return {
         "id": str(dossier.id),
         "identity": _strip(
@@ -59,7 +63,7 @@ def dossier_json(dossier, viewer, structure=None):
                 "mode": consent.mode,
                 "date": consent.date,
                 "collected_by": consent.collected_by_name,
-                "document": str(consent.document) if consent.document else None,
+                "document": str(scan) if scan else None,
                 "withdrawn_on": consent.withdrawn_on,
                 "withdrawal_reason": consent.withdrawal_reason,
             }

@@ -84,12 +84,17 @@ def _structure(key):
     return structure
 
 
-def duplicates_of(identity):
-    """Dossiers that probably are the same person: one indexed query on the birth date."""
-    same_day = Dossier.objects(identity__birth_date=identity["birth_date"]).only(
-        "id", "identity", "structure"
-    )
-    return [d for d in same_day if identity_rules.probable_duplicate(identity, d.identity)]
+def duplicates_of(actor, identity):
+    """Dossiers that probably are the same person, among those `actor` may find (never one
+    whose consent is withdrawn, nor one that refused them): one indexed query on the birth
+    date."""
+    same_day = Dossier.objects(identity__birth_date=identity["birth_date"])
+    return [
+        d
+        for d in same_day.only(*listing.LIST_FIELDS)
+        if identity_rules.probable_duplicate(identity, d.identity)
+        and policy.can(actor, "dossier.find", d)
+    ]
 
 
 def create_dossier(actor, data, consent_file=None):
@@ -102,7 +107,7 @@ def create_dossier(actor, data, consent_file=None):
     structure = _structure(data["structure"])
     policy.require(actor, "dossier.create", structure)
     if not data.get("confirm_new"):
-        candidates = duplicates_of(data["identity"])
+        candidates = duplicates_of(actor, data["identity"])
         if candidates:
             structures = listing.structures_of(candidates)
             raise Conflict(

@@ -5,7 +5,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.accounts.models import User
 from app.clock import today
-from app.dossiers import circle, documents, listing, services, timeline
+from app.dossiers import circle, documents, entries, listing, services, timeline
+from app.dossiers.limits import identity_lookups
 from app.dossiers.models import Entry
 from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
 from app.errors import Conflict, Forbidden
@@ -89,6 +90,7 @@ def index():
 
 @bp.route("/nouveau", methods=["GET", "POST"])
 @accepts_uploads
+@identity_lookups(methods=["POST"], deduct_when=lambda response: response.status_code == 409)
 def create():
     actor = acting_user()
     structures = coordinated_structures(actor)
@@ -122,25 +124,30 @@ def create():
     return redirect(url_for("dossiers.show", dossier_id=dossier.id))
 
 
+def _searching():
+    """Whether the page was sent with criteria ("q": what the former search page sent)."""
+    return any(name in request.args for name in (*listing.SEARCH_FIELDS, "q"))
+
+
 @bp.get("/recherche")
+@identity_lookups(exempt_when=lambda: not _searching())  # the empty form is free
 def search():
     actor = acting_user()
-    query, birth_date = request.args.get("q", ""), request.args.get("birth_date", "")
-    results, error = None, None
-    if "q" in request.args:
+    values = {name: request.args.get(name, "") for name in listing.SEARCH_FIELDS}
+    results, errors = None, {}
+    if _searching():
         try:
-            results = listing.search_identity(actor, query, birth_date or None)
+            results = listing.search_identity(actor, values)
         except InvalidInput as invalid:
-            error = next(iter(invalid.fields.values()))
+            errors = {pointer.lstrip("/"): message for pointer, message in invalid.fields.items()}
     pending = circle.my_pending_requests(actor, [r["id"] for r in results or []])
     return render_template(
         "dossiers/search.html",
-        query=query,
-        birth_date=birth_date,
+        values=values,
         results=results,
-        error=error,
+        errors=errors,
         pending={str(p) for p in pending},
-    ), (400 if error else 200)
+    ), (400 if errors else 200)
 
 
 def entries_by_id(items):
@@ -225,30 +232,37 @@ def _identity_page(dossier, values, **context):
                            checker=_checker(dossier), **context)  # fmt: skip
 
 
+def _consent_scan(actor, dossier):
+    """The consent's scanned document, if `actor` may open it (it is an entry)."""
+    scan = dossier.consent.document
+    return scan if scan in entries.openable(actor, [scan], dossier) else None
+
+
 @bp.route("/<dossier_id>/consentement", methods=["GET", "POST"])
 def consent(dossier_id):
     actor = acting_user()
     if request.method == "GET":
         dossier = services.get_dossier(actor, dossier_id)
-        return render_template(
-            "dossiers/consent.html", dossier=dossier, values={"date": today()}, errors={}
-        )
+        return render_template("dossiers/consent.html", dossier=dossier, values={"date": today()},
+                               errors={}, scan=_consent_scan(actor, dossier))  # fmt: skip
     dossier = services.get_dossier(actor, dossier_id, "dossier.withdraw_consent")
     data = {k: request.form.get(k, "").strip() for k in ("date", "reason")}
     try:
         circle.withdraw_consent(actor, dossier, {k: v for k, v in data.items() if v})
     except FORM_ERRORS as error:
-        return _page("dossiers/consent.html", status_of(error), error, dossier=dossier)
+        return _page("dossiers/consent.html", status_of(error), error, dossier=dossier,
+                     scan=_consent_scan(actor, dossier))  # fmt: skip
     flash("Le retrait du consentement est enregistré : le partage est arrêté.", "warning")
     return redirect(url_for("dossiers.consent", dossier_id=dossier.id))
 
 
 @bp.route("/<dossier_id>/rejoindre", methods=["GET", "POST"])
+@identity_lookups(methods=["GET"])  # it names the person to whoever has the dossier's id
 def join(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, "dossier.request_join")
     structures = {dossier.structure: cached_structure(dossier.structure)}
-    summary = listing.minimal_identity(dossier, structures)
+    summary = listing.join_summary(dossier, structures)
     if request.method == "GET":
         return render_template("dossiers/join.html", dossier=summary, values={}, errors={})
     data = {k: request.form.get(k, "").strip() for k in ("care_role", "message")}

@@ -39,6 +39,9 @@ class ExportView:
     forms: dict = field(default_factory=dict)  # (key, version) -> FormVersion
     pathways: list = field(default_factory=list)  # (instance, [tasks])
     messages: list = field(default_factory=list)
+    # The dossier documents attached to `messages` that `actor` may open: the others are
+    # named in no format (discussions.services.named).
+    documents: set = field(default_factory=set)
     people: dict = field(default_factory=dict)  # user id -> User (authors, members)
 
 
@@ -79,6 +82,8 @@ def dossier_view(actor, dossier):
             discussion=thread.id, seq__gt=max(0, thread.last_seq - MAX_MESSAGES)
         )
         view.messages = list(latest.order_by("seq"))
+        # The entries `actor` sees are read above, with the same entry.view check.
+        view.documents = {e.id for e in visible}
     view.people = _people({e.author for e in visible} | {m.user for m in dossier.members}
                           | {m.author for m in view.messages})  # fmt: skip
     return view

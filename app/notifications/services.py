@@ -210,7 +210,7 @@ def dossier_names(actor, notifications):
     ids = {n.dossier for n in notifications if n.dossier}
     if not ids:
         return {}
-    found = Dossier.objects(id__in=list(ids)).exclude("search_keys", "name_pairs", "contacts")
+    found = Dossier.objects(id__in=list(ids)).exclude("search_keys", "contacts")
     return {d.id: d.identity.display_name for d in found if policy.can(actor, "dossier.view", d)}
 
 

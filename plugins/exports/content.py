@@ -2,6 +2,7 @@
 
 from datetime import UTC
 
+from app.discussions.services import RESTRICTED, named
 from app.formkit.plain import labelled
 from app.reference import CARE_ROLES, DATA_CATEGORIES, ENTRY_KINDS, profession_label
 
@@ -80,7 +81,8 @@ def messages(view):
     return [
         {"seq": m.seq, "author": m.author_name, "body": m.body or "",
          "created_at": iso(m.created_at),
-         "attachments": [a.filename for a in m.attachments]}
+         "attachments": [a.filename if named(a, view.documents) else RESTRICTED
+                         for a in m.attachments]}
         for m in view.messages
     ]  # fmt: skip
 

@@ -76,14 +76,12 @@ def mailbox_for(actor, dossier=None):
 def _attachments(actor, dossier, entry_ids):
     if len(entry_ids) > MAX_ATTACHMENTS:
         raise InvalidInput({"/entries": f"Au plus {MAX_ATTACHMENTS} pièces jointes."})
-    chosen = []
-    for entry in dossier_entries.attachable(actor, dossier, entry_ids, "/entries"):
-        if entry.kind == "document":
-            chosen.append(MssAttachment(entry=entry.id, filename=entry.filename, kind="document"))
-        else:  # a form or a note: as the PDF a person reads
-            name = f"{documents.safe_filename(entry.title or entry.kind, 'pdf')}"
-            chosen.append(MssAttachment(entry=entry.id, filename=name, kind="pdf"))
-    return chosen
+    # A form or a note goes as the PDF a person reads.
+    return [
+        MssAttachment(entry=entry.id, filename=dossier_entries.file_name(entry),
+                      kind="document" if entry.kind == "document" else "pdf")
+        for entry in dossier_entries.attachable(actor, dossier, entry_ids, "/entries")
+    ]  # fmt: skip
 
 
 def compose(actor, data, dossier_id=None, entry_ids=()):
@@ -129,16 +127,17 @@ def compose(actor, data, dossier_id=None, entry_ids=()):
 
 def _show(actor, dossier, mail):
     """Post what was sent where the answer will come: the dossier's thread, or a
-    conversation of the sender's named after the address. Returns the discussion."""
-    names = ", ".join(a.filename for a in mail.attachments)
+    conversation of the sender's named after the address. Returns the discussion. The
+    entries sent are the message's attachments, which name each one only to who may open
+    it (never in the text, which every reader of the thread reads)."""
     text = f"Envoyé par MSSanté à {mail.address} — « {mail.subject} »"
-    text += f"\nPièces jointes : {names}" if names else ""
     text += f"\n\n{mail.body}" if mail.body else ""
     if dossier is not None:
         thread = discussions.dossier_thread(actor, dossier, "discussion.post")
     else:
         thread = conversation_with(mail.structure, mail.address, [actor.id], actor.id)
-    discussions.post(actor, thread, dossier, text)
+    sent = [str(a.entry) for a in mail.attachments]
+    discussions.post(actor, thread, dossier, text, cited=sent, documents_only=False)
     return thread
 
 
@@ -175,10 +174,11 @@ def _message(mail, settings):
         sender = User.objects(id=mail.sender).first()
         found = {e.id: e for e in Entry.objects(id__in=[a.entry for a in mail.attachments])}
         dossier = Dossier.objects(id=mail.dossier).first()
-        for attachment in mail.attachments:
+        for number, attachment in enumerate(mail.attachments, 1):
             entry = found.get(attachment.entry)
             if entry is None or entry.deleted or dossier is None or sender is None:
-                raise LookupError(f"« {attachment.filename} » n'est plus dans le dossier.")
+                # By its rank: the structure's log shows this to who may not open it.
+                raise LookupError(f"La pièce jointe n° {number} n'est plus dans le dossier.")
             if attachment.kind == "document":
                 content = documents.open_file(entry.file).read()
                 kind = (entry.content_type or "application/octet-stream").split("/", 1)

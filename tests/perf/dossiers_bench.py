@@ -59,7 +59,7 @@ from app.dossiers import listing, timeline  # noqa: E402
 from app.dossiers.models import Dossier, Entry, TimelineItem  # noqa: E402
 from app.reference import DATA_CATEGORIES, PROFESSIONS, profession_category  # noqa: E402
 from app.structures.models import Structure  # noqa: E402
-from app.text import fold, name_pairs, tokens  # noqa: E402
+from app.text import compact, fold, tokens  # noqa: E402
 
 # Roughly by frequency: the first ones are drawn most often (weights 1/sqrt(rank)).
 SURNAMES = """Martin Bernard Thomas Petit Robert Richard Durand Dubois Moreau Laurent Simon Michel
@@ -156,7 +156,7 @@ def dossier_doc(oid, person, structure, circle, created, updated, n_items):
     doc |= {"consent": consent | {"collected_by_name": who.name}, "members": members}
     keys = tokens(*names)
     doc |= {"member_users": [u.id for u in circle], "search_keys": keys}
-    doc |= {"name_pairs": name_pairs(keys)}
+    doc |= {"birth_key": compact(person["birth_name"])}
     doc |= {"sort_name": fold(shown), "timeline_seq": n_items}
     return doc | {"created_at": created, "updated_at": updated}
 
@@ -318,14 +318,12 @@ def run(users, heavy, kept, rng, runs):
 
     search, actor = listing.search_identity, pros[0][0]
     people = [p for _, _, p in kept["typical"]]
-    named = [(actor, f"{p['birth_name']} {p['first_names'].split()[0]}") for p in people]
-    # What the search accepts: two words of two letters or more.
-    named = [(a, q) for a, q in named if len([t for t in tokens(q) if len(t) >= 2]) >= 2]
-    measure("search 'surname firstname' (existing)", search, named, runs)
-    common = [f"{SURNAMES[0]} {FEMALE[0]}", f"{SURNAMES[1]} {MALE[0]}"]
-    measure(f"search {' / '.join(common)} (common)", search, [(actor, q) for q in common], runs)
-    dated = [(actor, p["birth_name"], p["birth_date"]) for p in people]
-    measure("search 'surname' + birth_date", search, dated, runs)
+    # What a search needs: the whole birth name and the birth date (or the INS).
+    whole = [(actor, {"birth_name": p["birth_name"], "birth_date": p["birth_date"]})
+             for p in people]  # fmt: skip
+    measure("search birth name + birth date (existing)", search, whole, runs)
+    common = [(actor, {"birth_name": name, "birth_date": "1941-03-12"}) for name in SURNAMES[:2]]
+    measure(f"search {' / '.join(SURNAMES[:2])} + a date (common names)", search, common, runs)
 
     def viewers(found):  # the dossiers loaded outside the timed part; a member views
         dossiers = {d.id: d for d in Dossier.objects(id__in=[oid for oid, *_ in found])}

@@ -96,7 +96,7 @@ from app.pathways import tallies  # noqa: E402
 from app.pathways.models import NEVER_DUE, Pathway, PathwayInstance, Task  # noqa: E402
 from app.reference import CARE_ROLE_PROFESSIONS  # noqa: E402
 from app.structures.models import Structure  # noqa: E402
-from app.text import fold, name_pairs, tokens  # noqa: E402
+from app.text import compact, fold, tokens  # noqa: E402
 
 MODELS = (Structure, User, ApiToken, Professional, Dossier, Pathway, PathwayInstance, Task,
           tallies.TaskTally)  # fmt: skip
@@ -320,7 +320,7 @@ def seed_dossiers(rng, world, n_dossiers, writer):
         doc |= {"consent": {"mode": "oral", "date": since, "collected_by": coordinator}}
         doc |= {"referent": world.users[circle[0]][0], "members": members}
         doc |= {"member_users": [m["user"] for m in members], "exclusions": exclusions}
-        doc |= {"contacts": [], "search_keys": keys, "name_pairs": name_pairs(keys)}
+        doc |= {"contacts": [], "search_keys": keys, "birth_key": compact(birth)}
         doc |= {"sort_name": fold(f"{birth} {first}"), "timeline_seq": 2}
         doc |= {"created_by": coordinator, "created_at": created, "updated_at": created}
         writer.add("dossiers", doc)
