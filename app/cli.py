@@ -116,40 +116,57 @@ def worker_command(once, interval):
     import signal
     import time
 
+    from pymongo.errors import ConnectionFailure
+
+    from app.pathways.worker import worker_name
+
+    name, stopping, last_runs = worker_name(), [], {}
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo(f"Worker {name} started.")
+    pause = 0  # seconds to wait after a round the database was away for
+    while True:
+        # Rounds start every `interval` seconds, or at once after one that overran it (each
+        # queue takes at most WORKER_QUEUE_SECONDS of a round): a timer never waits behind the
+        # queues for more than a round.
+        deadline = time.monotonic() + interval
+        try:
+            _worker_round(name, last_runs)
+            pause = 0
+        except ConnectionFailure as error:
+            # The database is away: wait, longer each time (up to a minute), and go on; the
+            # leases of what this round held expire by themselves.
+            pause = min(60, max(1, pause * 2))
+            click.echo(f"Database unavailable ({type(error).__name__}): next try in {pause} s.")
+            deadline = time.monotonic() + (0 if once else pause)
+        while not once and not stopping and time.monotonic() < deadline:
+            time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds
+        if once or stopping:
+            return
+
+
+def _worker_round(name, last_runs):
     from flask import current_app
 
     from app import plugins
     from app.clock import utcnow
     from app.notifications.worker import run_round
     from app.pathways import tallies
-    from app.pathways.worker import fire_due_timers, worker_name
+    from app.pathways.worker import fire_due_timers
 
-    name, stopping, last_runs = worker_name(), [], {}
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    click.echo(f"Worker {name} started.")
-    while True:
-        # Rounds start every `interval` seconds, or at once after one that overran it (each
-        # queue takes at most WORKER_QUEUE_SECONDS of a round): a timer never waits behind the
-        # queues for more than a round.
-        deadline = time.monotonic() + interval
-        moved = fire_due_timers(owner=name)
-        if moved:
-            click.echo(f"{moved} pathway instance(s) moved by their timers.")
-        done = run_round(owner=name)  # late tasks, daily digests, e-mails
-        if (recounted := tallies.recount_if_due()) is not None:
-            click.echo(f"Task tallies recounted: {recounted} corrected.")
-        with current_app.app_context():  # the plugins' jobs (MSSanté mailbox, webhooks…)
-            for job, result in plugins.run_jobs(current_app, utcnow(), last_runs).items():
-                if result:
-                    click.echo(f"{job}: {result}")
-        if any(done.values()):
-            click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
-                       "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."
-                       .format(**done))  # fmt: skip
-        while not once and not stopping and time.monotonic() < deadline:
-            time.sleep(0.2)  # short naps: SIGTERM stops the worker between two rounds
-        if once or stopping:
-            return
+    moved = fire_due_timers(owner=name)
+    if moved:
+        click.echo(f"{moved} pathway instance(s) moved by their timers.")
+    done = run_round(owner=name)  # late tasks, daily digests, e-mails
+    if (recounted := tallies.recount_if_due()) is not None:
+        click.echo(f"Task tallies recounted: {recounted} corrected.")
+    with current_app.app_context():  # the plugins' jobs (MSSanté mailbox, webhooks…)
+        for job, result in plugins.run_jobs(current_app, utcnow(), last_runs).items():
+            if result:
+                click.echo(f"{job}: {result}")
+    if any(done.values()):
+        click.echo("Notifications: {overdue} late task(s), {digests} digest(s), "
+                   "{sent} e-mail(s) sent, {forgotten} old document(s) forgotten."
+                   .format(**done))  # fmt: skip
 
 
 @cli.group("users")

@@ -16,6 +16,7 @@ from app import embedded
 from app.clock import utcnow
 
 DEFAULT_DB = "parcours"
+SELECTION_TIMEOUT_MS = 2000
 
 
 def object_id(value):
@@ -29,13 +30,18 @@ def object_id(value):
 def init_app(app):
     uri = app.config["MONGODB_URI"]
     if not uri:
-        cache = app.config.get("EMBEDDED_CACHE_SIZE")
-        options = ("--cache-size", cache) if cache else ()
-        uri = embedded.ensure_server(app.config["PARCOURS_DATA_DIR"], options)
+        uri = ensure_embedded(app.config)
         app.config["EMBEDDED_DATABASE"] = True
     app.config["DATABASE_URI"] = uri
     app.config["DATABASE_NAME"] = database_name(uri)
     connect(uri)
+
+
+def ensure_embedded(config):
+    """The URI of the embedded server of `config`'s data dir, started if none runs."""
+    cache = config.get("EMBEDDED_CACHE_SIZE")
+    options = ("--cache-size", cache) if cache else ()
+    return embedded.ensure_server(config["PARCOURS_DATA_DIR"], options)
 
 
 def database_name(uri):
@@ -51,7 +57,8 @@ def connect(uri):
         host=uri,
         tz_aware=True,
         uuidRepresentation="standard",
-        serverSelectionTimeoutMS=5000,
+        # While the database is away, a request waits this long, then answers 503 (app.errors).
+        serverSelectionTimeoutMS=SELECTION_TIMEOUT_MS,
     )
 
 

@@ -11,11 +11,13 @@ import atexit
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ LOG_FILE = "secantus.log"
 STORAGE_DIR = "db"
 START_TIMEOUT = 30.0
 WATCHER = Path(__file__).with_name("embedded_watch.py")
+log = logging.getLogger(__name__)
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -98,10 +101,8 @@ class EmbeddedServer:
         return server
 
     def restart(self, timeout=60):
-        """Stop and start again on the same port and files. SecantusDB's writes slow down with
-        the writes a process has made (0.4 ms an insert at first, ~2 ms after 10,000): long
-        test sessions and benchmarks start afresh now and then; clients reconnect by
-        themselves."""
+        """Stop (if it still runs) and start again on the same port and files; clients
+        reconnect by themselves."""
         self.stop(timeout)
         fresh = self._spawn(self.storage_path, self.log_path, self.port, self.options)
         fresh._wait_until_ready()
@@ -194,6 +195,17 @@ def _read_port_file(path):
 
 
 _owned = {}
+_owning = threading.Lock()  # the keeper's restart and the owner's stop, one at a time
+
+
+def _forget_in_child():
+    """A forked child (a gunicorn worker) uses its parent's server; it never owns it."""
+    global _owning
+    _owned.clear()
+    _owning = threading.Lock()  # it may have been held by the keeper at the fork
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def client_uri(port, database=""):
@@ -216,6 +228,8 @@ def ensure_server(data_dir, options=()):
             port, pid = found
             if _pid_alive(pid) and answers_ping(port):
                 return client_uri(port)
+            if _owner_restarts(port_file, port):
+                return client_uri(port)
             # Stale. A server still alive but not answering is stopping (its owner died): it
             # holds the storage until it is gone.
             _wait_for_exit(pid, START_TIMEOUT)
@@ -224,15 +238,59 @@ def ensure_server(data_dir, options=()):
         port_file.write_text(
             json.dumps({"port": server.port, "pid": server.process.pid, "owner": os.getpid()})
         )
+    server.owner = os.getpid()  # a forked child (a gunicorn worker) inherits it, not owns it
     _owned[str(data_dir)] = server
     atexit.register(_stop_owned, data_dir)
     _stop_on_sigterm()
+    threading.Thread(target=_keep, args=(data_dir, server), daemon=True,
+                     name="embedded-keeper").start()  # fmt: skip
     return server.uri
 
 
+KEEP_EVERY = 0.5  # seconds between two looks at the owned server
+
+
+def _keep(data_dir, server):
+    """The owner's watch over its server: one that died (killed, out of memory) is started
+    again on the same port and files, so that every process using it (gunicorn's workers,
+    `parcours worker`) reconnects by itself; they answer 503 meanwhile."""
+    while _owned.get(str(data_dir)) is server:
+        time.sleep(KEEP_EVERY)
+        with _owning:
+            if server.process.poll() is None or _owned.get(str(data_dir)) is not server:
+                continue
+            log.warning("embedded database server exited (%s): starting it again on port %s",
+                        server.process.returncode, server.port)  # fmt: skip
+            try:
+                server.restart()
+            except (OSError, EmbeddedDatabaseError) as error:
+                log.error("embedded database server did not start again: %s", error)
+                continue  # tried again at the next look
+            with _locked(Path(data_dir) / LOCK_FILE):
+                (Path(data_dir) / PORT_FILE).write_text(json.dumps(
+                    {"port": server.port, "pid": server.process.pid, "owner": server.owner}
+                ))  # fmt: skip
+
+
+def _owner_restarts(port_file, port):
+    """Whether the server's owner, alive, starts it again on its port (its keeper) and it
+    answers within START_TIMEOUT: a process starting meanwhile waits for it rather than
+    taking the storage over."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        owner = int(json.loads(port_file.read_text())["owner"])
+        if owner != os.getpid() and _pid_alive(owner):
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if answers_ping(port, timeout_ms=200):
+                    return True
+                time.sleep(0.1)
+    return False
+
+
 def _stop_owned(data_dir):
-    server = _owned.pop(str(data_dir), None)
-    if server is None:
+    with _owning:
+        server = _owned.pop(str(data_dir), None)
+    if server is None or server.owner != os.getpid():
         return
     server.stop()
     port_file = Path(data_dir) / PORT_FILE

@@ -4,9 +4,10 @@ Services raise these; the API turns them into the JSON error format of DESIGN.md
 into a French page or a flash message. Nothing has been written when one is raised.
 """
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 from app.uploads import MAX_UPLOAD_REQUEST
@@ -110,7 +111,29 @@ def _invalid_input(error):
     return render_template("errors/error.html", status=400, message=error.message), 400
 
 
+UNAVAILABLE = (
+    "La base de données est momentanément indisponible. Réessayez dans quelques instants : "
+    "rien de ce que vous avez envoyé n'a été perdu s'il n'a pas été confirmé."
+)
+
+
+def _database_unavailable(error):
+    """The database is away (stopped, restarting, failing over): 503 within the driver's
+    server selection time, and a page that reads nothing from it."""
+    current_app.logger.warning("database unavailable: %s", type(error).__name__)
+    if wants_json():
+        response = json_error(503, "unavailable", UNAVAILABLE)[0]
+        response.status_code = 503
+    else:
+        # Without the context processors, which would read the signed-in user again.
+        page = current_app.jinja_env.get_template("errors/unavailable.html")
+        response = current_app.make_response((page.render(message=UNAVAILABLE), 503))
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def register_error_handlers(app):
+    app.register_error_handler(ConnectionFailure, _database_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(InvalidInput, _invalid_input)

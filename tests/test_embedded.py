@@ -10,6 +10,7 @@ import time
 
 import pymongo
 import pytest
+from pymongo.uri_parser import parse_uri
 
 from app import embedded
 
@@ -67,6 +68,10 @@ def test_same_process_gets_the_same_server(tmp_path, owned):
     assert embedded.ensure_server(tmp_path) == owned
 
 
+def _port_of(uri):
+    return parse_uri(uri)["nodelist"][0][1]
+
+
 def test_a_stale_port_file_is_replaced(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -77,7 +82,7 @@ def test_a_stale_port_file_is_replaced(tmp_path):
         uri = embedded.ensure_server(tmp_path)
         info = json.loads((tmp_path / embedded.PORT_FILE).read_text())
         assert info["pid"] != dead.pid
-        assert uri.endswith(f":{info['port']}/")
+        assert uri == embedded.client_uri(info["port"])
         assert embedded.answers_ping(info["port"])
     finally:
         embedded._stop_owned(tmp_path)
@@ -103,7 +108,7 @@ def test_the_server_stops_when_its_owner_exits(tmp_path):
     )
     out, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
-    port = int(out.strip().rsplit(":", 1)[1].strip("/"))
+    port = _port_of(out.strip())
     assert _wait_until(lambda: not embedded.answers_ping(port, timeout_ms=200))
     assert not (tmp_path / embedded.PORT_FILE).exists()
 
@@ -120,7 +125,7 @@ def test_the_server_stops_when_its_owner_is_killed(tmp_path, sig):
         tmp_path,
     )
     line = child.stdout.readline()
-    port = int(line.strip().rsplit(":", 1)[1].strip("/"))
+    port = _port_of(line.strip())
     assert embedded.answers_ping(port)
     server_pid = json.loads((tmp_path / embedded.PORT_FILE).read_text())["pid"]
     client = pymongo.MongoClient(line.strip())

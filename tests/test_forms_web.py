@@ -90,7 +90,7 @@ def test_older_versions_stay_readable(library, browser, runner, tmp_path):
     import json
     import shutil
 
-    from app.cli import shipped_forms
+    from app.shipped import forms_folder as shipped_forms
 
     folder = tmp_path / "forms"
     shutil.copytree(shipped_forms(), folder)
