@@ -13,6 +13,7 @@ from test_engine_parser import HEAD, TAIL, VALID, changed, form_key
 from app import clock
 from app.engine.runtime import (
     CONNECTORS,
+    ConnectorError,
     EngineError,
     Runtime,
     TaskNotReady,
@@ -188,7 +189,10 @@ def test_a_failing_condition_is_a_french_error_and_the_instance_is_discarded():
     with pytest.raises(EngineError) as caught:
         instance.complete(task["id"], EVALUATION, {"gir": 2})
     assert caught.value.element_id == "gw_gir"
-    assert caught.value.message == "Étape « GIR ? » : Clé absente : 'giir'"
+    assert caught.value.message == (
+        "Passerelle « GIR ? » : Clé absente : 'giir' dans l'expression "
+        '« evaluation_multidimensionnelle["giir"] <= 2 ».'
+    )
     with pytest.raises(EngineError, match="rechargez"):
         instance.dump()
     assert runtime.restore(state).ready_user_tasks() == [task]  # the stored state is intact
@@ -268,13 +272,24 @@ def test_connectors_receive_evaluated_params_and_their_failure_stops_the_step(mo
     assert seen == [({"template": "gir_alert", "gir": 1}, "notify_doctor", 1)]
     assert instance.data()["notification"] == {"sent": True}
 
-    def broken(params, context):
-        raise RuntimeError("SMTP indisponible")
+    def unavailable(params, context):
+        raise ConnectorError("SMTP indisponible")
 
-    register_connector("notify", broken)  # monkeypatch restores the original afterwards
+    register_connector("notify", unavailable)  # monkeypatch restores the original afterwards
     instance = runtime_of().start({})
     with pytest.raises(EngineError, match="« notify » a échoué : SMTP indisponible"):
         complete(instance, "evaluation", {"gir": 1})
+
+    def broken(params, context):  # any other exception: its text may quote the data
+        raise RuntimeError(f"gir {params['gir']} refusé")
+
+    register_connector("notify", broken)
+    instance = runtime_of().start({})
+    with pytest.raises(EngineError) as caught:
+        complete(instance, "evaluation", {"gir": 1})
+    assert caught.value.message == (
+        "Étape « Prévenir le médecin » : Le service « notify » a échoué (RuntimeError)."
+    )
 
 
 def test_a_boundary_timer_waits_for_its_due_time(monkeypatch):

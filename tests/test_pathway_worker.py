@@ -136,7 +136,7 @@ def test_a_failing_timer_step_goes_to_error_and_the_others_go_on(
     def notify(params, context):
         if broken["first"]:
             broken["first"] = False
-            raise OSError("serveur injoignable")
+            raise runtime.ConnectorError("serveur injoignable")
         return real(params, context)
 
     monkeypatch.setitem(runtime.CONNECTORS, "notify", notify)

@@ -67,6 +67,13 @@ class TaskNotReady(EngineError):
     """The id given is not a user task waiting to be completed."""
 
 
+class ConnectorError(Exception):
+    """What a connector raises to stop the step with a French message of its own ("serveur
+    injoignable"). The message must quote no value of the data: it is shown to the admins
+    who retry the step, who may not see the dossier. Any other exception of a connector
+    is named by its type only."""
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """What a connector knows of the call: `data` is a copy of the task data (form key ->)."""
@@ -132,7 +139,7 @@ def _copy(value, key):
     try:
         text = json.dumps(value, default=_default, allow_nan=False)
     except (TypeError, ValueError) as err:
-        raise EngineError(f"Données impossibles à enregistrer ({err}).") from None
+        raise EngineError(f"Données impossibles à enregistrer ({type(err).__name__}).") from None
     return json.loads(text, object_pairs_hook=lambda pairs: {key(k): v for k, v in pairs})
 
 
@@ -189,7 +196,7 @@ class _Engine(PythonScriptEngine):
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except ExpressionError as err:
-            raise _StepError(err.message, task=task) from None
+            raise _StepError(_in_expression(err.message, expression), task=task) from None
 
     def execute(self, task, script, external_context=None):
         try:
@@ -209,9 +216,13 @@ class _Engine(PythonScriptEngine):
         )  # fmt: skip
         try:
             result = _escape(connector(params, context))
-        except Exception as err:  # a connector's failure stops the step, in French
+        except ConnectorError as err:  # a connector's failure stops the step, in French
+            reason = f" : {err}" if str(err) else "."
+            message = f"Le service « {operation_name} » a échoué{reason}"
+            raise _StepError(message, task=task) from None
+        except Exception as err:  # its text may quote the parameters: the type only
             raise _StepError(
-                f"Le service « {operation_name} » a échoué : {err}", task=task
+                f"Le service « {operation_name} » a échoué ({type(err).__name__}).", task=task
             ) from None
         self.calls.append(
             {"element": spec.bpmn_id, "name": spec.bpmn_name, "operator": operation_name,
@@ -366,8 +377,23 @@ class Runtime:
         return Instance(self, workflow, engine)
 
 
+MAX_QUOTED = 200  # characters of an expression quoted in an error
+
+
+def _in_expression(message, expression):
+    """`message` followed by the expression it is about (the designer's text, never the
+    values it read), on one line and shortened."""
+    text = " ".join(str(expression).split())
+    if len(text) > MAX_QUOTED:
+        text = text[: MAX_QUOTED - 1] + "…"
+    return f"{message} dans l'expression « {text} »."
+
+
 def _french(err):
-    """EngineError for an exception raised while the engine ran."""
+    """EngineError for an exception raised while the engine ran. Its message names the
+    element, the expression and the kind of problem, never a value of the instance's data:
+    it is stored in the instance's error and shown to admins who may not see the dossier.
+    So SpiffWorkflow's own messages (which may quote data) are reduced to their type."""
     if isinstance(err, EngineError):
         return err
     if isinstance(err, ExpressionError):  # correlations are evaluated outside the engine
@@ -376,12 +402,15 @@ def _french(err):
     spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
     element = getattr(spec, "bpmn_id", None)
     label = getattr(spec, "bpmn_name", None) or element or "?"
+    what = "Passerelle" if type(spec).__name__.endswith("Gateway") else "Étape"
     if isinstance(err, _StepError):
-        return EngineError(f"Étape « {label} » : {err.args[0]}", element)
+        return EngineError(f"{what} « {label} » : {err.args[0]}", element)
     if str(err).startswith("No conditions satisfied"):
         message = "aucune condition de sortie n'est remplie et il n'y a pas de flux par défaut."
         return EngineError(f"Passerelle « {label} » : {message}", element)
-    return EngineError(f"Étape « {label} » : erreur du moteur ({err}).", element)
+    kind = getattr(err, "error_type", None)
+    kind = kind if kind and kind != "unknown" else type(err).__name__
+    return EngineError(f"{what} « {label} » : erreur du moteur ({kind}).", element)
 
 
 class Instance:
