@@ -447,3 +447,61 @@ def test_a_user_task_inside_an_embedded_subprocess_keeps_its_lane():
     assert (visit["spec"], visit["lane"]) == ("visite", "medecin_traitant")
     assert instance.next_timer_at() is not None  # the boundary timer of the subprocess
     assert complete(reloaded(instance), "visite", {"date": "2026-03-05"})["completed"]
+
+
+# --- timers armed with what they read (issue 17) ----------------------------------------------
+
+FROM_DATA = changed(
+    ('<bpmn:timeDuration>"P7D"</bpmn:timeDuration>',
+     '<bpmn:timeCycle>evaluation_multidimensionnelle["aidant"]</bpmn:timeCycle>'),
+)  # fmt: skip
+
+
+@pytest.fixture
+def one_hour(monkeypatch):
+    from app.engine import runtime
+
+    monkeypatch.setattr(runtime, "timer_min_repeat", lambda: 3600)
+    monkeypatch.setattr(clock, "utcnow", lambda: T0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("R/PT1S", "Minuterie trop fréquente : elle se répète toutes les 1 s, le minimum est 1 h."),
+        ("Sérologie VIH", "Minuterie : la valeur calculée n'est pas une date, une durée ou un "
+                          "cycle ISO 8601."),
+        (12, "Minuterie : la valeur calculée n'est pas un texte ISO 8601."),
+    ],
+)  # fmt: skip
+def test_a_timer_armed_from_data_is_checked_before_the_engine_reads_it(one_hour, value, message):
+    runtime = runtime_of(FROM_DATA, pathway="from_data")
+    instance = runtime.start({})
+    with pytest.raises(EngineError) as caught:
+        complete(instance, "evaluation", {"gir": 4, "aidant": value})
+    assert caught.value.element_id == "relance"
+    assert caught.value.message.endswith(message)
+    assert "Sérologie" not in caught.value.message
+
+
+def test_a_timer_armed_from_data_at_the_minimum_runs(one_hour):
+    instance = runtime_of(FROM_DATA, pathway="from_data").start({})
+    complete(instance, "evaluation", {"gir": 4, "aidant": "R2/PT1H"})
+    assert reloaded(instance).next_timer_at() == T0 + timedelta(hours=1)
+
+
+def test_a_too_frequent_cycle_armed_before_the_limit_stops_when_due(monkeypatch):
+    from app.engine import runtime
+
+    monkeypatch.setattr(clock, "utcnow", lambda: T0)
+    bpmn = changed(
+        ('<bpmn:timeDuration>"P7D"</bpmn:timeDuration>',
+         '<bpmn:timeCycle>"R/PT1S"</bpmn:timeCycle>'),
+    )  # fmt: skip
+    instance = runtime_of(bpmn, pathway="legacy_cycle").start({})
+    complete(instance, "evaluation", {"gir": 4})  # armed while there was no limit
+    instance = reloaded(instance)
+    monkeypatch.setattr(runtime, "timer_min_repeat", lambda: 3600)
+    with pytest.raises(EngineError, match="Minuterie trop fréquente") as caught:
+        instance.fire_timers(T0 + timedelta(seconds=41))
+    assert caught.value.element_id == "relance"

@@ -3,7 +3,10 @@
 import hashlib
 import json
 
+from flask import current_app, has_app_context
+
 from app import audit, db, policy
+from app.engine import runtime
 from app.engine.parser import parse_bpmn
 from app.engine.runtime import connector_names
 from app.errors import NotFound, ServiceError
@@ -21,6 +24,15 @@ OPERATOR_LABELS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
 def operators():
     """The operators a pathway may call now: {name: French label}."""
     return {name: OPERATOR_LABELS.get(name, name) for name in sorted(connector_names())}
+
+
+def timer_min_repeat():
+    """TIMER_MIN_REPEAT of the application at hand (seconds): what deployment requires of
+    the timers, and the engine of the values it arms them with."""
+    return current_app.config["TIMER_MIN_REPEAT"] if has_app_context() else 0
+
+
+runtime.timer_min_repeat = timer_min_repeat
 
 
 class InvalidBpmn(ServiceError):
@@ -59,6 +71,7 @@ def deploy(actor, data, structure=None, trusted=False):
         roles=set(CARE_ROLES) if owner else set(LANES),  # the platform's own lanes too
         operators=set(operators()),
         allow_scripts=trusted,
+        min_repeat=timer_min_repeat(),
     )
     if parsed.problems:
         raise InvalidBpmn(parsed.problems)
