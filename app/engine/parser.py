@@ -13,6 +13,10 @@ matches what the engine will see at run time.
 
 Rules that are ours, not BPMN's:
 - exactly one main process: an executable process that no call activity calls;
+- the main process may declare its purpose with the extension property `purpose`:
+  `patient` (the default: it runs on a patient's dossier) or `platform` (a process of the
+  platform itself, which never does); only a platform process may have lanes of
+  `platform_roles` and name forms of `platform_forms`;
 - every user task sits in a lane (directly, or through the embedded subprocess that holds it)
   and the lane is named after a care role; a user task outside any lane is refused, since
   nobody could be offered it. Lanes that only group other lanes are not checked;
@@ -94,6 +98,7 @@ class Parsed:
 
     process_id: str | None = None
     name: str | None = None
+    purpose: str = "patient"  # or "platform": the main process's extension property
     problems: list = field(default_factory=list)
     spec: object = None
     subprocess_specs: dict = field(default_factory=dict)
@@ -123,7 +128,7 @@ class Parsed:
 
 def parse_bpmn(
     data, *, forms, roles, operators, allow_scripts=False, max_bytes=MAX_BYTES, variables=(),
-    min_repeat=0,
+    min_repeat=0, platform_roles=(), platform_forms=(), platform_allowed=False,
 ):  # fmt: skip
     """Parse and check the BPMN document `data` (bytes, as uploaded). Never raises for a bad
     document: everything wrong is in `Parsed.problems`.
@@ -137,6 +142,9 @@ def parse_bpmn(
     variables: names the engine provides to expressions besides form data.
     min_repeat: the shortest period, in seconds, at which a timer may fire again by itself
       (0: no limit).
+    platform_roles, platform_forms: the lanes and forms only a platform process may use.
+    platform_allowed: whether the document may be a platform process (a platform-wide
+      pathway deployed by the platform's administrators).
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_bpmn expects bytes")  # lxml refuses str with an encoding
@@ -149,8 +157,10 @@ def parse_bpmn(
     if root is None:
         return result
     checker = _Checker(root, forms, roles, operators, allow_scripts, variables, min_repeat)
+    checker.platform_roles, checker.platform_forms = set(platform_roles), set(platform_forms)
+    checker.platform_allowed = platform_allowed
     checker.run()
-    result.process_id = checker.main_id
+    result.process_id, result.purpose = checker.main_id, checker.purpose
     if checker.main is not None:
         result.name = checker.main.get("name") or checker.main_id
     result.problems = checker.problems
@@ -210,6 +220,9 @@ class _Checker:
         self.roles, self.operators, self.variables = set(roles), set(operators), set(variables)
         self.problems, self.duplicates = [], set()
         self.main = self.main_id = None
+        self.purpose = "patient"
+        self.platform_roles, self.platform_forms = set(), set()
+        self.platform_allowed = False
         self.executable = []
         self.user_tasks, self.service_tasks, self.timers = [], [], []
         self.lanes = {}  # node id -> lane name
@@ -230,6 +243,7 @@ class _Checker:
     def run(self):
         self.check_ids()
         self.check_processes()
+        self.check_purpose()
         for ref in self.xpath(self.root, "//bpmn:flowNodeRef"):  # the last one wins, as in
             if ref.text is not None:  # SpiffWorkflow (BpmnParser._add_diagram_indexes)
                 self.lanes[ref.text] = ref.getparent().get("name")
@@ -323,13 +337,37 @@ class _Checker:
                 reason = "introuvable" if missing else "non exécutable"
                 self.add(call, f"Processus appelé {reason} : « {called_id} ».")
 
+    def check_purpose(self):
+        """The main process's `purpose` property, if any: patient (default) or platform."""
+        if self.main is None:
+            return
+        declared = self.properties(self.main).get("purpose")
+        if declared is None:
+            return
+        if declared not in ("patient", "platform"):
+            message = f"Finalité inconnue : « {declared} » (patient ou platform)."
+            self.add(self.main, message)
+            return
+        if declared == "platform" and not self.platform_allowed:
+            message = (
+                "Un processus interne de la plateforme (purpose = platform) est commun à "
+                "toute la plateforme : il ne peut pas appartenir à une structure."
+            )
+            self.add(self.main, message)
+            return
+        self.purpose = declared
+
     def check_lanes(self):
-        allowed = ", ".join(sorted(self.roles)) or "aucun"
+        roles = self.roles | (self.platform_roles if self.purpose == "platform" else set())
+        allowed = ", ".join(sorted(roles)) or "aucun"
         for lane in self.in_processes(".//bpmn:lane[not(bpmn:childLaneSet)]"):
             name = lane.get("name")
             if not name:
                 self.add(lane, f"Couloir sans nom : nommez-le d'après un rôle ({allowed}).")
-            elif name not in self.roles:
+            elif name in self.platform_roles and name not in roles:
+                self.add(lane, f"Le couloir « {name} » est réservé aux processus de la "
+                               "plateforme (propriété purpose = platform).")  # fmt: skip
+            elif name not in roles:
                 self.add(lane, f"Rôle inconnu : « {name} » (rôles possibles : {allowed}).")
 
     def lane_of(self, node):
@@ -377,6 +415,9 @@ class _Checker:
             self.add(task, "Tâche utilisateur sans formulaire (propriété formKey).")
         elif form_key not in self.forms:
             self.add(task, f"Formulaire inconnu : « {form_key} ».")
+        elif form_key in self.platform_forms and self.purpose != "platform":
+            self.add(task, f"Le formulaire « {form_key} » est réservé aux processus de la "
+                           "plateforme : il ne se remplit pas sur un dossier.")  # fmt: skip
         due_in = properties.get("dueIn") or None
         if due_in is not None and not is_iso_duration(due_in):
             self.add(task, f"Délai (dueIn) invalide : « {due_in} » n'est pas une durée "

@@ -357,8 +357,9 @@ class Runtime:
         }  # fmt: skip
         forms, roles, operators = found.values()
         parsed = bpmn_parser.parse_bpmn(
-            data, forms=forms, roles=roles, operators=operators, allow_scripts=self.trusted
-        )
+            data, forms=forms, roles=roles, operators=operators, allow_scripts=self.trusted,
+            platform_allowed=True,
+        )  # fmt: skip
         if parsed.problems:
             problem = parsed.problems[0]
             raise EngineError(f"Parcours non exécutable : {problem}", problem.element_id)
