@@ -55,6 +55,12 @@ DEFAULTS = {
     "ADMIN_TOTP_REQUIRED": "",
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (nginx: 1).
     "TRUSTED_PROXIES": 0,
+    # The shortest period, in seconds, at which a pathway's timer may fire again by itself
+    # (a cycle, or a loop where nobody acts): deployment refuses shorter ones.
+    "TIMER_MIN_REPEAT": 3600,
+    # In-app notices of one kind one person gets per hour; beyond, they are folded into one
+    # notice and no e-mail goes. 0: no cap.
+    "NOTIFY_MAX_PER_HOUR": 20,
     # JSON bodies of the API; uploads raise it per route.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DEMO_SEED": True,
@@ -71,6 +77,8 @@ INT_KEYS = {
     "SESSION_IDLE_MINUTES",
     "MAX_CONTENT_LENGTH",
     "TRUSTED_PROXIES",
+    "TIMER_MIN_REPEAT",
+    "NOTIFY_MAX_PER_HOUR",
 }
 BOOL_KEYS = {"SMTP_TLS", "DEMO_SEED"}
 DEMO_PLUGINS = "exports,mss,webhooks"
@@ -102,6 +110,9 @@ def load_config(environ=None, overrides=None):
     if cache and not re.fullmatch(r"[1-9][0-9]*[MG]", cache):
         raise ConfigError(f"EMBEDDED_CACHE_SIZE must be like 512M or 4G, not {cache!r}.")
     config["EMBEDDED_CACHE_SIZE"] = cache
+    for key in ("TIMER_MIN_REPEAT", "NOTIFY_MAX_PER_HOUR"):
+        if not isinstance(config[key], int) or config[key] < 0:
+            raise ConfigError(f"{key} must be a whole number, 0 or more, not {config[key]!r}.")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _development_secret(config)
     config.update(_cookie_settings(config["BASE_URL"]))

@@ -172,6 +172,22 @@ def _writes_category(user, dossier, category):
     return _acts_on_dossier(user, dossier) and may_write(user, category)
 
 
+def _used_on(definition, dossier):
+    """Whether a form or a pathway may be filled or run on `dossier`: one for patients (not
+    a step of the platform's own processes), the whole platform's or the coordinating
+    structure's own."""
+    return (
+        definition is not None
+        and dossier is not None
+        and getattr(definition, "purpose", "patient") == "patient"
+        and (definition.owner is None or definition.owner == dossier.structure)
+    )
+
+
+def _fills_form(user, dossier, form):
+    return _used_on(form, dossier) and _writes_category(user, dossier, form.category)
+
+
 def _edits_entry(user, dossier, entry):
     return (
         entry.author == user.id
@@ -197,8 +213,8 @@ def _joins(user, dossier):
 
 
 def _candidate(user, task):
-    if task.platform:
-        return task.assignee is None and _is_platform_admin(user)
+    if task.platform:  # a platform process's step: never one on a dossier (issue 17)
+        return task.assignee is None and task.dossier is None and _is_platform_admin(user)
     return (
         task.assignee is None
         and task.candidates_structure is not None
@@ -310,6 +326,9 @@ RULES = {
     "dossier.withdraw_consent": lambda user, target: _acts_on_dossier(user, target),
     "dossier.request_join": lambda user, target: _joins(user, target),
     "entry.create": lambda user, target: _writes_category(user, *target),
+    # A form filled on a dossier. Target (dossier, form): entry.create in the form's data
+    # category, for a patient form of the platform or of the coordinating structure.
+    "form.fill": lambda user, target: _fills_form(user, *target),
     "entry.view": lambda user, target: _sees_content(user, *target),
     "entry.edit": lambda user, target: _edits_entry(user, *target),
     "entry.delete": lambda user, target: _removes_entry(user, *target),
@@ -318,8 +337,17 @@ RULES = {
     # platform's own pathways (platform admins only).
     "pathway.view": lambda user, target: True,
     "pathway.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
-    # Running pathways. pathway.start: target the dossier; task.*: target (dossier, task).
-    "pathway.start": lambda user, target: _manages_dossier(user, target),
+    # Running pathways. pathway.start: target (dossier, pathway), a patient pathway of the
+    # platform or of the coordinating structure, started by those who manage the dossier;
+    # task.*: target (dossier, task).
+    "pathway.start": lambda user, target: (
+        _manages_dossier(user, target[0]) and _used_on(target[1], target[0])
+    ),
+    # A pathway started by a BPMN message sent to the dossier (pathway.event): the same
+    # pathways, for those who may send the message.
+    "pathway.start_by_event": lambda user, target: (
+        _acts_on_dossier(user, target[0]) and _used_on(target[1], target[0])
+    ),
     "task.view": lambda user, target: _sees_task(user, *target),
     "task.complete": lambda user, target: _completes_task(user, *target),
     # A candidate takes a task; its assignee gives it back; the coordination reassigns it.

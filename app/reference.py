@@ -85,6 +85,13 @@ CARE_ROLES = {
 # their steps to the platform team, i.e. the platform administrators. Platform-wide pathways
 # only.
 PLATFORM_LANES = {"equipe_plateforme": "Équipe de la plateforme"}
+
+# What a form or a pathway is for: a patient's dossier, or a process of the platform itself
+# (account verification), which never runs or is filed on a dossier. Platform-wide only.
+PURPOSES = {
+    "patient": "Dossier d'une personne accompagnée",
+    "platform": "Processus interne de la plateforme",
+}
 LANES = {**CARE_ROLES, **PLATFORM_LANES}
 
 # The professions that can hold each care role: who is offered a pathway step of that lane

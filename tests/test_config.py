@@ -63,6 +63,17 @@ def test_the_embedded_cache_size_is_checked(tmp_path):
             load_config({**base, "EMBEDDED_CACHE_SIZE": wrong})
 
 
+def test_the_timer_minimum_and_the_notice_cap_are_whole_numbers(tmp_path):
+    base = {"PARCOURS_ENV": "development", "PARCOURS_DATA_DIR": str(tmp_path)}
+    config = load_config(base)
+    assert (config["TIMER_MIN_REPEAT"], config["NOTIFY_MAX_PER_HOUR"]) == (3600, 20)
+    changed = load_config({**base, "TIMER_MIN_REPEAT": "86400", "NOTIFY_MAX_PER_HOUR": "0"})
+    assert (changed["TIMER_MIN_REPEAT"], changed["NOTIFY_MAX_PER_HOUR"]) == (86400, 0)
+    for key in ("TIMER_MIN_REPEAT", "NOTIFY_MAX_PER_HOUR"):
+        with pytest.raises(ConfigError, match=f"{key} must be a whole number, 0 or more"):
+            load_config(base, {key: -1})
+
+
 def test_the_demo_turns_on_the_plugins_that_need_no_outside_service(tmp_path):
     base = {"PARCOURS_DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}
     assert load_config({**base, "PARCOURS_ENV": "development"})["PLUGINS"] == "exports,mss,webhooks"

@@ -166,6 +166,30 @@ def test_run_time_failures_are_french(expression, names, message):
     assert raised.value.message.startswith(message)
 
 
+SECRET = "Sérologie VIH positive"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("int(f['note'])", "Valeur invalide (ValueError)"),
+        ("f['note'] + 1", "Types de valeurs incompatibles (TypeError)"),
+        ("f['note'] > 1", "Types de valeurs incompatibles (TypeError)"),
+        ("f[f['note']]", "Clé absente (KeyError)"),  # the missing key is the data
+        ("round(f['note'])", "Types de valeurs incompatibles (TypeError)"),
+        ("float(f['note'])", "Valeur invalide (ValueError)"),
+    ],
+)
+def test_run_time_failures_never_quote_a_value(expression, message):
+    """Python quotes what it could not convert or compare: the messages go to people who
+    may not see the data (issue 17), so only the kind of problem is kept."""
+    with pytest.raises(ExpressionError) as raised:
+        evaluate(expression, {"f": {"note": SECRET}})
+    assert raised.value.message == message
+    assert "Sérologie" not in raised.value.message
+    assert "VIH" not in raised.value.message
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [("1 / 0", "Division par zéro"), ('1 + "a"', "Types de valeurs incompatibles")],

@@ -448,3 +448,139 @@ def test_problems_print_and_serialize():
         "Le fichier BPMN dépasse 5 Mio."
     )
     assert problem.to_dict() == {"element_id": "Gw_1", "line": 12, "message": problem.message}
+
+
+# --- timers that repeat (issue 17): a boundary cycle of one second sent 41 notices a round ---
+
+HOUR = 3600
+TIMER = '<bpmn:timeDuration>"P7D"</bpmn:timeDuration>'
+
+
+@pytest.mark.parametrize(
+    ("element", "every"),
+    [
+        ('<bpmn:timeCycle>"R/PT1S"</bpmn:timeCycle>', "1 s"),
+        ('<bpmn:timeCycle>"R5/PT1S"</bpmn:timeCycle>', "1 s"),
+        ('<bpmn:timeCycle>"R/PT59M"</bpmn:timeCycle>', "59 min"),
+        ('<bpmn:timeCycle>"R/2026-03-01T09:00:00Z/PT10M"</bpmn:timeCycle>', "10 min"),
+        ('<bpmn:timeCycle>"R2/PT30M/2026-03-01T09:00:00Z"</bpmn:timeCycle>', "30 min"),
+    ],
+)
+def test_a_timer_repeating_more_often_than_the_minimum_is_refused(element, every):
+    text = changed((TIMER, element))
+    assert [(p[0], p[2]) for p in problems_of(text, min_repeat=HOUR)] == [
+        ("relance", f"Minuterie trop fréquente : elle se répète toutes les {every}, "
+                    "le minimum est 1 h."),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        '<bpmn:timeCycle>"R/PT1H"</bpmn:timeCycle>',
+        '<bpmn:timeCycle>"R3/P1D"</bpmn:timeCycle>',
+        '<bpmn:timeCycle>"R1/PT1S"</bpmn:timeCycle>',  # fires once: no repetition
+        '<bpmn:timeDuration>"PT1S"</bpmn:timeDuration>',  # once, on no loop
+        '<bpmn:timeCycle>evaluation_multidimensionnelle["aidant"]</bpmn:timeCycle>',  # at run
+    ],
+)
+def test_timers_at_the_minimum_or_firing_once_are_fine(element):
+    assert parse(changed((TIMER, element)), min_repeat=HOUR).ok
+
+
+def test_without_a_minimum_nothing_is_refused():
+    assert parse(changed((TIMER, '<bpmn:timeCycle>"R/PT1S"</bpmn:timeCycle>'))).ok
+
+
+def test_a_start_event_cycle_is_held_to_the_minimum():
+    text = changed((
+        '<bpmn:startEvent id="start"/>',
+        '<bpmn:startEvent id="start"><bpmn:timerEventDefinition id="st">'
+        '<bpmn:timeCycle>"R/PT5M"</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>',
+    ))  # fmt: skip
+    assert [(p[0], p[2]) for p in problems_of(text, min_repeat=HOUR)] == [
+        ("start", "Minuterie trop fréquente : elle se répète toutes les 5 min, "
+                  "le minimum est 1 h."),
+    ]  # fmt: skip
+
+
+NOTIFY = (
+    '<bpmn:serviceTask id="rappel" name="Rappel"><bpmn:extensionElements>'
+    '<spiffworkflow:serviceTaskOperator id="notify"/></bpmn:extensionElements>'
+    "</bpmn:serviceTask>"
+)
+
+
+def _waiting_loop(duration, through_a_person=False, tag="timeDuration"):
+    """After the visit: wait `duration`, remind, and wait again (through a person or not)."""
+    back = "controle" if through_a_person else "boucle"
+    person = (
+        f'<bpmn:userTask id="controle" name="Contrôle">{form_key("synthese")}</bpmn:userTask>'
+        '<bpmn:sequenceFlow id="f8" sourceRef="controle" targetRef="boucle"/>'
+        if through_a_person
+        else ""
+    )
+    return changed(
+        ('<bpmn:sequenceFlow id="f4" sourceRef="visite" targetRef="end"/>',
+         '<bpmn:sequenceFlow id="f4" sourceRef="visite" targetRef="boucle"/>'
+         '<bpmn:exclusiveGateway id="boucle"/>'
+         '<bpmn:sequenceFlow id="f5" sourceRef="boucle" targetRef="attente"/>'
+         '<bpmn:intermediateCatchEvent id="attente"><bpmn:timerEventDefinition id="ta">'
+         f"<bpmn:{tag}>{duration}</bpmn:{tag}></bpmn:timerEventDefinition>"
+         '</bpmn:intermediateCatchEvent>'
+         f'<bpmn:sequenceFlow id="f6" sourceRef="attente" targetRef="rappel"/>{NOTIFY}'
+         f'<bpmn:sequenceFlow id="f7" sourceRef="rappel" targetRef="{back}"/>{person}'),
+        ('<bpmn:endEvent id="end"/>', ""),
+        ("<bpmn:flowNodeRef>end</bpmn:flowNodeRef>",
+         "<bpmn:flowNodeRef>controle</bpmn:flowNodeRef>"),
+    )  # fmt: skip
+
+
+def _boundary_loop(duration):
+    """The visit's reminder, interrupting, leads back to the visit: a loop of one timer."""
+    return changed(
+        ('<bpmn:sequenceFlow id="f3" sourceRef="notify_doctor" targetRef="visite"/>',
+         '<bpmn:sequenceFlow id="f3" sourceRef="notify_doctor" targetRef="avant_visite"/>'
+         '<bpmn:exclusiveGateway id="avant_visite"/>'
+         '<bpmn:sequenceFlow id="f3b" sourceRef="avant_visite" targetRef="visite"/>'),
+        ('<bpmn:sequenceFlow id="f_default" sourceRef="gw_gir" targetRef="visite"/>',
+         '<bpmn:sequenceFlow id="f_default" sourceRef="gw_gir" targetRef="avant_visite"/>'),
+        ('cancelActivity="false"', 'cancelActivity="true"'),
+        (TIMER, f"<bpmn:timeDuration>{duration}</bpmn:timeDuration>"),
+        ('<bpmn:sequenceFlow id="f_relance" sourceRef="relance" targetRef="end_relance"/>',
+         f'<bpmn:sequenceFlow id="f_relance" sourceRef="relance" targetRef="rappel"/>{NOTIFY}'
+         '<bpmn:sequenceFlow id="f_rappel" sourceRef="rappel" targetRef="avant_visite"/>'),
+        ('<bpmn:endEvent id="end_relance"/>', ""),
+    )  # fmt: skip
+
+
+LOOP = "Minuterie en boucle : elle se réarme sans que personne n'agisse, toutes les {every} ; "
+LOOP += "le minimum est 1 h (ajoutez une étape ou allongez le délai)."
+
+
+@pytest.mark.parametrize(
+    ("text", "element", "every"),
+    [
+        (_waiting_loop('"PT1M"'), "attente", "1 min"),
+        (_waiting_loop('"2026-03-01T09:00:00+01:00"', tag="timeDate"), "attente", "0 s"),
+        (_boundary_loop('"PT1S"'), "relance", "1 s"),
+    ],
+)  # fmt: skip
+def test_a_timer_that_rearms_itself_in_a_loop_is_held_to_the_minimum(text, element, every):
+    assert [(p[0], p[2]) for p in problems_of(text, min_repeat=HOUR)] == [
+        (element, LOOP.format(every=every))
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _waiting_loop('"PT1H"'),
+        _waiting_loop('"PT1M"', through_a_person=True),  # someone acts at each pass
+        _boundary_loop('"P2D"'),
+        _waiting_loop('visite_domicile["prochaine_visite"]'),  # checked when armed
+    ],
+)
+def test_loops_paced_by_a_person_or_the_minimum_are_fine(text):
+    result = parse(text, min_repeat=HOUR)
+    assert result.ok, result.problems

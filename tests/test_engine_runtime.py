@@ -13,6 +13,7 @@ from test_engine_parser import HEAD, TAIL, VALID, changed, form_key
 from app import clock
 from app.engine.runtime import (
     CONNECTORS,
+    ConnectorError,
     EngineError,
     Runtime,
     TaskNotReady,
@@ -188,7 +189,10 @@ def test_a_failing_condition_is_a_french_error_and_the_instance_is_discarded():
     with pytest.raises(EngineError) as caught:
         instance.complete(task["id"], EVALUATION, {"gir": 2})
     assert caught.value.element_id == "gw_gir"
-    assert caught.value.message == "Étape « GIR ? » : Clé absente : 'giir'"
+    assert caught.value.message == (
+        "Passerelle « GIR ? » : Clé absente : 'giir' dans l'expression "
+        '« evaluation_multidimensionnelle["giir"] <= 2 ».'
+    )
     with pytest.raises(EngineError, match="rechargez"):
         instance.dump()
     assert runtime.restore(state).ready_user_tasks() == [task]  # the stored state is intact
@@ -268,13 +272,24 @@ def test_connectors_receive_evaluated_params_and_their_failure_stops_the_step(mo
     assert seen == [({"template": "gir_alert", "gir": 1}, "notify_doctor", 1)]
     assert instance.data()["notification"] == {"sent": True}
 
-    def broken(params, context):
-        raise RuntimeError("SMTP indisponible")
+    def unavailable(params, context):
+        raise ConnectorError("SMTP indisponible")
 
-    register_connector("notify", broken)  # monkeypatch restores the original afterwards
+    register_connector("notify", unavailable)  # monkeypatch restores the original afterwards
     instance = runtime_of().start({})
     with pytest.raises(EngineError, match="« notify » a échoué : SMTP indisponible"):
         complete(instance, "evaluation", {"gir": 1})
+
+    def broken(params, context):  # any other exception: its text may quote the data
+        raise RuntimeError(f"gir {params['gir']} refusé")
+
+    register_connector("notify", broken)
+    instance = runtime_of().start({})
+    with pytest.raises(EngineError) as caught:
+        complete(instance, "evaluation", {"gir": 1})
+    assert caught.value.message == (
+        "Étape « Prévenir le médecin » : Le service « notify » a échoué (RuntimeError)."
+    )
 
 
 def test_a_boundary_timer_waits_for_its_due_time(monkeypatch):
@@ -432,3 +447,61 @@ def test_a_user_task_inside_an_embedded_subprocess_keeps_its_lane():
     assert (visit["spec"], visit["lane"]) == ("visite", "medecin_traitant")
     assert instance.next_timer_at() is not None  # the boundary timer of the subprocess
     assert complete(reloaded(instance), "visite", {"date": "2026-03-05"})["completed"]
+
+
+# --- timers armed with what they read (issue 17) ----------------------------------------------
+
+FROM_DATA = changed(
+    ('<bpmn:timeDuration>"P7D"</bpmn:timeDuration>',
+     '<bpmn:timeCycle>evaluation_multidimensionnelle["aidant"]</bpmn:timeCycle>'),
+)  # fmt: skip
+
+
+@pytest.fixture
+def one_hour(monkeypatch):
+    from app.engine import runtime
+
+    monkeypatch.setattr(runtime, "timer_min_repeat", lambda: 3600)
+    monkeypatch.setattr(clock, "utcnow", lambda: T0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("R/PT1S", "Minuterie trop fréquente : elle se répète toutes les 1 s, le minimum est 1 h."),
+        ("Sérologie VIH", "Minuterie : la valeur calculée n'est pas une date, une durée ou un "
+                          "cycle ISO 8601."),
+        (12, "Minuterie : la valeur calculée n'est pas un texte ISO 8601."),
+    ],
+)  # fmt: skip
+def test_a_timer_armed_from_data_is_checked_before_the_engine_reads_it(one_hour, value, message):
+    runtime = runtime_of(FROM_DATA, pathway="from_data")
+    instance = runtime.start({})
+    with pytest.raises(EngineError) as caught:
+        complete(instance, "evaluation", {"gir": 4, "aidant": value})
+    assert caught.value.element_id == "relance"
+    assert caught.value.message.endswith(message)
+    assert "Sérologie" not in caught.value.message
+
+
+def test_a_timer_armed_from_data_at_the_minimum_runs(one_hour):
+    instance = runtime_of(FROM_DATA, pathway="from_data").start({})
+    complete(instance, "evaluation", {"gir": 4, "aidant": "R2/PT1H"})
+    assert reloaded(instance).next_timer_at() == T0 + timedelta(hours=1)
+
+
+def test_a_too_frequent_cycle_armed_before_the_limit_stops_when_due(monkeypatch):
+    from app.engine import runtime
+
+    monkeypatch.setattr(clock, "utcnow", lambda: T0)
+    bpmn = changed(
+        ('<bpmn:timeDuration>"P7D"</bpmn:timeDuration>',
+         '<bpmn:timeCycle>"R/PT1S"</bpmn:timeCycle>'),
+    )  # fmt: skip
+    instance = runtime_of(bpmn, pathway="legacy_cycle").start({})
+    complete(instance, "evaluation", {"gir": 4})  # armed while there was no limit
+    instance = reloaded(instance)
+    monkeypatch.setattr(runtime, "timer_min_repeat", lambda: 3600)
+    with pytest.raises(EngineError, match="Minuterie trop fréquente") as caught:
+        instance.fire_timers(T0 + timedelta(seconds=41))
+    assert caught.value.element_id == "relance"

@@ -323,7 +323,8 @@ def test_counts_stay_exact_when_marking_twice(professional):
 # --- the list --------------------------------------------------------------------------------
 
 
-def test_the_list_newest_first_with_pages(login_as, professional):
+def test_the_list_newest_first_with_pages(app, login_as, professional):
+    app.config["NOTIFY_MAX_PER_HOUR"] = 0  # 25 of a kind at once: the pages are the point
     web = login_as(professional)
     for n in range(25):
         services.notify([professional], "account", f"Notice {n:02}", "/")
@@ -477,3 +478,51 @@ def test_the_worker_forgets_old_read_notices_and_finished_mails(professional):
     assert Notification.objects.count() == 2
     assert sorted(OutgoingMail.objects.scalar("key")) == ["pending-old", "sent-recent"]
     assert forget_old(now) == 0
+
+
+# --- at most NOTIFY_MAX_PER_HOUR notices of one kind an hour (issue 17) ----------------------
+
+
+def test_past_the_hourly_cap_notices_fold_into_one_without_e_mail(app, professional, make_user):
+    from app.notifications.models import OutgoingMail
+
+    app.config["NOTIFY_MAX_PER_HOUR"] = 5
+    other = make_user()
+    made = tell([professional, other], 5)
+    assert len(made) == 10
+    past = tell([professional], 4)  # the 6th folds the next ones; the others count
+    assert len(past) == 1
+    folded = Notification.objects.get(id=past[0].id)
+    assert folded.text == (
+        "Et 4 autres notifications « Décision sur mon compte » en une heure : au-delà de 5, "
+        "elles sont regroupées ici, sans e-mail."
+    )
+    assert (folded.mail, folded.url, folded.dossier) == (None, "/notifications", None)
+    assert Notification.objects(user=professional.id).count() == 6
+    assert services.unread_count(professional) == 6
+    assert OutgoingMail.objects(user=professional.id).count() == 5
+    # Another kind, another person: their own counts.
+    assert len(services.notify([professional], "message", "Nouveau message", "/")) == 1
+    [their_sixth] = tell([other], 1)
+    assert their_sixth.text.startswith("Et 1 autre notification « Décision sur mon compte »")
+    assert Notification.objects(user=other.id).count() == 6
+    # Next hour, the count starts again.
+    with clock.travel(timedelta(hours=1)):
+        assert len(tell([professional], 1)) == 1
+    assert Notification.objects(user=professional.id, kind="account").count() == 7
+
+
+def test_no_cap_when_set_to_zero(app, professional):
+    app.config["NOTIFY_MAX_PER_HOUR"] = 0
+    assert len(tell([professional], 25)) == 25
+
+
+def test_the_worker_forgets_the_counts_of_past_hours(app, professional):
+    from app.notifications.models import NotificationRate
+    from app.notifications.worker import forget_old
+
+    tell([professional], 2)
+    assert NotificationRate.objects.count() == 1
+    assert forget_old(clock.utcnow() + timedelta(minutes=30)) == 0
+    assert forget_old(clock.utcnow() + timedelta(hours=3)) == 1
+    assert NotificationRate.objects.count() == 0

@@ -124,7 +124,7 @@ def failing_notify(monkeypatch):
     def notify(params, context):
         state["calls"] += 1
         if not state["fixed"]:
-            raise OSError("serveur injoignable")
+            raise runtime.ConnectorError("serveur injoignable")
         return {"sent": True}
 
     monkeypatch.setitem(runtime.CONNECTORS, "notify", notify)

@@ -1,6 +1,7 @@
 """Timers fire without anyone online (`parcours worker`), exactly once even with two workers;
 BPMN messages reach a dossier's pathways through the API."""
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def test_a_failing_timer_step_goes_to_error_and_the_others_go_on(
     def notify(params, context):
         if broken["first"]:
             broken["first"] = False
-            raise OSError("serveur injoignable")
+            raise runtime.ConnectorError("serveur injoignable")
         return real(params, context)
 
     monkeypatch.setitem(runtime.CONNECTORS, "notify", notify)
@@ -250,3 +251,80 @@ def test_events_need_a_place_on_the_dossier(api_as, coordinator, world, messages
     big = {"name": "sortie", "payload": {"x": "a" * (3 * 2**20)}}
     assert coord.post(f"/dossiers/{dossier.id}/events", json=big).status_code == 413
     assert snapshot(("pathway_instances", "tasks")) == before
+
+
+# --- a timer that repeats every second (issue 17): 41 notices to one coordinator a round ------
+
+EVERY_SECOND = REMINDER.replace(
+    b'<bpmn:timeDuration>"P7D"</bpmn:timeDuration>', b'<bpmn:timeCycle>"R/PT1S"</bpmn:timeCycle>'
+)
+
+
+def test_a_timer_repeating_every_second_is_refused_at_deploy(api_as, login_as, platform_admin, app):
+    sync_directory(Path(app.root_path).parent / "forms")
+    before = snapshot(("pathways", "pathway_versions"))
+    refused = api_as(platform_admin).client.post(
+        "/api/v1/pathways",
+        data=EVERY_SECOND,
+        headers={**api_as(platform_admin).headers, "Content-Type": "application/xml"},
+    )
+    assert refused.status_code == 422
+    [problem] = refused.json["error"]["problems"]
+    assert (problem["element"], problem["message"]) == (
+        "relance",
+        "Minuterie trop fréquente : elle se répète toutes les 1 s, le minimum est 1 h.",
+    )
+    page = login_as(platform_admin).post(
+        "/parcours/deployer",
+        {"bpmn": (io.BytesIO(EVERY_SECOND), "relance.bpmn")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 422
+    assert "Minuterie trop fréquente" in page.get_data(as_text=True)
+    assert snapshot(("pathways", "pathway_versions")) == before
+    app.config["TIMER_MIN_REPEAT"] = 1  # the operator's choice: then it deploys
+    assert deploy(policy.SYSTEM, EVERY_SECOND)[2] is True
+
+
+@pytest.fixture
+def every_second(app, api_as, coordinator, structure):
+    """A pathway whose visit is reminded every second (deployed under a minimum of 1 s)."""
+    sync_directory(Path(app.root_path).parent / "forms")
+    app.config["TIMER_MIN_REPEAT"] = 1
+    deploy(policy.SYSTEM, EVERY_SECOND)
+    coord = api_as(coordinator)
+    dossier = new_dossier(coordinator, structure)
+    started = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    [step] = coord.get("/tasks").json["items"]
+    done = coord.post(f"/tasks/{step['id']}/complete", json={"data": {**EVALUATION, "gir": 3}})
+    assert done.status_code == 200, done.json
+    return started.json["instance"]
+
+
+def test_one_round_of_a_timer_firing_every_second_tells_a_person_at_most_the_cap(
+    every_second, coordinator
+):
+    from app.notifications.models import Notification, OutgoingMail
+
+    assert fire_due_timers(clock.utcnow() + timedelta(seconds=60)) == 1
+    # The cycle caught up 59 missed seconds in the round: 59 reminders to the coordination.
+    told = Notification.objects(user=coordinator.id, kind="reminder")
+    assert told.count() == 21  # NOTIFY_MAX_PER_HOUR (20), then one that folds the others
+    folded = told.order_by("-id").first()
+    assert folded.text.startswith("Et ")
+    assert "Et 40 autres notifications « Relance d'un parcours »" in folded.text
+    assert folded.mail is None
+    assert OutgoingMail.objects(user=coordinator.id).count() == 20
+
+
+def test_a_cycle_deployed_under_a_lower_minimum_stops_when_the_minimum_rises(
+    every_second, coordinator, app
+):
+    from app.notifications.models import Notification
+
+    app.config["TIMER_MIN_REPEAT"] = 3600
+    assert fire_due_timers(clock.utcnow() + timedelta(seconds=60)) == 0
+    instance = PathwayInstance.objects.get(id=every_second)
+    assert instance.status == "error"
+    assert "Minuterie trop fréquente" in instance.error["message"]
+    assert Notification.objects(user=coordinator.id, kind="reminder").count() == 0

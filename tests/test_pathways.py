@@ -36,7 +36,10 @@ def test_a_platform_admin_deploys_a_pathway_and_its_versions(api_as, platform_ad
     changed = deploy(api, BPMN.replace(b'"P7D"', b'"P10D"'))
     assert (changed.status_code, changed.json["version"]) == (201, 2)
     listed = api.get("/pathways").json["items"]
-    assert listed == [{"key": "suivi_gir", "name": "Suivi GIR", "structure": None, "version": 2}]
+    assert listed == [
+        {"key": "suivi_gir", "name": "Suivi GIR", "structure": None, "purpose": "patient",
+         "version": 2}
+    ]  # fmt: skip
     old = api.get("/pathways/suivi_gir?version=1").json
     assert [t["form_key"] for t in old["summary"]["user_tasks"]] == [
         "evaluation_multidimensionnelle",

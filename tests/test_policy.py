@@ -101,6 +101,7 @@ DOSSIER_ACTIONS = {
 # test_pathway_instances.py.
 PATHWAY_RUN_ACTIONS = {
     "pathway.start",
+    "pathway.start_by_event",
     "pathway.event",
     "pathway.retry",
     "pathway.failures",
@@ -124,11 +125,14 @@ INVITATION_ACTIONS = {"invitation.manage"}
 MSS_ACTIONS = {"mss.send"}
 # Webhook subscriptions (target: a subscription): tests/test_webhooks.py.
 WEBHOOK_ACTIONS = {"webhook.list", "webhook.list_all", "webhook.view", "webhook.manage"}
+# A form filled on a dossier (target: (dossier, form)): test_what_may_be_used_on_a_dossier
+# below, and tests/test_pathway_purpose.py end to end.
+FORM_FILL_ACTIONS = {"form.fill"}
 
 
 def test_matrix_covers_every_action_and_kind():
     tables = DOSSIER_ACTIONS | PATHWAY_RUN_ACTIONS | NOTIFICATION_ACTIONS | DISCUSSION_ACTIONS
-    tables |= INVITATION_ACTIONS | MSS_ACTIONS | WEBHOOK_ACTIONS
+    tables |= INVITATION_ACTIONS | MSS_ACTIONS | WEBHOOK_ACTIONS | FORM_FILL_ACTIONS
     assert set(MATRIX) | tables == set(policy.ACTIONS)
     assert not set(MATRIX) & DOSSIER_ACTIONS
     assert all(len(flags) == len(KINDS) for _, flags in MATRIX.values())
@@ -334,3 +338,78 @@ def test_everyone_sees_their_own_details(people):
 def test_only_platform_admins_manage_global_forms(people):
     assert policy.can(people.platform_admin, "form.manage", None) is True
     assert policy.can(people.admin, "form.manage", None) is False
+
+
+# --- what may be used on a dossier: purpose and owner of a pathway or a form (issue 17) -------
+
+# Definitions: a patient one of the whole platform, of the dossier's coordinating structure,
+# of another structure; a platform process (or internal form) of the platform.
+DEFINITIONS = ("platform_wide", "own_structure", "other_structure", "platform_process")
+# Actors: the coordinator of the dossier's structure, a social worker of its circle, a
+# platform admin, the system. Each row: the answers for the definitions above, in order.
+USED_ON_DOSSIER = {
+    "pathway.start": {
+        "coordinator": "TTFF", "circle_member": "FFFF", "platform_admin": "FFFF",
+        "system": "TTTT",
+    },
+    "pathway.start_by_event": {
+        "coordinator": "TTFF", "circle_member": "TTFF", "platform_admin": "FFFF",
+        "system": "TTTT",
+    },
+    "form.fill": {
+        "coordinator": "TTFF", "circle_member": "TTFF", "platform_admin": "FFFF",
+        "system": "TTTT",
+    },
+}  # fmt: skip
+
+
+@pytest.fixture
+def on_a_dossier(make_user, structure, other_structure):
+    from dossier_helpers import new_dossier
+
+    from app.dossiers import circle
+
+    coordinator = make_user(structure, roles=["coordinator"], profession="coordinateur")
+    dossier = new_dossier(coordinator, structure)
+    member = make_user(other_structure, profession="assistant_social")
+    circle.add_member(
+        coordinator, dossier, {"user": str(member.id), "care_role": "assistant_social"}
+    )
+    dossier.reload()
+    owners = {"platform_wide": None, "own_structure": structure.id,
+              "other_structure": other_structure.id, "platform_process": None}  # fmt: skip
+    definitions = {
+        name: SimpleNamespace(
+            owner=owner, category="administratif", name=name, title=name,
+            purpose="platform" if name == "platform_process" else "patient",
+        )
+        for name, owner in owners.items()
+    }  # fmt: skip
+    actors = {"coordinator": coordinator, "circle_member": member,
+              "platform_admin": make_user(platform_admin=True), "system": SYSTEM}  # fmt: skip
+    return dossier, definitions, actors
+
+
+@pytest.mark.parametrize("action", sorted(USED_ON_DOSSIER))
+def test_what_may_be_used_on_a_dossier(on_a_dossier, action):
+    dossier, definitions, actors = on_a_dossier
+    for kind, row in USED_ON_DOSSIER[action].items():
+        expected = {name: flag == "T" for name, flag in zip(DEFINITIONS, row, strict=True)}
+        answers = {
+            name: policy.can(actors[kind], action, (dossier, definitions[name]))
+            for name in DEFINITIONS
+        }
+        assert answers == expected, kind
+
+
+def test_a_platform_step_on_a_dossier_is_no_platform_admins_to_take(on_a_dossier):
+    """A platform process's step (platform=1) is the platform admins' only off a dossier: on
+    one (left by an earlier start there) it would show them a patient."""
+    dossier, _, actors = on_a_dossier
+    admin = actors["platform_admin"]
+    off = SimpleNamespace(platform=1, dossier=None, assignee=None, candidates_structure=None)
+    on = SimpleNamespace(platform=1, dossier=dossier.id, assignee=None, candidates_structure=None)
+    assert policy.can(admin, "task.view", (None, off)) is True
+    assert policy.can(admin, "task.claim", (None, off)) is True
+    assert policy.can(admin, "task.view", (dossier, on)) is False
+    assert policy.can(admin, "task.claim", (dossier, on)) is False

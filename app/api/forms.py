@@ -23,6 +23,7 @@ def _summary(form, owners):
         "description": form.description,
         "category": form.category,
         "sector": form.sector,
+        "purpose": form.purpose,
         "structure": owner.key if owner else None,
         "version": form.latest_version,
     }

@@ -28,6 +28,7 @@ def _summary(pathway, owners):
         "key": pathway.key,
         "name": pathway.name,
         "structure": owner.key if owner else None,
+        "purpose": pathway.purpose,
         "version": pathway.latest_version,
     }
 
@@ -78,6 +79,7 @@ def get_pathway(key):
     return {
         "key": pathway.key,
         "name": version.name,
+        "purpose": pathway.purpose,
         "version": version.version,
         "deployed_at": version.deployed_at.isoformat(),
         "summary": version.summary,
@@ -165,7 +167,7 @@ def instance_json(instance, tasks, history, seen):
 )
 def start_pathway(dossier_id):
     actor = current_api_user()
-    dossier = dossier_services.get_dossier(actor, dossier_id, "pathway.start", record=False)
+    dossier = dossier_services.get_dossier(actor, dossier_id, record=False)
     data = check(START, json_body())
     instance = instances.start_pathway(actor, dossier, data["pathway"])
     return {"instance": str(instance.id)}, 201

@@ -55,8 +55,9 @@ def add_member(actor, dossier, data):
 
 def join_for_task(actor, dossier, care_role):
     """A candidate who took a pathway task joins the circle with the task's role (the
-    coordinating structure offered it to them); nothing if they are already in it."""
-    if dossier.member_for(actor.id) is None:
+    coordinating structure offered it to them); nothing if they are already in it, or if the
+    lane is no care role (the task is already theirs: nothing may fail after that)."""
+    if care_role in CARE_ROLES and dossier.member_for(actor.id) is None:
         with contextlib.suppress(Conflict):
             _add(actor, dossier, {"user": str(actor.id), "care_role": care_role})
 

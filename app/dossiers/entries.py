@@ -44,6 +44,27 @@ def _require_write(actor, dossier, category):
     policy.require(actor, "entry.create", (dossier, category))
 
 
+FORM_NOT_HERE = {
+    "platform": "« {name} » est un formulaire interne de la plateforme : il ne se remplit pas "
+    "sur un dossier.",
+    "owner": "« {name} » est un formulaire d'une autre structure : il ne se remplit que sur "
+    "les dossiers qu'elle coordonne.",
+}
+
+
+def require_fill(actor, dossier, form):
+    """Forbidden unless `actor` may file `form` on `dossier` (policy form.fill), saying why:
+    a platform's internal form, another structure's, or the profession's habilitation."""
+    if policy.can(actor, "form.fill", (dossier, form)):
+        return
+    if form.purpose != "patient":
+        raise Forbidden(FORM_NOT_HERE["platform"].format(name=form.title))
+    if form.owner is not None and form.owner != dossier.structure:
+        raise Forbidden(FORM_NOT_HERE["owner"].format(name=form.title))
+    _require_write(actor, dossier, form.category)
+    policy.require(actor, "form.fill", (dossier, form))
+
+
 def _author(actor, dossier):
     snapshot = timeline.actor_snapshot(actor, dossier)
     return {
@@ -109,7 +130,7 @@ def add_entry(actor, dossier, data):
         if "data" not in data:
             raise InvalidInput({"/data": "Ce champ est obligatoire."})
         form, version = forms.get_version(actor, data["form"])
-        _require_write(actor, dossier, form.category)
+        require_fill(actor, dossier, form)
         try:
             submitted = forms.validate_submission(version, data["data"])
         except InvalidInput as error:
@@ -134,7 +155,7 @@ def add_entry(actor, dossier, data):
 
 def add_submission(actor, dossier, form, version, submitted, visibility, title=None):
     """A form submission already validated against `version` (a pathway step's, for one)."""
-    _require_write(actor, dossier, form.category)
+    require_fill(actor, dossier, form)
     entry = Entry(
         dossier=dossier.id,
         category=form.category,

@@ -110,10 +110,8 @@ def new_document(dossier_id):
 def pick_form(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, record=False)
-    categories = set(_writable(dossier))
-    available = [
-        f for f in forms.list_forms(actor) if f.latest_version and f.category in categories
-    ]
+    _writable(dossier)
+    available = forms.fillable_on(actor, dossier)
     return render_template("entries/pick_form.html", dossier=dossier, forms=available)
 
 
@@ -122,8 +120,7 @@ def fill_form(dossier_id, key):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id, record=False)
     form, version = forms.get_version(actor, key)
-    if not policy.can(actor, "entry.create", (dossier, form.category)):
-        raise Forbidden("Votre profession n'est pas habilitée à remplir ce formulaire ici.")
+    entries.require_fill(actor, dossier, form)  # 403 saying why, before anything is shown
     context = {"dossier": dossier, "form": form, "version": version}
     if request.method == "GET":
         fields = render_form(version.schema, version.ui_schema)

@@ -246,7 +246,7 @@ def _constant_error(root):
             try:
                 _Evaluator({}).eval("", previously_parsed=node)
             except Exception as err:  # the same failures as in evaluate()
-                return _explain(err)
+                return _explain(err, ast.unparse(node))
             continue
         stack.extend(ast.iter_child_nodes(node))
     return None
@@ -313,7 +313,8 @@ def evaluate(expression, names):
 
     Only the names the expression reads are deep-copied into its scope, so nothing it does can
     reach the caller's data (task data in the engine). Any failure raises ExpressionError
-    with a French message; nothing else escapes."""
+    with a French message; nothing else escapes. The message never quotes a value the
+    expression read: it may be shown to people who may not see the data (issue 17)."""
     source, tree, loaded, _ = _compiled(expression)
     try:
         scope = {name: copy.deepcopy(names[name]) for name in loaded if name in names}
@@ -323,34 +324,39 @@ def evaluate(expression, names):
     try:
         return evaluator.eval(source, previously_parsed=tree)
     except Exception as err:  # every failure of a designer's expression becomes French
-        raise ExpressionError(_explain(err)) from None
+        raise ExpressionError(_explain(err, source)) from None
 
 
-def _explain(err):
-    """A French message for an exception raised while evaluating."""
-    detail = f" ({type(err).__name__} : {err})"
+def _explain(err, source=""):
+    """A French message for an exception raised while evaluating `source`: the kind of
+    problem and the exception's type, never its text (Python quotes the values it met:
+    "invalid literal for int() with base 10: 'what was typed'"). Names, attributes and
+    keys are quoted only when they are written in `source`, the designer's own text."""
+    kind = f" ({type(err).__name__})"
     if isinstance(err, _Refused):
-        return str(err)
+        return str(err)  # ours: never a value
     if isinstance(err, simpleeval.NameNotDefined):
-        return f"Nom inconnu : {err.name}"
+        return f"Nom inconnu : {err.name}"  # a name of the expression's syntax tree
     if isinstance(err, simpleeval.FunctionNotDefined):
         return f"Fonction interdite : {err.func_name}"
     if isinstance(err, simpleeval.AttributeDoesNotExist):
         return f"Attribut inconnu : {err.attr}"
     if isinstance(err, simpleeval.FeatureNotAvailable):
-        return "Opération interdite" + detail
+        return "Opération interdite" + kind
     if isinstance(err, simpleeval.NumberTooHigh | simpleeval.IterableTooLong | OverflowError):
         return "Résultat trop grand"
     if isinstance(err, KeyError):
-        return f"Clé absente : {err}"
+        key = err.args[0] if err.args else None
+        written = isinstance(key, str) and (repr(key) in source or f'"{key}"' in source)
+        return f"Clé absente : {key!r}" if written else "Clé absente" + kind
     if isinstance(err, IndexError):
         return "Indice hors limites"
     if isinstance(err, ZeroDivisionError):
         return "Division par zéro"
     if isinstance(err, TypeError):
-        return "Types de valeurs incompatibles" + detail
+        return "Types de valeurs incompatibles" + kind
     if isinstance(err, ValueError):
-        return "Valeur invalide" + detail
+        return "Valeur invalide" + kind
     if isinstance(err, RecursionError | MemoryError):
         return "Expression trop coûteuse à évaluer"
-    return "Erreur d'évaluation" + detail
+    return "Erreur d'évaluation" + kind

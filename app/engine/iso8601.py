@@ -57,3 +57,31 @@ def duration_of(text):
     for number, unit in _UNITS.findall(time_part):
         total += timedelta(seconds=int(number) * seconds[unit])
     return total
+
+
+def cycle_of(text):
+    """(repetitions, period) of an ISO 8601 cycle such as R5/PT1H or R/start/P1D:
+    repetitions is None when unbounded ("R/"), period a timedelta (see duration_of); None
+    if `text` is not a cycle."""
+    if not _is_iso_cycle(text):
+        return None
+    count, first, second = re.fullmatch(r"R(\d*)/([^/]+)(?:/([^/]+))?", text).groups()
+    period = duration_of(first) or duration_of(second or "")
+    return (int(count) if count else None), period
+
+
+def repeats(text):
+    """Whether a cycle fires more than once."""
+    found = cycle_of(text)
+    return found is not None and (found[0] is None or found[0] > 1)
+
+
+def french_duration(seconds):
+    """A span for people: "1 h", "10 min", "1 j 2 h", "0 s" (two units at most)."""
+    seconds = max(0, int(seconds))
+    parts = []
+    for size, unit in ((86400, "j"), (3600, "h"), (60, "min"), (1, "s")):
+        if seconds >= size and len(parts) < 2:
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts) or "0 s"

@@ -13,6 +13,10 @@ matches what the engine will see at run time.
 
 Rules that are ours, not BPMN's:
 - exactly one main process: an executable process that no call activity calls;
+- the main process may declare its purpose with the extension property `purpose`:
+  `patient` (the default: it runs on a patient's dossier) or `platform` (a process of the
+  platform itself, which never does); only a platform process may have lanes of
+  `platform_roles` and name forms of `platform_forms`;
 - every user task sits in a lane (directly, or through the embedded subprocess that holds it)
   and the lane is named after a care role; a user task outside any lane is refused, since
   nobody could be offered it. Lanes that only group other lanes are not checked;
@@ -20,9 +24,15 @@ Rules that are ours, not BPMN's:
 - script tasks and spiffworkflow pre/post-scripts are refused unless `allow_scripts`;
 - the names an expression reads must be the key of a form filled by a user task of the
   document, a service task's result variable, a message variable, a data object, or one of
-  `variables` (names the engine itself provides).
+  `variables` (names the engine itself provides);
+- with `min_repeat` (seconds), no timer fires more often than that by itself: a cycle
+  (R/PT1S) repeats at least that far apart, and a timer that re-arms itself through a loop
+  of sequence flows where nobody acts (no user task, receive task or message to wait for)
+  adds up to at least that per pass. A timer whose value reads data is checked when it is
+  armed (`Parsed.rearming` lists those on such a loop).
 """
 
+import heapq
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,13 +42,28 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from app.engine.expressions import ExpressionError, compile_check, evaluate, references
-from app.engine.iso8601 import TIMER_KINDS, is_iso_duration
+from app.engine.iso8601 import (
+    TIMER_KINDS,
+    cycle_of,
+    duration_of,
+    french_duration,
+    is_iso_duration,
+    repeats,
+)
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 MAX_BYTES = 5 * 1024 * 1024
 SUBPROCESS_TAGS = {"subProcess", "transaction", "adHocSubProcess"}
+# What makes a loop wait for someone (see _Checker.check_timer_loops).
+CAUGHT = (
+    "bpmn:messageEventDefinition | bpmn:signalEventDefinition | bpmn:conditionalEventDefinition"
+)
+WAITING = (
+    ".//bpmn:userTask | .//bpmn:receiveTask | .//bpmn:manualTask"
+    f" | .//bpmn:intermediateCatchEvent[{CAUGHT.replace(' | ', ' or ')}]"
+)
 # Expressions checked for syntax only: what they read is not (only) form data
 OTHER_EXPRESSIONS = (
     "//bpmn:loopCardinality | //bpmn:completionCondition | //bpmn:loopCondition"
@@ -73,6 +98,7 @@ class Parsed:
 
     process_id: str | None = None
     name: str | None = None
+    purpose: str = "patient"  # or "platform": the main process's extension property
     problems: list = field(default_factory=list)
     spec: object = None
     subprocess_specs: dict = field(default_factory=dict)
@@ -81,6 +107,9 @@ class Parsed:
     timers: list = field(default_factory=list)  # {"id", "kind", "expression"}
     # Message names: those that start the main process, those some event waits for.
     messages: dict = field(default_factory=lambda: {"start": [], "catch": []})
+    # Timers whose value reads data and that re-arm on a loop nobody paces: the engine
+    # holds their value to the minimum when it arms them.
+    rearming: set = field(default_factory=set)
 
     @property
     def ok(self):
@@ -98,8 +127,9 @@ class Parsed:
 
 
 def parse_bpmn(
-    data, *, forms, roles, operators, allow_scripts=False, max_bytes=MAX_BYTES, variables=()
-):
+    data, *, forms, roles, operators, allow_scripts=False, max_bytes=MAX_BYTES, variables=(),
+    min_repeat=0, platform_roles=(), platform_forms=(), platform_allowed=False,
+):  # fmt: skip
     """Parse and check the BPMN document `data` (bytes, as uploaded). Never raises for a bad
     document: everything wrong is in `Parsed.problems`.
 
@@ -110,6 +140,11 @@ def parse_bpmn(
     operators: the names of the service-task operators (connectors) available.
     allow_scripts: accept script tasks and pre/post-scripts (pathways of the platform itself).
     variables: names the engine provides to expressions besides form data.
+    min_repeat: the shortest period, in seconds, at which a timer may fire again by itself
+      (0: no limit).
+    platform_roles, platform_forms: the lanes and forms only a platform process may use.
+    platform_allowed: whether the document may be a platform process (a platform-wide
+      pathway deployed by the platform's administrators).
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_bpmn expects bytes")  # lxml refuses str with an encoding
@@ -121,9 +156,11 @@ def parse_bpmn(
     root = _read_xml(bytes(data), result.problems)
     if root is None:
         return result
-    checker = _Checker(root, forms, roles, operators, allow_scripts, variables)
+    checker = _Checker(root, forms, roles, operators, allow_scripts, variables, min_repeat)
+    checker.platform_roles, checker.platform_forms = set(platform_roles), set(platform_forms)
+    checker.platform_allowed = platform_allowed
     checker.run()
-    result.process_id = checker.main_id
+    result.process_id, result.purpose = checker.main_id, checker.purpose
     if checker.main is not None:
         result.name = checker.main.get("name") or checker.main_id
     result.problems = checker.problems
@@ -135,6 +172,7 @@ def parse_bpmn(
             result.service_tasks = checker.service_tasks
             result.timers = checker.timers
             result.messages = checker.message_names()
+            result.rearming = checker.rearming
     result.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return result
 
@@ -174,11 +212,17 @@ def _local(element):
 class _Checker:
     """Walks the XML once per kind of element; collects problems and the summary."""
 
-    def __init__(self, root, forms, roles, operators, allow_scripts, variables):
+    def __init__(self, root, forms, roles, operators, allow_scripts, variables, min_repeat=0):
         self.root, self.forms, self.allow_scripts = root, forms, allow_scripts
+        self.min_repeat = min_repeat
+        self.timer_values = {}  # event id -> (kind, constant value or None: reads data)
+        self.rearming = set()
         self.roles, self.operators, self.variables = set(roles), set(operators), set(variables)
         self.problems, self.duplicates = [], set()
         self.main = self.main_id = None
+        self.purpose = "patient"
+        self.platform_roles, self.platform_forms = set(), set()
+        self.platform_allowed = False
         self.executable = []
         self.user_tasks, self.service_tasks, self.timers = [], [], []
         self.lanes = {}  # node id -> lane name
@@ -199,6 +243,7 @@ class _Checker:
     def run(self):
         self.check_ids()
         self.check_processes()
+        self.check_purpose()
         for ref in self.xpath(self.root, "//bpmn:flowNodeRef"):  # the last one wins, as in
             if ref.text is not None:  # SpiffWorkflow (BpmnParser._add_diagram_indexes)
                 self.lanes[ref.text] = ref.getparent().get("name")
@@ -210,6 +255,7 @@ class _Checker:
             self.check_service_task(task)
         for event in self.in_processes(".//*[bpmn:timerEventDefinition]"):
             self.check_timer(event)
+        self.check_timer_loops()
         for flow in self.in_processes(".//bpmn:sequenceFlow[bpmn:conditionExpression]"):
             condition = self.xpath(flow, "bpmn:conditionExpression")[0]
             self.check_expression(condition, condition.text, "Condition", flow.get("id"))
@@ -291,13 +337,37 @@ class _Checker:
                 reason = "introuvable" if missing else "non exécutable"
                 self.add(call, f"Processus appelé {reason} : « {called_id} ».")
 
+    def check_purpose(self):
+        """The main process's `purpose` property, if any: patient (default) or platform."""
+        if self.main is None:
+            return
+        declared = self.properties(self.main).get("purpose")
+        if declared is None:
+            return
+        if declared not in ("patient", "platform"):
+            message = f"Finalité inconnue : « {declared} » (patient ou platform)."
+            self.add(self.main, message)
+            return
+        if declared == "platform" and not self.platform_allowed:
+            message = (
+                "Un processus interne de la plateforme (purpose = platform) est commun à "
+                "toute la plateforme : il ne peut pas appartenir à une structure."
+            )
+            self.add(self.main, message)
+            return
+        self.purpose = declared
+
     def check_lanes(self):
-        allowed = ", ".join(sorted(self.roles)) or "aucun"
+        roles = self.roles | (self.platform_roles if self.purpose == "platform" else set())
+        allowed = ", ".join(sorted(roles)) or "aucun"
         for lane in self.in_processes(".//bpmn:lane[not(bpmn:childLaneSet)]"):
             name = lane.get("name")
             if not name:
                 self.add(lane, f"Couloir sans nom : nommez-le d'après un rôle ({allowed}).")
-            elif name not in self.roles:
+            elif name in self.platform_roles and name not in roles:
+                self.add(lane, f"Le couloir « {name} » est réservé aux processus de la "
+                               "plateforme (propriété purpose = platform).")  # fmt: skip
+            elif name not in roles:
                 self.add(lane, f"Rôle inconnu : « {name} » (rôles possibles : {allowed}).")
 
     def lane_of(self, node):
@@ -345,6 +415,9 @@ class _Checker:
             self.add(task, "Tâche utilisateur sans formulaire (propriété formKey).")
         elif form_key not in self.forms:
             self.add(task, f"Formulaire inconnu : « {form_key} ».")
+        elif form_key in self.platform_forms and self.purpose != "platform":
+            self.add(task, f"Le formulaire « {form_key} » est réservé aux processus de la "
+                           "plateforme : il ne se remplit pas sur un dossier.")  # fmt: skip
         due_in = properties.get("dueIn") or None
         if due_in is not None and not is_iso_duration(due_in):
             self.add(task, f"Délai (dueIn) invalide : « {due_in} » n'est pas une durée "
@@ -389,6 +462,7 @@ class _Checker:
         if not self.check_expression(value, text, "Minuterie", event.get("id")):
             return
         if references(text)[0]:
+            self.timer_values[event.get("id")] = (kind, None)
             return  # reads data: only known at run time
         try:
             result = evaluate(text, {})
@@ -398,6 +472,86 @@ class _Checker:
         if not is_valid(result):
             message = f'Minuterie invalide : {result!r} (attendu par exemple "{example}").'
             self.add(value, message, event.get("id"))
+            return
+        self.timer_values[event.get("id")] = (kind, result)
+        if kind == "cycle" and self.min_repeat and repeats(result):
+            period = cycle_of(result)[1].total_seconds()
+            if period < self.min_repeat:
+                self.add(value, too_frequent(period, self.min_repeat), event.get("id"))
+
+    def timer_seconds(self, event_id):
+        """How long the timer `event_id` waits, in seconds, as a loop counts it: a date may be
+        past already (0); a value read from data is held to the minimum when armed."""
+        kind, value = self.timer_values.get(event_id, (None, None))
+        if value is None:
+            return self.min_repeat if kind in ("duration", "cycle") else 0
+        if kind == "duration":
+            return duration_of(value).total_seconds()
+        if kind == "cycle":
+            return cycle_of(value)[1].total_seconds()
+        return 0
+
+    def waits_for_someone(self, node):
+        """Whether reaching `node` waits for a person or the outside world: a user or receive
+        task, a message, signal or condition to catch, or a subprocess (or called process)
+        holding one."""
+        tag = _local(node)
+        if tag in ("userTask", "receiveTask", "manualTask"):
+            return True
+        if tag == "intermediateCatchEvent":
+            return bool(self.xpath(node, CAUGHT))
+        if tag in SUBPROCESS_TAGS:
+            return bool(self.xpath(node, WAITING))
+        if tag == "callActivity":
+            called = self.xpath(self.root, "bpmn:process[@id=$i]", i=node.get("calledElement"))
+            return bool(called) and bool(self.xpath(called[0], WAITING))
+        return False
+
+    def check_timer_loops(self):
+        """A timer that comes back to itself (an intermediate timer) or to the activity that
+        carries it (a boundary timer) through flows where nobody acts fires again and again
+        by itself: each pass must take at least `min_repeat`, counting every timer on the
+        way. Values read from data count as the minimum; those timers are `rearming`."""
+        nodes = {n.get("id"): n for n in self.in_processes(".//*[@id]")}
+        after = {}
+        for flow in self.in_processes(".//bpmn:sequenceFlow"):
+            after.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+        for event_id, (_, value) in sorted(self.timer_values.items()):
+            event = nodes.get(event_id)
+            if event is None or _local(event) == "startEvent":
+                continue
+            target = event.get("attachedToRef") if _local(event) == "boundaryEvent" else event_id
+            shortest = self.shortest_loop(event_id, target, nodes, after)
+            if shortest is None:
+                continue
+            if value is None:
+                self.rearming.add(event_id)
+            if self.min_repeat and shortest < self.min_repeat:
+                message = (
+                    "Minuterie en boucle : elle se réarme sans que personne n'agisse, toutes "
+                    f"les {french_duration(shortest)} ; le minimum est "
+                    f"{french_duration(self.min_repeat)} (ajoutez une étape ou allongez le "
+                    "délai)."
+                )
+                self.add(event, message)
+
+    def shortest_loop(self, start, target, nodes, after):
+        """The seconds of timers on the shortest way from the timer `start` back to `target`
+        that waits for nobody, or None when every way back waits for someone."""
+        queue, seen = [(self.timer_seconds(start), start)], set()
+        while queue:
+            spent, node_id = heapq.heappop(queue)
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            for next_id in after.get(node_id, []):
+                if next_id == target:
+                    return spent
+                node = nodes.get(next_id)
+                if node is None or next_id in seen or self.waits_for_someone(node):
+                    continue
+                heapq.heappush(queue, (spent + self.timer_seconds(next_id), next_id))
+        return None
 
     def check_expression(self, element, text, label, element_id):
         """Checks an expression on task data; True when it is fine."""
@@ -440,6 +594,14 @@ class _Checker:
             owner = script.getparent().getparent()
             message = "Les scripts (preScript, postScript) ne sont pas autorisés."
             self.add(script, message, owner.get("id"))
+
+
+def too_frequent(period, minimum):
+    """The problem of a cycle that repeats every `period` seconds, under `minimum`."""
+    return (
+        f"Minuterie trop fréquente : elle se répète toutes les {french_duration(period)}, "
+        f"le minimum est {french_duration(minimum)}."
+    )
 
 
 def _spiff_specs(root, checker):

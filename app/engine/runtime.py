@@ -18,6 +18,10 @@ Design:
 - Timers have no clock hook in SpiffWorkflow 3.2: its timer module calls `datetime.now`, so that
   module's `datetime` is replaced by a subclass whose `now()` reads the `now` given to
   `Instance.fire_timers`, or else `app.clock.utcnow()`.
+- A timer's value is checked when it is armed, before SpiffWorkflow reads it (it would raise
+  a bare ValueError quoting the value): an ISO 8601 date, duration or cycle, a cycle that
+  repeats no more often than `timer_min_repeat()` seconds, and the same for a value read
+  from data on a loop nobody paces (`Parsed.rearming`). Deployment checks the constants.
 - Failures: a step that raises EngineError has left the workflow half-run. The caller keeps the
   state it had (it does not persist) and must discard the Instance, which refuses any further use.
 """
@@ -50,6 +54,8 @@ from app import clock
 from app.engine import parser as bpmn_parser
 from app.engine.compaction import compact
 from app.engine.expressions import ExpressionError, evaluate, references
+from app.engine.iso8601 import french_duration
+from app.engine.parser import too_frequent
 
 CACHE_SIZE = 64
 MAX_TIMER_ROUNDS = 100  # a cycle timer advances one period per refresh: catching up is bounded
@@ -65,6 +71,13 @@ class EngineError(Exception):
 
 class TaskNotReady(EngineError):
     """The id given is not a user task waiting to be completed."""
+
+
+class ConnectorError(Exception):
+    """What a connector raises to stop the step with a French message of its own ("serveur
+    injoignable"). The message must quote no value of the data: it is shown to the admins
+    who retry the step, who may not see the dossier. Any other exception of a connector
+    is named by its type only."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,51 @@ def connector_names():
     return set(CONNECTORS) | set(extra_connectors())
 
 
+def timer_min_repeat():
+    """The shortest period, in seconds, at which a timer may fire again by itself; 0: no
+    limit. app/pathways puts the application's TIMER_MIN_REPEAT here."""
+    return 0
+
+
+def _timer_problem(definition, value, rearming):
+    """Why the value a timer was armed with cannot be used, or None. Never quotes the value:
+    it may come from a form."""
+    minimum = timer_min_repeat()
+    if not isinstance(value, str):
+        return "Minuterie : la valeur calculée n'est pas un texte ISO 8601."
+    parse = spiff_timer.TimerEventDefinition
+    try:
+        if isinstance(definition, spiff_timer.CycleTimerEventDefinition):
+            cycles, _, period = parse.parse_iso_recurring_interval(value)
+            seconds = period.total_seconds()
+            if minimum and cycles != 1 and seconds < minimum:
+                return too_frequent(seconds, minimum)
+        elif isinstance(definition, spiff_timer.DurationTimerEventDefinition):
+            span = parse.get_timedelta_from_start(parse.parse_iso_duration(value))
+            seconds = span.total_seconds()
+            if minimum and rearming and seconds < minimum:
+                return (
+                    f"Minuterie en boucle : la durée calculée ({french_duration(seconds)}) est "
+                    f"plus courte que le minimum ({french_duration(minimum)})."
+                )
+        else:
+            parse.parse_time_or_duration(value)
+    except Exception:  # SpiffWorkflow raises bare exceptions that quote the value
+        return "Minuterie : la valeur calculée n'est pas une date, une durée ou un cycle ISO 8601."
+    return None
+
+
+def _timer_of(spec, expression):
+    """The timer definition of `spec` whose expression is `expression`, or None."""
+    definition = getattr(spec, "event_definition", None)
+    kinds = definition.event_definitions if isinstance(
+        definition, MultipleEventDefinition) else [definition]  # fmt: skip
+    for kind in kinds:
+        if isinstance(kind, spiff_timer.TimerEventDefinition) and kind.expression == expression:
+            return kind
+    return None
+
+
 def _escape_key(key):  # "typename" -> "%typename", "%x" -> "%%x": a bijection
     return f"%{key}" if key == "typename" or key.startswith("%") else key
 
@@ -132,7 +190,7 @@ def _copy(value, key):
     try:
         text = json.dumps(value, default=_default, allow_nan=False)
     except (TypeError, ValueError) as err:
-        raise EngineError(f"Données impossibles à enregistrer ({err}).") from None
+        raise EngineError(f"Données impossibles à enregistrer ({type(err).__name__}).") from None
     return json.loads(text, object_pairs_hook=lambda pairs: {key(k): v for k, v in pairs})
 
 
@@ -187,9 +245,16 @@ class _Engine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            value = self.environment.evaluate(expression, task.data, external_context)
         except ExpressionError as err:
-            raise _StepError(err.message, task=task) from None
+            raise _StepError(_in_expression(err.message, expression), task=task) from None
+        timer = _timer_of(task.task_spec, expression)
+        if timer is not None:
+            rearming = task.task_spec.bpmn_id in self.runtime.rearming
+            problem = _timer_problem(timer, _unescape(value), rearming)
+            if problem:
+                raise _StepError(problem, task=task)
+        return value
 
     def execute(self, task, script, external_context=None):
         try:
@@ -209,9 +274,13 @@ class _Engine(PythonScriptEngine):
         )  # fmt: skip
         try:
             result = _escape(connector(params, context))
-        except Exception as err:  # a connector's failure stops the step, in French
+        except ConnectorError as err:  # a connector's failure stops the step, in French
+            reason = f" : {err}" if str(err) else "."
+            message = f"Le service « {operation_name} » a échoué{reason}"
+            raise _StepError(message, task=task) from None
+        except Exception as err:  # its text may quote the parameters: the type only
             raise _StepError(
-                f"Le service « {operation_name} » a échoué : {err}", task=task
+                f"Le service « {operation_name} » a échoué ({type(err).__name__}).", task=task
             ) from None
         self.calls.append(
             {"element": spec.bpmn_id, "name": spec.bpmn_name, "operator": operation_name,
@@ -288,12 +357,14 @@ class Runtime:
         }  # fmt: skip
         forms, roles, operators = found.values()
         parsed = bpmn_parser.parse_bpmn(
-            data, forms=forms, roles=roles, operators=operators, allow_scripts=self.trusted
-        )
+            data, forms=forms, roles=roles, operators=operators, allow_scripts=self.trusted,
+            platform_allowed=True,
+        )  # fmt: skip
         if parsed.problems:
             problem = parsed.problems[0]
             raise EngineError(f"Parcours non exécutable : {problem}", problem.element_id)
         self.spec, self.subprocess_specs = parsed.spec, parsed.subprocess_specs
+        self.rearming = parsed.rearming
         self.spec.parcours_digest = self.digest
         self.user_tasks = {task["id"]: task for task in parsed.user_tasks}
 
@@ -366,8 +437,23 @@ class Runtime:
         return Instance(self, workflow, engine)
 
 
+MAX_QUOTED = 200  # characters of an expression quoted in an error
+
+
+def _in_expression(message, expression):
+    """`message` followed by the expression it is about (the designer's text, never the
+    values it read), on one line and shortened."""
+    text = " ".join(str(expression).split())
+    if len(text) > MAX_QUOTED:
+        text = text[: MAX_QUOTED - 1] + "…"
+    return f"{message} dans l'expression « {text} »."
+
+
 def _french(err):
-    """EngineError for an exception raised while the engine ran."""
+    """EngineError for an exception raised while the engine ran. Its message names the
+    element, the expression and the kind of problem, never a value of the instance's data:
+    it is stored in the instance's error and shown to admins who may not see the dossier.
+    So SpiffWorkflow's own messages (which may quote data) are reduced to their type."""
     if isinstance(err, EngineError):
         return err
     if isinstance(err, ExpressionError):  # correlations are evaluated outside the engine
@@ -376,12 +462,15 @@ def _french(err):
     spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
     element = getattr(spec, "bpmn_id", None)
     label = getattr(spec, "bpmn_name", None) or element or "?"
+    what = "Passerelle" if type(spec).__name__.endswith("Gateway") else "Étape"
     if isinstance(err, _StepError):
-        return EngineError(f"Étape « {label} » : {err.args[0]}", element)
+        return EngineError(f"{what} « {label} » : {err.args[0]}", element)
     if str(err).startswith("No conditions satisfied"):
         message = "aucune condition de sortie n'est remplie et il n'y a pas de flux par défaut."
         return EngineError(f"Passerelle « {label} » : {message}", element)
-    return EngineError(f"Étape « {label} » : erreur du moteur ({err}).", element)
+    kind = getattr(err, "error_type", None)
+    kind = kind if kind and kind != "unknown" else type(err).__name__
+    return EngineError(f"{what} « {label} » : erreur du moteur ({kind}).", element)
 
 
 class Instance:
@@ -454,7 +543,7 @@ class Instance:
         return self._wf.is_completed()
 
     def _timers(self):
-        """(due, task) for every waiting timer, subprocesses included."""
+        """(due, task, definition) for every waiting timer, subprocesses included."""
         found = []
         for task in self._wf.event_manager.tasks.values():
             value = task.internal_data.get("event_value")
@@ -472,15 +561,17 @@ class Instance:
                 elif isinstance(kind, spiff_timer.DurationTimerEventDefinition):
                     due = spiff_timer.TimerEventDefinition.get_datetime(value)
                 if isinstance(due, datetime):
-                    found.append((_utc(due), task))
+                    found.append((_utc(due), task, kind))
         return found
 
     def next_timer_at(self):
         """The earliest due time (aware, UTC) of the instance's waiting timers, or None."""
-        return min((due for due, _ in self._timers()), default=None)
+        return min((due for due, _, _ in self._timers()), default=None)
 
     def fire_timers(self, now):
-        """Fire every timer due before `now` (aware), and run on; `fired` lists their ids."""
+        """Fire every timer due before `now` (aware), and run on; `fired` lists their ids.
+        A cycle armed more frequent than `timer_min_repeat()` (before that limit was set)
+        stops the step instead of firing."""
         if now.tzinfo is None:
             raise ValueError("fire_timers() needs an aware datetime")
         now = _utc(now)
@@ -488,10 +579,12 @@ class Instance:
         def run():
             fired = []
             for _ in range(MAX_TIMER_ROUNDS):
-                due = [task.task_spec.bpmn_id for at, task in self._timers() if at < now]
+                due = [(task, kind) for at, task, kind in self._timers() if at < now]
                 if not due:
                     break
-                fired.extend(due)
+                for task, kind in due:
+                    self._refuse_too_frequent(task, kind)
+                fired.extend(task.task_spec.bpmn_id for task, _ in due)
                 self._wf.refresh_timers()
                 self._wf.do_engine_steps()
             return {"fired": fired}
@@ -501,6 +594,17 @@ class Instance:
             return self._step(run)
         finally:
             _NOW.reset(token)
+
+    def _refuse_too_frequent(self, task, kind):
+        minimum = timer_min_repeat()
+        if not minimum or not isinstance(kind, spiff_timer.CycleTimerEventDefinition):
+            return
+        value = task.internal_data["event_value"]
+        if value["cycles"] != 1 and value["duration"] < minimum:
+            spec = task.task_spec
+            label = spec.bpmn_name or spec.bpmn_id
+            message = too_frequent(value["duration"], minimum)
+            raise EngineError(f"Étape « {label} » : {message}", spec.bpmn_id)
 
     def send_message(self, name, payload=None):
         """Deliver the BPMN message `name`; `caught` is False when nothing waited for it."""

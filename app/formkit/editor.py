@@ -57,11 +57,15 @@ def create():
     context = {"owners": owners}
     if request.method == "GET":
         return render_template("formkit/new.html", values={}, errors={}, **context)
-    data = posted("key", "title", "category", "description", "structure")
+    data = posted("key", "title", "category", "description", "structure", "purpose")
     try:
         definition = _uploaded_definition() or {}
         data = {
-            **{k: definition[k] for k in ("title", "description", "category") if k in definition},
+            **{
+                k: definition[k]
+                for k in ("title", "description", "category", "purpose")
+                if k in definition
+            },
             **data,
         }
         data["schema"] = definition.get("schema", services.EMPTY_SCHEMA)

@@ -9,7 +9,7 @@ from mongoengine import (
 )
 
 from app.clock import utcnow
-from app.reference import DATA_CATEGORIES, SECTORS
+from app.reference import DATA_CATEGORIES, PURPOSES, SECTORS
 
 
 class Form(Document):
@@ -22,6 +22,9 @@ class Form(Document):
     owner = ObjectIdField()  # the structure; None for a platform-wide form
     sector = StringField(choices=list(SECTORS))
     category = StringField(required=True, choices=list(DATA_CATEGORIES))
+    # "patient": filled on a dossier; "platform": a step of a platform process (account
+    # verification), never filed on a dossier. Platform-wide forms only.
+    purpose = StringField(choices=list(PURPOSES), default="patient")
     latest_version = IntField(default=0)
     # The unpublished work in progress (JSON text, like the versions), if any.
     draft_title = StringField(max_length=200)

@@ -1,6 +1,6 @@
 """JSON Schemas of the forms API input (the form's own schema is checked by formkit.schema)."""
 
-from app.reference import DATA_CATEGORIES, SECTORS
+from app.reference import DATA_CATEGORIES, PURPOSES, SECTORS
 
 # "nouveau" is the creation page's address (/formulaires/nouveau), never a form's key.
 KEY = {
@@ -21,6 +21,11 @@ FORM_CREATE = {
         "description": {"type": "string", "maxLength": 1000},
         "category": {"enum": list(DATA_CATEGORIES)},
         "sector": {"enum": list(SECTORS)},
+        "purpose": {
+            "enum": list(PURPOSES),
+            "description": "patient (défaut) : rempli sur un dossier ; platform : étape d'un "
+            "processus interne de la plateforme, jamais sur un dossier (sans structure)",
+        },
         "structure": {
             "type": "string",
             "minLength": 1,
@@ -59,6 +64,7 @@ FORM_OUT = {
         "description": {"type": ["string", "null"]},
         "category": {"type": "string"},
         "sector": {"type": ["string", "null"]},
+        "purpose": {"enum": list(PURPOSES)},
         "structure": {"type": ["string", "null"]},
         "version": {"type": "integer"},
         "schema": {"type": "object"},

@@ -11,6 +11,7 @@ from app.errors import Conflict, NotFound
 from app.formkit import designer, schemas
 from app.formkit.models import Form, FormVersion
 from app.formkit.schema import MAX_SCHEMA_BYTES, check_publishable, validate_data
+from app.reference import PURPOSES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 from app.validation import InvalidInput, check
@@ -72,6 +73,7 @@ def create_form(actor, data, publish=True):
     data = check(schemas.FORM_CREATE, data)
     owner = owner_by_key(data.get("structure"))
     policy.require(actor, "form.manage", owner)
+    _check_purpose(data.get("purpose", "patient"), owner)
     if publish:
         check_publishable(data["schema"], data.get("ui_schema"))
     form = Form(
@@ -81,6 +83,7 @@ def create_form(actor, data, publish=True):
         owner=owner.id if owner else None,
         sector=data.get("sector") or (owner.sector if owner else None),
         category=data["category"],
+        purpose=data.get("purpose", "patient"),
         created_by=audit.actor_id(actor),
     )
     save_unique(form, Conflict(DUPLICATE_KEY, fields={"/key": DUPLICATE_KEY}), insert=True)
@@ -89,6 +92,37 @@ def create_form(actor, data, publish=True):
         save_draft(actor, form, form.title, data["schema"], data.get("ui_schema") or {})
         return form, None
     return form, _publish(actor, form, data["schema"], data.get("ui_schema") or {}, form.title)
+
+
+PLATFORM_ONLY = (
+    "Un formulaire interne de la plateforme est commun à toute la plateforme : choisissez "
+    "« Toute la plateforme » comme propriétaire."
+)
+
+
+def _check_purpose(purpose, owner):
+    if purpose == "platform" and owner is not None:
+        raise InvalidInput({"/purpose": PLATFORM_ONLY}, PLATFORM_ONLY)
+
+
+def set_purpose(actor, form, purpose):
+    """Say what `form` is for: "patient" (filled on dossiers) or "platform" (a step of the
+    platform's own processes, never filed on a dossier)."""
+    policy.require(actor, "form.manage", owner_of(form))
+    if purpose not in PURPOSES:
+        raise InvalidInput({"/purpose": "Finalité inconnue."})
+    _check_purpose(purpose, owner_of(form))
+    if purpose != form.purpose:
+        Form.objects(id=form.id).update_one(set__purpose=purpose, set__updated_at=utcnow())
+        form.purpose = purpose
+        audit.record(actor, "form.purpose", form, key=form.key, purpose=purpose)
+    return form
+
+
+def fillable_on(actor, dossier):
+    """The published forms `actor` may fill on `dossier` (the dossier's form picker)."""
+    found = Form.objects(latest_version__gt=0).order_by("title")
+    return [form for form in found if policy.can(actor, "form.fill", (dossier, form))]
 
 
 def publish_version(actor, form, data):
@@ -218,6 +252,7 @@ def export_definition(form, version):
         "description": form.description,
         "category": form.category,
         "sector": form.sector,
+        "purpose": form.purpose if form.purpose != "patient" else None,
         "schema": version.schema,
         "ui_schema": version.ui_schema,
     }
@@ -248,6 +283,7 @@ def sync_directory(folder, actor=policy.SYSTEM):
             create_form(actor, definition)
             report["created"].append(definition["key"])
             continue
+        set_purpose(actor, form, definition.get("purpose", "patient"))
         latest = FormVersion.objects(form=form.key, version=form.latest_version).first()
         ui_schema = definition.get("ui_schema") or {}
         digest = _digest(definition["schema"], ui_schema, definition["title"])

@@ -75,6 +75,20 @@ class UnreadCount(Document):
     meta = {"collection": "notification_unread"}
 
 
+class NotificationRate(Document):
+    """How many notices of one kind one user was given in one clock hour: past
+    NOTIFY_MAX_PER_HOUR, the next ones are folded into one notice (`folded`) that counts
+    them, and no e-mail goes. Keyed "<user>:<kind>:<YYYYMMDDHH>" so that one read by key
+    gives it; the worker forgets those of past hours."""
+
+    id = StringField(primary_key=True)
+    hour = DateTimeField(required=True)
+    count = IntField(default=0)
+    folded = ObjectIdField()  # the notice that stands for those past the cap
+
+    meta = {"collection": "notification_rates", "indexes": ["hour"]}
+
+
 class NotificationPreference(Document):
     """A user's choices: a channel per kind (absent: the kind's default), and the switch that
     stops every e-mail at once. Absent document: every default."""

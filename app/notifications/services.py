@@ -8,7 +8,7 @@ unread counters in one write and queues the e-mails in one more.
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from flask import g
+from flask import current_app, g
 from pymongo import UpdateOne
 
 from app import audit, plugins, policy
@@ -17,9 +17,11 @@ from app.db import object_id
 from app.errors import NotFound
 from app.notifications import mail
 from app.notifications.kinds import CHANNELS, KINDS
+from app.notifications.mail import path_for
 from app.notifications.models import (
     Notification,
     NotificationPreference,
+    NotificationRate,
     OutgoingMail,
     UnreadCount,
 )
@@ -56,7 +58,11 @@ PREFERENCES = {
 def notify(people, kind, text, url, *, dossier=None, task=None):
     """Tell each of `people` (accounts) about `kind`, as their preferences say; returns the
     notifications made. `url` is a path, or a function of the recipient giving one. The text
-    must name no patient and hold no form or message content."""
+    must name no patient and hold no form or message content.
+
+    Past NOTIFY_MAX_PER_HOUR notices of `kind` in the hour, a person gets one notice that
+    counts the others instead ("Et 12 autres…"), and no e-mail: a pathway whose timer fires
+    every second must not bury anyone."""
     people = list({person.id: person for person in people}.values())
     if not people:
         return []
@@ -83,11 +89,61 @@ def notify(people, kind, text, url, *, dossier=None, task=None):
         )
     if not made:
         return []
-    Notification._get_collection().insert_many([n.to_mongo() for n, _ in made])
-    _move_unread({n.user: 1 for n, _ in made})
+    made, folded = _within_hourly_cap(made, kind)
+    notices = [n for n, _ in made] + folded
+    if not notices:
+        return []
+    Notification._get_collection().insert_many([n.to_mongo() for n in notices])
+    _move_unread({n.user: 1 for n in notices})
     mail.enqueue_notices([(n, person) for n, person in made if n.mail == "queued"])
     plugins.deliver_to_channels(made)
-    return [n for n, _ in made]
+    return notices
+
+
+def _within_hourly_cap(made, kind):
+    """(the (notice, person) pairs within the hour's cap, the new notices that fold the
+    others). Counts one more notice of `kind` per person (one write), reads the counts (one
+    read by key); past the cap, the first notice folds the next ones, whose number it shows."""
+    cap = current_app.config["NOTIFY_MAX_PER_HOUR"]
+    if not cap:
+        return made, []
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    keys = {person.id: f"{person.id}:{kind}:{hour:%Y%m%d%H}" for _, person in made}
+    rates = NotificationRate._get_collection()
+    rates.bulk_write(
+        [UpdateOne({"_id": key}, {"$inc": {"count": 1}, "$setOnInsert": {"hour": hour}},
+                   upsert=True) for key in keys.values()],
+        ordered=False,
+    )  # fmt: skip
+    counts = {found["_id"]: found for found in rates.find({"_id": {"$in": list(keys.values())}})}
+    within, folded, recounted = [], [], []
+    for notice, person in made:
+        key = keys[person.id]
+        rate = counts.get(key, {})
+        over = rate.get("count", 0) - cap
+        text = _folded_text(kind, over, cap)
+        if over <= 0:
+            within.append((notice, person))
+        elif rate.get("folded"):
+            recounted.append(UpdateOne({"_id": rate["folded"]}, {"$set": {"text": text}}))
+        elif rates.update_one(
+            {"_id": key, "folded": None}, {"$set": {"folded": notice.id}}
+        ).modified_count:
+            # The first past the cap folds the next ones (unless a notify at the same moment
+            # just did): in the app only, linked to the list.
+            url = path_for("notifications.index")
+            folded.append(Notification(id=notice.id, user=person.id, kind=kind, text=text, url=url))
+    if recounted:
+        Notification._get_collection().bulk_write(recounted, ordered=False)
+    return within, folded
+
+
+def _folded_text(kind, count, cap):
+    others = "autre notification" if count == 1 else "autres notifications"
+    return (
+        f"Et {count} {others} « {KINDS[kind].label} » en une heure : au-delà de {cap}, elles "
+        "sont regroupées ici, sans e-mail."
+    )
 
 
 def _move_unread(changes):

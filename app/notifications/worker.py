@@ -15,6 +15,7 @@ BATCH = 500  # late tasks handled per round; the next round takes the rest
 # e-mails sent or given up for 90 days (the failed list shows the recent ones).
 READ_NOTICES_KEPT = timedelta(days=365)
 MAIL_KEPT = timedelta(days=90)
+RATES_KEPT = timedelta(hours=2)  # the hourly counts of notices (services.notify's cap)
 
 
 def notify_overdue(now=None):
@@ -45,11 +46,16 @@ def notify_overdue(now=None):
 def forget_old(now=None):
     """Delete the read notices and the finished e-mails past their keeping time (an unread
     notice stays: its counter counts it); returns how many documents went."""
-    from app.notifications.models import Notification, OutgoingMail
+    from app.notifications.models import Notification, NotificationRate, OutgoingMail
+    from app.notifications.services import EPOCH
 
     now = now or utcnow()
     notices = Notification._get_collection().delete_many(
         {"read_at": {"$lt": now - READ_NOTICES_KEPT}}
+    )
+    # The hourly counts of past hours (a range bounded on both sides, on its index).
+    rates = NotificationRate._get_collection().delete_many(
+        {"hour": {"$gte": EPOCH, "$lt": now - RATES_KEPT}}
     )
     # One delete per status, each on the (status, created_at) index: with $in the embedded
     # server reads the whole collection (measured on the webhook deliveries: 390 ms at
@@ -59,7 +65,7 @@ def forget_old(now=None):
         mails.delete_many({"status": status, "created_at": {"$lt": now - MAIL_KEPT}}).deleted_count
         for status in ("sent", "failed", "cancelled", "dropped")
     )
-    return notices.deleted_count + gone
+    return notices.deleted_count + gone + rates.deleted_count
 
 
 def run_round(now=None, owner=None):

@@ -48,11 +48,14 @@ def deliver_event(actor, dossier, name, payload):
             caught.append(instance)
     # A pathway already running on the dossier is not started twice (the message came too
     # early or too late for it: BPMN drops it, and the answer says nobody caught it).
+    # Only the pathways that may run on this dossier: a patient pathway of the platform or
+    # of its coordinating structure (never a platform process, nor another structure's).
     running = {i.pathway for i in waiting}
     started = [
         instance
         for pathway in Pathway.objects(start_messages=name)
         if pathway.key not in running
+        and policy.can(actor, "pathway.start_by_event", (dossier, pathway))
         and (instance := _start(actor, dossier, pathway, name, payload)) is not None
     ]
     if caught or started:

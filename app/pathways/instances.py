@@ -11,7 +11,7 @@ from app.clock import utcnow
 from app.dossiers import circle, entries
 from app.dossiers.services import get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
 from app.pathways import services, steps, tallies
 from app.pathways.models import PathwayInstance, PathwayStep, Task
@@ -26,9 +26,40 @@ CANNOT_DO = (
 )
 
 
+NOT_HERE = {
+    "platform": "« {name} » est un processus interne de la plateforme : il ne démarre pas sur "
+    "un dossier.",
+    "owner": "« {name} » est un parcours d'une autre structure : il ne démarre que sur les "
+    "dossiers qu'elle coordonne.",
+}
+
+
+def startable(actor, dossier):
+    """The pathways `actor` may start on `dossier` (the start list of its page)."""
+    return [
+        pathway
+        for pathway in services.list_pathways(actor)
+        if pathway.latest_version and policy.can(actor, "pathway.start", (dossier, pathway))
+    ]
+
+
+def _require_start(actor, dossier, pathway):
+    """Forbidden unless `actor` may start `pathway` on `dossier`, saying why: a platform
+    process, another structure's pathway, or not managing the dossier."""
+    if policy.can(actor, "pathway.start", (dossier, pathway)):
+        return
+    if pathway.purpose != "patient":
+        raise Forbidden(NOT_HERE["platform"].format(name=pathway.name))
+    if pathway.owner is not None and pathway.owner != dossier.structure:
+        raise Forbidden(NOT_HERE["owner"].format(name=pathway.name))
+    policy.require(actor, "pathway.start", (dossier, pathway))
+
+
 def start_pathway(actor, dossier, key):
-    policy.require(actor, "pathway.start", dossier)
+    """Start the pathway `key` on `dossier`: a patient pathway of the platform or of the
+    dossier's coordinating structure, by those who manage the dossier."""
     pathway, version = services.get_version(actor, key)
+    _require_start(actor, dossier, pathway)
     try:
         engine = Runtime.for_version(version).start({})
     except EngineError as error:
@@ -41,10 +72,11 @@ def start_for_subject(actor, key, subject, data=None):
     on `subject` ("account_request:<id>"…); `data` is what its expressions start with."""
     pathway, version = services.get_version(actor, key)
     policy.require(actor, "pathway.manage", None)  # the platform's own processes
-    if pathway.owner is not None:
+    if pathway.owner is not None or pathway.purpose != "platform":
         raise InvalidInput(
-            {"/pathway": "Seuls les parcours de la plateforme s'exécutent hors dossier."}
-        )
+            {"/pathway": "Seuls les processus internes de la plateforme s'exécutent hors "
+                         "dossier."}
+        )  # fmt: skip
     try:
         engine = Runtime.for_version(version).start(data or {})
     except EngineError as error:
@@ -84,6 +116,8 @@ def _complete(actor, dossier, task, instance, submission, pending):
     """Run the step with the validated `submission` (form, version, data), then write the
     entry and the task: the state write comes first, and a lost race leaves nothing."""
     form, version, submitted = submission
+    if dossier is not None:  # the entry it becomes is refused before anything is written
+        entries.require_fill(actor, dossier, form)
     try:
         engine, result, passed = steps.run(
             instance,

@@ -12,7 +12,7 @@ from app.formkit import services as form_services
 from app.forms import FORM_ERRORS, acting_user
 from app.pathways import services
 from app.pathways.views import bp
-from app.reference import CARE_ROLES
+from app.reference import CARE_ROLES, LANES
 from app.structures.services import owner_of
 from app.uploads import accepts_uploads
 
@@ -90,6 +90,9 @@ def _modeler(actor, *, pathway=None, version=None, choices=()):
         if form.latest_version
     ]
     owner = owner_of(pathway) if pathway else None
+    # Platform processes are the platform's: its admins choose a pathway's purpose, and
+    # give its steps to the platform team's lanes.
+    may_platform = owner is None and services.can_manage(actor)
     config = {
         "mode": "edit" if pathway else "new",
         "key": pathway.key if pathway else None,
@@ -98,7 +101,10 @@ def _modeler(actor, *, pathway=None, version=None, choices=()):
         "starter": None if pathway else STARTER,
         "saveUrl": url_for("pathways.save"),
         "forms": forms,
-        "roles": [{"key": key, "label": label} for key, label in CARE_ROLES.items()],
+        "roles": [
+            {"key": key, "label": label}
+            for key, label in (LANES if may_platform else CARE_ROLES).items()
+        ],
         "operators": [{"key": key, "label": label} for key, label in services.operators().items()],
         "maxBytes": MAX_BYTES,
     }
@@ -108,6 +114,7 @@ def _modeler(actor, *, pathway=None, version=None, choices=()):
         latest=version,  # not `version`: base.html shows the product's version
         choices=choices,
         config=config,
+        may_platform=may_platform,
     )
 
 

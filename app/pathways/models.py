@@ -12,6 +12,7 @@ from mongoengine import (
 )
 
 from app.clock import utcnow
+from app.reference import PURPOSES
 
 
 class Pathway(Document):
@@ -22,6 +23,9 @@ class Pathway(Document):
     key = StringField(required=True, unique=True, max_length=100)
     name = StringField(required=True, max_length=200)
     owner = ObjectIdField()  # the structure; None for a platform-wide pathway
+    # "patient": runs on a dossier; "platform": a process of the platform itself (account
+    # verification), run on a subject, never on a dossier. The latest version's declaration.
+    purpose = StringField(choices=list(PURPOSES), default="patient")
     latest_version = IntField(default=0)
     start_messages = ListField(StringField())  # BPMN messages that start the latest version
     created_by = StringField()

@@ -190,9 +190,7 @@ def dossier_pathways(dossier_id):
         instances=found,
         tasks=tasks,
         labels=STATUS_LABELS,
-        pathways=services.list_pathways(actor)
-        if policy.can(actor, "pathway.start", dossier)
-        else [],
+        pathways=instances.startable(actor, dossier),
         error_message=getattr(error, "message", None),
     ), (status_of(error) if error else 200)
 

@@ -3,13 +3,16 @@
 import hashlib
 import json
 
+from flask import current_app, has_app_context
+
 from app import audit, db, policy
+from app.engine import runtime
 from app.engine.parser import parse_bpmn
 from app.engine.runtime import connector_names
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
-from app.reference import CARE_ROLES, LANES
+from app.reference import CARE_ROLES, PLATFORM_LANES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 
@@ -21,6 +24,15 @@ OPERATOR_LABELS = {"notify": "Notifier", "send_email": "Envoyer un e-mail"}
 def operators():
     """The operators a pathway may call now: {name: French label}."""
     return {name: OPERATOR_LABELS.get(name, name) for name in sorted(connector_names())}
+
+
+def timer_min_repeat():
+    """TIMER_MIN_REPEAT of the application at hand (seconds): what deployment requires of
+    the timers, and the engine of the values it arms them with."""
+    return current_app.config["TIMER_MIN_REPEAT"] if has_app_context() else 0
+
+
+runtime.timer_min_repeat = timer_min_repeat
 
 
 class InvalidBpmn(ServiceError):
@@ -41,24 +53,35 @@ class InvalidBpmn(ServiceError):
         self.problems = listed
 
 
-def published_forms():
-    """The keys of the published forms: what a user task may name."""
-    return {form.key for form in Form.objects(latest_version__gt=0).only("key")}
+def usable_forms(owner):
+    """(the keys of the published forms a pathway of `owner` may name: the platform's and its
+    own structure's; the keys of those reserved to platform processes)."""
+    found = Form.objects(latest_version__gt=0).only("key", "owner", "purpose")
+    usable = {f.key for f in found if f.owner is None or (owner and f.owner == owner.id)}
+    return usable, {f.key for f in found if f.purpose == "platform"}
 
 
 def deploy(actor, data, structure=None, trusted=False):
     """Check and deploy a BPMN document; returns (pathway, version, created).
 
     An unchanged document deploys nothing (created False). `trusted` is for the files shipped
-    in workflows/: only they may hold script tasks."""
+    in workflows/: only they may hold script tasks. The document says its purpose (a
+    patient pathway, or with `purpose` = platform a process of the platform itself, which
+    only the platform owns and never runs on a dossier); the pathway takes its latest
+    version's."""
     owner = owner_by_key(structure)
     policy.require(actor, "pathway.manage", owner)
+    forms, platform_forms = usable_forms(owner)
     parsed = parse_bpmn(
         data,
-        forms=published_forms(),
-        roles=set(CARE_ROLES) if owner else set(LANES),  # the platform's own lanes too
+        forms=forms,
+        roles=set(CARE_ROLES),
         operators=set(operators()),
         allow_scripts=trusted,
+        min_repeat=timer_min_repeat(),
+        platform_roles=set(PLATFORM_LANES) if owner is None else (),
+        platform_forms=platform_forms,
+        platform_allowed=owner is None,
     )
     if parsed.problems:
         raise InvalidBpmn(parsed.problems)
@@ -74,13 +97,15 @@ def deploy(actor, data, structure=None, trusted=False):
             key=parsed.process_id,
             name=parsed.name,
             owner=owner.id if owner else None,
+            purpose=parsed.purpose,
             created_by=audit.actor_id(actor),
         )
         pathway.save()
     # The number is taken atomically: two deployments at once get two versions.
     number = db.increment(
         Pathway._get_collection(), pathway.id, "latest_version",
-        also={"name": parsed.name, "start_messages": parsed.messages["start"]},
+        also={"name": parsed.name, "start_messages": parsed.messages["start"],
+              "purpose": parsed.purpose},
     )  # fmt: skip
     version = PathwayVersion(
         pathway=pathway.key,

@@ -245,8 +245,8 @@
     return found ? found.value || "" : "";
   }
 
-  function setProperty(element, name, value) {
-    var bo = element.businessObject;
+  function setProperty(element, name, value, target) {
+    var bo = target || element.businessObject;
     var properties = findExtension(bo, "spiffworkflow:Properties");
     var list = properties ? properties.get("properties") : [];
     var existing = list.filter(function (p) { return p.name === name; })[0];
@@ -317,6 +317,10 @@
     var process = mainProcess();
     document.getElementById("p-name").value = process ? process.name || "" : "";
     document.getElementById("p-key").value = process ? process.id : "";
+    var purpose = document.getElementById("p-purpose");
+    if (purpose) {
+      purpose.value = process && getProperty(process, "purpose") === "platform" ? "platform" : "patient";
+    }
     checkKey();
   }
 
@@ -340,6 +344,15 @@
     } else {
       update(root, process, { name: name });
     }
+  }
+
+  // The process's purpose (spiffworkflow property "purpose"): absent for a patient pathway,
+  // "platform" for a process of the platform itself, which never runs on a dossier.
+  function setPathwayPurpose(purpose) {
+    var process = mainProcess();
+    if (!process) return;
+    var element = participantOf(process) || canvas.getRootElement();
+    setProperty(element, "purpose", purpose === "platform" ? "platform" : "", process);
   }
 
   function setPathwayKey(key) {
@@ -374,6 +387,21 @@
       if (checkKey()) setPathwayKey(key.value);
     });
     if (config.mode === "edit") key.readOnly = true;
+    var purpose = document.getElementById("p-purpose");
+    var owner = document.getElementById("p-owner");
+    if (purpose) {
+      purpose.addEventListener("change", function () { setPathwayPurpose(purpose.value); });
+    }
+    if (purpose && owner) {
+      // A structure's pathway is for its patients: only the platform owns its processes.
+      owner.addEventListener("change", function () {
+        purpose.disabled = Boolean(owner.value);
+        if (owner.value && purpose.value !== "patient") {
+          purpose.value = "patient";
+          setPathwayPurpose("patient");
+        }
+      });
+    }
   }
 
   // --- the properties panel -----------------------------------------------------------------
