@@ -19,6 +19,7 @@ from app.dossiers.services import find
 from app.engine.iso8601 import duration_of
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import NotFound, ServiceError
+from app.formkit.services import category_of
 from app.pathways import tallies
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.pathways.routing import route_step
@@ -225,7 +226,7 @@ def sync_tasks(instance, engine, dossier, actor=None):
             structure=instance.structure,
             pathway=instance.pathway,
             pathway_name=instance.name,
-            **route_step(dossier, spec["lane"]),
+            **route_step(dossier, spec["lane"], category=category_of(spec["form_key"])),
         ).save()
         tallies.opened([task])
         signals.task_created.send(task, dossier=dossier, actor=actor)
