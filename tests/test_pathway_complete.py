@@ -3,16 +3,18 @@ written; a step the engine cannot finish puts the instance in error (never a 500
 refuses what could not run (a lane that may not write its forms, a generic task, unbounded
 loops, too many instances); each step runs within a budget; what is written is audited."""
 
+import io
 from pathlib import Path
 
 import pytest
 from helpers import html, snapshot
 from test_engine_parser import changed
 from test_pathway_instances import EVALUATION, VISIT, world  # noqa: F401
-from test_pathways import BPMN
+from test_pathways import BPMN, deploy
 
+from app.cli import cli
 from app.formkit.services import sync_directory
-from app.pathways.models import PathwayInstance, Task
+from app.pathways.models import Pathway, PathwayInstance, PathwayVersion, Task
 
 EVERYTHING = (
     "pathway_instances", "pathway_steps", "tasks", "entries", "timeline", "audit_events",
@@ -149,3 +151,157 @@ def test_a_candidate_who_may_not_write_the_form_cannot_claim_it(
     done = doctor_api.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT})
     assert done.status_code == 403
     assert snapshot(EVERYTHING) == before
+
+
+# --- deployment refuses what could not run ---------------------------------------------------
+
+
+def problems(response):
+    assert response.status_code == 422, response.json
+    return {(p["element"], p["message"]) for p in response.json["error"]["problems"]}
+
+
+def test_a_lane_whose_role_may_not_write_a_form_is_refused_with_the_other_problems(
+    api_as, platform_admin
+):
+    body = variant(
+        ('name="medecin_traitant"', 'name="assistant_social"'),
+        ('"evaluation_multidimensionnelle"', '"formulaire_inconnu"'),
+    )
+    before = snapshot(("pathways", "pathway_versions"))
+    found = problems(deploy(api_as(platform_admin), body))
+    assert (
+        "visite",
+        "Le rôle « Assistant social » de ce couloir ne peut pas écrire les données « Médical » "
+        "du formulaire « compte_rendu_visite_domicile » : aucune de ses professions n'y est "
+        "habilitée. Placez la tâche dans le couloir d'un rôle habilité.",
+    ) in found
+    assert ("evaluation", "Formulaire inconnu : « formulaire_inconnu ».") in found
+    assert snapshot(("pathways", "pathway_versions")) == before
+
+
+def test_a_generic_task_is_refused_at_deployment(api_as, platform_admin):
+    body = variant(
+        ('<bpmn:sequenceFlow id="f4" sourceRef="visite" targetRef="end"/>',
+         '<bpmn:sequenceFlow id="f4" sourceRef="visite" targetRef="quoi"/>'
+         '<bpmn:task id="quoi" name="À faire"/>'
+         '<bpmn:sequenceFlow id="f5" sourceRef="quoi" targetRef="end"/>'),
+        ('name="medecin_traitant"', 'name="sorcier"'),
+    )  # fmt: skip
+    found = problems(deploy(api_as(platform_admin), body))
+    assert any(element == "quoi" and "Tâche sans type" in message for element, message in found)
+    assert any("sorcier" in message for _, message in found)
+    assert Pathway.objects.count() == 0
+
+
+def test_a_version_deployed_with_a_generic_task_starts_nothing(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+):
+    """Deployed before the check (written here directly): its start is refused, with nothing
+    written, where it answered 500 and left an instance running with no task."""
+    dossier, *_ = world
+    version = PathwayVersion.objects.get(pathway="suivi_gir")
+    bpmn = version.bpmn.replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="evaluation"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="quoi"/><bpmn:task id="quoi"/>'
+        '<bpmn:sequenceFlow id="f1b" sourceRef="quoi" targetRef="evaluation"/>',
+    )
+    PathwayVersion.objects(id=version.id).update_one(set__bpmn=bpmn)
+    coord = api_as(coordinator)
+    before = snapshot(EVERYTHING)
+    refused = coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    assert refused.status_code == 422
+    assert "Tâche sans type" in refused.json["error"]["message"]
+    assert snapshot(EVERYTHING) == before
+
+
+@pytest.mark.parametrize(
+    ("characteristics", "expected"),
+    [
+        ("<bpmn:standardLoopCharacteristics><bpmn:loopCondition>True</bpmn:loopCondition>"
+         "</bpmn:standardLoopCharacteristics>",
+         "Boucle sans maximum : indiquez loopMaximum (au plus 100 passages)."),
+        ('<bpmn:standardLoopCharacteristics loopMaximum="5000"/>',
+         "Boucle de 5000 passages : au plus 100 (loopMaximum)."),
+        ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>1000000000"
+         "</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>",
+         "Instances multiples : 1000000000 instances, au plus 100 (loopCardinality)."),
+        ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>10 ** 9"
+         "</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>",
+         "Instances multiples : 1000000000 instances, au plus 100 (loopCardinality)."),
+    ],
+)  # fmt: skip
+def test_unbounded_loops_and_too_many_instances_are_refused(
+    api_as, platform_admin, characteristics, expected
+):
+    found = problems(deploy(api_as(platform_admin), looping(characteristics)))
+    assert found == {("notify_doctor", expected)}
+
+
+def test_the_maximum_of_instances_is_a_setting(api_as, platform_admin, app):
+    app.config["ENGINE_MAX_CARDINALITY"] = 5
+    body = looping('<bpmn:standardLoopCharacteristics loopMaximum="6"/>')
+    assert problems(deploy(api_as(platform_admin), body)) == {
+        ("notify_doctor", "Boucle de 6 passages : au plus 5 (loopMaximum).")
+    }
+    app.config["ENGINE_MAX_CARDINALITY"] = 6
+    assert deploy(api_as(platform_admin), body).status_code == 201
+
+
+# --- the BPMN file as its XML declaration says -----------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-16"])
+def test_a_bpmn_in_another_encoding_deploys_as_declared(
+    api_as,
+    platform_admin,
+    coordinator,
+    world,  # noqa: F811
+    encoding,
+):
+    dossier, *_ = world
+    text = BPMN.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"')
+    text = text.replace("Suivi GIR", "Suivi GIR élargi")
+    answer = deploy(api_as(platform_admin), text.encode(encoding))
+    assert answer.status_code == 201, answer.json
+    shown = api_as(platform_admin).get("/pathways/suivi_gir").json
+    assert shown["name"] == "Suivi GIR élargi"
+    assert shown["summary"]["user_tasks"][0]["name"] == "Évaluation multidimensionnelle"
+    assert shown["bpmn"].startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    started(api_as(coordinator), dossier)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BPMN.replace(b'encoding="UTF-8"', b'encoding="KLINGON"'),
+        BPMN.decode().replace("Suivi GIR", "Suivi GIR élargi").encode("latin-1"),
+    ],
+    ids=["unknown encoding", "not the declared encoding"],
+)
+def test_a_bpmn_that_does_not_decode_is_refused_with_nothing_written(
+    api_as, platform_admin, body, runner, tmp_path
+):
+    admin = api_as(platform_admin)
+    before = snapshot(("pathways", "pathway_versions", "audit_events"))
+    refused = deploy(admin, body)
+    assert refused.status_code == 422
+    assert refused.json["error"]["problems"]
+    path = tmp_path / "p.bpmn"
+    path.write_bytes(body)
+    assert runner.invoke(cli, ["pathways", "deploy", str(path)]).exit_code == 1
+    assert snapshot(("pathways", "pathway_versions", "audit_events")) == before
+
+
+def test_the_page_deploys_a_latin_1_file(login_as, platform_admin, world):  # noqa: F811
+    text = BPMN.decode().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    text = text.replace("Suivi GIR", "Suivi GIR élargi")
+    done = login_as(platform_admin).post(
+        "/parcours/deployer",
+        {"bpmn": (io.BytesIO(text.encode("latin-1")), "p.bpmn")},
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 302
+    assert PathwayVersion.objects.get(version=2).name == "Suivi GIR élargi"

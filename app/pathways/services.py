@@ -3,13 +3,16 @@
 import hashlib
 import json
 
+from flask import current_app
+
 from app import audit, db, policy
-from app.engine.parser import parse_bpmn
+from app.dossiers.habilitations import profession_may_write
+from app.engine.parser import parse_bpmn, stored_text
 from app.engine.runtime import connector_names
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
-from app.reference import CARE_ROLES, LANES
+from app.reference import CARE_ROLE_PROFESSIONS, CARE_ROLES, DATA_CATEGORIES, LANES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 
@@ -42,28 +45,55 @@ class InvalidBpmn(ServiceError):
 
 
 def published_forms():
-    """The keys of the published forms: what a user task may name."""
-    return {form.key for form in Form.objects(latest_version__gt=0).only("key")}
+    """The data category of each published form, by key: what a user task may name."""
+    return dict(Form.objects(latest_version__gt=0).scalar("key", "category"))
+
+
+def lane_check(categories):
+    """A function (lane, form key) -> why the lane's care role may not fill the form (None if
+    it may): one of the role's professions at least must be habilitated to write the form's
+    data category, since the submission becomes an entry of the dossier. The platform's own
+    lanes fill no dossier."""
+
+    def check(lane, form_key):
+        category = categories.get(form_key)
+        if lane not in CARE_ROLES or category is None:
+            return None
+        if any(profession_may_write(p, category) for p in CARE_ROLE_PROFESSIONS.get(lane, [])):
+            return None
+        return (
+            f"Le rôle « {CARE_ROLES[lane]} » de ce couloir ne peut pas écrire les données "
+            f"« {DATA_CATEGORIES.get(category, category)} » du formulaire « {form_key} » : "
+            "aucune de ses professions n'y est habilitée. Placez la tâche dans le couloir "
+            "d'un rôle habilité."
+        )
+
+    return check
 
 
 def deploy(actor, data, structure=None, trusted=False):
     """Check and deploy a BPMN document; returns (pathway, version, created).
 
     An unchanged document deploys nothing (created False). `trusted` is for the files shipped
-    in workflows/: only they may hold script tasks."""
+    in workflows/: only they may hold script tasks. Everything is checked, the text decoded,
+    before anything is written."""
     owner = owner_by_key(structure)
     policy.require(actor, "pathway.manage", owner)
+    categories = published_forms()
     parsed = parse_bpmn(
         data,
-        forms=published_forms(),
+        forms=set(categories),
         roles=set(CARE_ROLES) if owner else set(LANES),  # the platform's own lanes too
         operators=set(operators()),
         allow_scripts=trusted,
+        lane_check=lane_check(categories),
+        max_cardinality=current_app.config["ENGINE_MAX_CARDINALITY"],
     )
-    if parsed.problems:
-        raise InvalidBpmn(parsed.problems)
+    text, problems = stored_text(data) if not parsed.problems else (None, parsed.problems)
+    if problems:
+        raise InvalidBpmn(problems)
     pathway = Pathway.objects(key=parsed.process_id).first()
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if pathway is not None:
         policy.require(actor, "pathway.manage", owner_of(pathway))
         latest = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
@@ -86,7 +116,7 @@ def deploy(actor, data, structure=None, trusted=False):
         pathway=pathway.key,
         version=number,
         name=parsed.name,
-        bpmn=data.decode("utf-8"),
+        bpmn=text,
         digest=digest,
         summary_json=json.dumps(parsed.summary, ensure_ascii=False),
         trusted=int(trusted),
@@ -99,8 +129,9 @@ def deploy(actor, data, structure=None, trusted=False):
 
 
 def list_pathways(actor):
+    """The pathways with a deployed version (one whose first deployment failed has none)."""
     policy.require(actor, "pathway.view")
-    return Pathway.objects.order_by("name")
+    return Pathway.objects(latest_version__gt=0).order_by("name")
 
 
 def get_version(actor, key, number=None):
