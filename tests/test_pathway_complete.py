@@ -4,6 +4,7 @@ refuses what could not run (a lane that may not write its forms, a generic task,
 loops, too many instances); each step runs within a budget; what is written is audited."""
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,13 @@ from test_engine_parser import changed
 from test_pathway_instances import EVALUATION, VISIT, world  # noqa: F401
 from test_pathways import BPMN, deploy
 
+from app import clock
+from app.audit import AuditEvent
 from app.cli import cli
 from app.formkit.services import sync_directory
+from app.pathways import steps
 from app.pathways.models import Pathway, PathwayInstance, PathwayVersion, Task
+from app.pathways.worker import fire_due_timers
 
 EVERYTHING = (
     "pathway_instances", "pathway_steps", "tasks", "entries", "timeline", "audit_events",
@@ -305,3 +310,54 @@ def test_the_page_deploys_a_latin_1_file(login_as, platform_admin, world):  # no
     )
     assert done.status_code == 302
     assert PathwayVersion.objects.get(version=2).name == "Suivi GIR élargi"
+
+
+# --- what was written is audited, whatever fails after it ------------------------------------
+
+
+def test_a_start_that_fails_after_its_write_is_audited(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    monkeypatch,
+):
+    dossier, *_ = world
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne après l'écriture")
+
+    monkeypatch.setattr(steps, "sync_tasks", broken)
+    with pytest.raises(RuntimeError):
+        api_as(coordinator).post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    instance = PathwayInstance.objects.get()
+    assert AuditEvent.objects(action="pathway.start", object_id=str(instance.id)).count() == 1
+
+
+def test_a_completion_that_fails_after_its_write_is_audited(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    monkeypatch,
+):
+    dossier, *_ = world
+    coord = api_as(coordinator)
+    started(coord, dossier)
+    step = evaluation_of(coord)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne après l'écriture")
+
+    monkeypatch.setattr(steps, "settle", broken)
+    with pytest.raises(RuntimeError):
+        coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION})
+    assert AuditEvent.objects(action="task.complete", object_id=step["id"]).count() == 1
+
+
+def test_timers_fired_by_the_worker_are_audited(api_as, coordinator, world):  # noqa: F811
+    dossier, *_ = world
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    evaluate(coord, gir=4)
+    assert fire_due_timers(clock.utcnow() + timedelta(days=8)) == 1
+    [event] = AuditEvent.objects(action="pathway.timers", object_id=instance)
+    assert event.details["fired"] == ["relance"]

@@ -122,6 +122,21 @@ def _complete(actor, dossier, task, instance, submission, pending):
     except (steps.Stale, TaskNotReady):
         task.reload()
         raise _done_by(task) from None
+    try:
+        _written(actor, dossier, task, instance, submission, (engine, result, passed))
+    finally:
+        audit.record(
+            actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry)
+        )
+    signals.task_changed.send(actor, task=task)
+    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
+    return task
+
+
+def _written(actor, dossier, task, instance, submission, step):
+    """After the state of a completed step was written: its entry, its task, the rest."""
+    form, version, submitted = submission
+    engine, result, passed = step
     # On a dossier, the submission becomes one of its entries; a platform process keeps it
     # in its own data (and history).
     entry = (
@@ -136,10 +151,6 @@ def _complete(actor, dossier, task, instance, submission, pending):
     for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
-    audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
-    signals.task_changed.send(actor, task=task)
-    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
-    return task
 
 
 def _refuse_if_stopped(instance):

@@ -112,8 +112,9 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
 RETRIES = 3  # a step that keeps meeting newer revisions is left for later
 
 
-def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=None):
-    """`run` then `settle`, reading the instance again when another step won the race.
+def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=None, audit_as=None):
+    """`run` then `settle`, reading the instance again when another step won the race; a
+    written step is audited as `audit_as` (with the result's `fired` timers), if given.
     Returns the step's result, or None when nothing was written (failed: left in error)."""
     for _ in range(RETRIES):
         try:
@@ -127,6 +128,9 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
             return None
         if passed is None:
             return None
+        if audit_as is not None:
+            details = {"fired": result["fired"]} if "fired" in result else {}
+            audit.record(actor, audit_as, instance, dossier=ref(dossier), **details)
         settle(instance, dossier, engine, result, passed, actor=actor)
         return result
     return None
@@ -149,8 +153,8 @@ def create(actor, dossier, version, engine, subject=None):
         started_by=audit.actor_id(actor),
     )
     instance.save(force_insert=True)
-    settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     audit.record(actor, "pathway.start", instance, dossier=ref(dossier), pathway=version.pathway)
+    settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     if dossier is not None:
         timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
     return instance
