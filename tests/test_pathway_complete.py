@@ -13,12 +13,15 @@ from test_engine_parser import changed
 from test_pathway_instances import EVALUATION, VISIT, world  # noqa: F401
 from test_pathways import BPMN, deploy
 
-from app import clock
+from app import clock, policy
 from app.audit import AuditEvent
 from app.cli import cli
+from app.dossiers.models import Entry
+from app.engine import runtime
 from app.formkit.services import sync_directory
 from app.pathways import steps
 from app.pathways.models import Pathway, PathwayInstance, PathwayVersion, Task
+from app.pathways.services import deploy as deploy_as
 from app.pathways.worker import fire_due_timers
 
 EVERYTHING = (
@@ -253,6 +256,194 @@ def test_the_maximum_of_instances_is_a_setting(api_as, platform_admin, app):
     }
     app.config["ENGINE_MAX_CARDINALITY"] = 6
     assert deploy(api_as(platform_admin), body).status_code == 201
+
+
+# --- an engine failure is the instance's error, never a 500 ----------------------------------
+
+
+def in_error(api, instance):
+    shown = api.get(f"/instances/{instance}").json
+    assert shown["status"] == "error", shown
+    return shown["error"]
+
+
+def test_a_multi_instance_reading_missing_data_puts_the_instance_in_error(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    structure_admin,
+    login_as,
+):
+    dossier, *_ = world
+    deploy_as(policy.SYSTEM, looping(
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>personnes"
+        '</bpmn:loopDataInputRef><bpmn:inputDataItem id="personne"/>'
+        "</bpmn:multiInstanceLoopCharacteristics>"
+    ))  # fmt: skip
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    step = evaluation_of(coord)
+    failed = coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION})
+    assert failed.status_code == 422
+    assert failed.json["error"]["code"] == "pathway_error"
+    error = in_error(coord, instance)
+    assert error["element"] == "notify_doctor"
+    assert "« personnes »" in error["message"]
+    assert "Isolement" not in str(failed.json)  # no form value in the message
+    assert Entry.objects.count() == 0
+    assert Task.objects.get(id=step["id"]).status == "open"
+    assert AuditEvent.objects(action="pathway.error", object_id=instance).count() == 1
+    assert instance in html(login_as(structure_admin).get("/parcours/erreurs"))
+
+
+def test_a_cardinality_read_from_the_data_is_bounded_at_run_time(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    app,
+):
+    dossier, *_ = world
+    deploy_as(policy.SYSTEM, looping(
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>"
+        'evaluation_multidimensionnelle["gir"] * 60</bpmn:loopCardinality>'
+        "</bpmn:multiInstanceLoopCharacteristics>"
+    ))  # fmt: skip
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    failed = coord.post(f"/tasks/{evaluation_of(coord)['id']}/complete", json={"data": EVALUATION})
+    assert failed.status_code == 422
+    error = in_error(coord, instance)
+    assert error["element"] == "notify_doctor"
+    assert "au plus 100" in error["message"]
+    assert "120" not in error["message"]  # computed from the form's data: not shown
+
+
+def test_a_step_beyond_the_step_budget_goes_to_error_and_frees_the_thread(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    app,
+):
+    dossier, *_ = world
+    app.config["ENGINE_MAX_STEPS"] = 20
+    deploy_as(policy.SYSTEM, looping('<bpmn:standardLoopCharacteristics loopMaximum="50"/>'))
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    failed = coord.post(f"/tasks/{evaluation_of(coord)['id']}/complete", json={"data": EVALUATION})
+    assert failed.status_code == 422
+    error = in_error(coord, instance)
+    assert "plus de 20 étapes" in error["message"]
+    assert error["retry"] == "complete"  # the state is kept: an admin may retry it
+    app.config["ENGINE_MAX_STEPS"] = 1000
+    assert PathwayInstance.objects.get(id=instance).state
+
+
+def test_a_step_beyond_the_time_budget_goes_to_error(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    app,
+    monkeypatch,
+):
+    dossier, *_ = world
+    app.config["ENGINE_MAX_SECONDS"] = 5
+    deploy_as(policy.SYSTEM, looping('<bpmn:standardLoopCharacteristics loopMaximum="50"/>'))
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    ticks = iter(range(0, 10**6, 2))  # each reading of the clock: two seconds later
+    monkeypatch.setattr(runtime, "monotonic", lambda: next(ticks))
+    failed = coord.post(f"/tasks/{evaluation_of(coord)['id']}/complete", json={"data": EVALUATION})
+    assert failed.status_code == 422
+    assert "plus de 5 s" in in_error(coord, instance)["message"]
+
+
+def test_timers_and_messages_that_fail_put_the_instance_in_error(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+):
+    """The same failure reached by the worker's timers and by a BPMN message."""
+    dossier, *_ = world
+    reminder = variant(
+        ('<bpmn:sequenceFlow id="f_relance" sourceRef="relance" targetRef="end_relance"/>',
+         '<bpmn:sequenceFlow id="f_relance" sourceRef="relance" targetRef="rappel"/>'
+         '<bpmn:serviceTask id="rappel" name="Rappel"><bpmn:extensionElements>'
+         '<spiffworkflow:serviceTaskOperator id="notify"/></bpmn:extensionElements>'
+         "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>absents"
+         '</bpmn:loopDataInputRef><bpmn:inputDataItem id="absent"/>'
+         "</bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
+         '<bpmn:sequenceFlow id="f_rappel" sourceRef="rappel" targetRef="end_relance"/>'),
+    )  # fmt: skip
+    deploy_as(policy.SYSTEM, reminder)
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    evaluate(coord, gir=4)
+    assert fire_due_timers(clock.utcnow() + timedelta(days=8)) == 0
+    assert in_error(coord, instance)["element"] == "rappel"
+
+
+def started_by_go(key):
+    """A pathway `key` started by the message "go", whose first element fails (its input is
+    missing)."""
+    return variant(
+        ('id="suivi_gir" name="Suivi GIR"', f'id="{key}" name="{key}"'),
+        ('<bpmn:startEvent id="start"/>',
+         '<bpmn:startEvent id="start"><bpmn:messageEventDefinition messageRef="m_go"/>'
+         "</bpmn:startEvent>"),
+        ('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="evaluation"/>',
+         '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="avant"/>'
+         '<bpmn:serviceTask id="avant"><bpmn:extensionElements>'
+         '<spiffworkflow:serviceTaskOperator id="notify"/></bpmn:extensionElements>'
+         "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>absents"
+         '</bpmn:loopDataInputRef><bpmn:inputDataItem id="absent"/>'
+         "</bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
+         '<bpmn:sequenceFlow id="f1b" sourceRef="avant" targetRef="evaluation"/>'),
+        ("<bpmn:flowNodeRef>start</bpmn:flowNodeRef>",
+         "<bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>avant</bpmn:flowNodeRef>"),
+        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
+    )  # fmt: skip
+
+
+def test_a_message_that_fails_to_start_a_pathway_writes_nothing(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+):
+    dossier, *_ = world
+    deploy_as(policy.SYSTEM, started_by_go("suivi_gir"))
+    coord = api_as(coordinator)
+    before = snapshot(EVERYTHING)
+    sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
+    assert sent.status_code == 422
+    assert "« absents »" in sent.json["error"]["message"]
+    assert snapshot(EVERYTHING) == before
+
+
+def test_a_message_is_refused_before_it_moves_a_waiting_instance(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+):
+    """One pathway waits for "go", another one starts on it and fails: the message is refused
+    as a whole (the waiting one moved, then 500 or 422 with no audit event)."""
+    dossier, *_ = world
+    deploy_as(policy.SYSTEM, variant(
+        ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
+         '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
+         '<bpmn:intermediateCatchEvent id="attente">'
+         '<bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>'
+         '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
+        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
+    ))  # fmt: skip
+    deploy_as(policy.SYSTEM, started_by_go("lancement"))
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    evaluate(coord, gir=4)
+    assert PathwayInstance.objects.get(id=instance).status == "waiting"
+    before = snapshot(EVERYTHING)
+    sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
+    assert sent.status_code == 422
+    assert snapshot(EVERYTHING) == before
 
 
 # --- the BPMN file as its XML declaration says -----------------------------------------------

@@ -6,9 +6,13 @@ at the same moment cannot both win; the loser gets `Stale` and keeps nothing. Wh
 went through is then recorded as history rows (PathwayStep) and the tasks follow the engine.
 
 A step the engine cannot finish (an expression error, a gateway with no way out, a failing
-service) leaves the state as it was; the instance goes to `error` with the French message and
-what to run again (`pending`), so that an administrator can retry it once the cause is fixed.
+service, a loop beyond the step's budget) leaves the state as it was; the instance goes to
+`error` with the French message and what to run again (`pending`), so that an administrator
+can retry it once the cause is fixed. Whatever is written is audited before anything else can
+fail.
 """
+
+from flask import current_app, has_app_context
 
 from app import audit, signals
 from app.accounts.models import User
@@ -16,8 +20,9 @@ from app.clock import utcnow
 from app.db import ImmutableCache
 from app.dossiers import timeline
 from app.dossiers.services import find
+from app.engine import runtime as engine_runtime
 from app.engine.iso8601 import duration_of
-from app.engine.runtime import EngineError, Runtime, TaskNotReady
+from app.engine.runtime import EngineError, Limits, Runtime, TaskNotReady
 from app.errors import NotFound, ServiceError
 from app.formkit.services import category_of
 from app.pathways import tallies
@@ -45,6 +50,21 @@ class PathwayFailed(ServiceError):
 
 
 _VERSIONS = ImmutableCache()
+
+
+def engine_limits():
+    """The engine's budget for one step, from the settings of the application running it."""
+    if not has_app_context():
+        return Limits()
+    config = current_app.config
+    return Limits(
+        max_steps=config["ENGINE_MAX_STEPS"],
+        max_seconds=config["ENGINE_MAX_SECONDS"],
+        max_cardinality=config["ENGINE_MAX_CARDINALITY"],
+    )
+
+
+engine_runtime.limits = engine_limits
 
 
 def dossier_of(instance):
@@ -80,9 +100,9 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
     `passed` lists the BPMN elements the step went through; it is None when `write_if(result)`
     said there was nothing to write. Raises Stale if the instance moved meanwhile,
     PathwayFailed (after recording the error) if the engine failed."""
-    runtime = Runtime.for_version(version_of(instance))
+    version = version_of(instance)
     try:
-        engine = runtime.restore(instance.state)
+        engine = Runtime.for_version(version).restore(instance.state)
         before = {element["id"] for element in engine.passed()}
         result = operation(engine)
     except TaskNotReady:
