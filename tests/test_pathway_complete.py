@@ -446,6 +446,72 @@ def test_a_message_is_refused_before_it_moves_a_waiting_instance(
     assert snapshot(EVERYTHING) == before
 
 
+# --- migration -------------------------------------------------------------------------------
+
+
+def test_a_migration_the_engine_cannot_apply_is_refused_with_its_reason(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    platform_admin,
+):
+    """The visit, where the instance waits, became a subprocess of the same id."""
+    dossier, *_ = world
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    evaluate(coord, gir=4)
+    start, end = (
+        BPMN.decode().index('<bpmn:userTask id="visite"'),
+        BPMN.decode().index("</bpmn:userTask>", BPMN.decode().index('<bpmn:userTask id="visite"')),
+    )
+    user_task = BPMN.decode()[start : end + len("</bpmn:userTask>")]
+    inner = user_task.replace('id="visite"', 'id="visite_faite"')
+    deploy_as(policy.SYSTEM, variant(
+        (user_task, '<bpmn:subProcess id="visite" name="Visite à domicile">'
+         '<bpmn:startEvent id="v_start"/>'
+         '<bpmn:sequenceFlow id="v1" sourceRef="v_start" targetRef="visite_faite"/>'
+         f'{inner}<bpmn:sequenceFlow id="v2" sourceRef="visite_faite" targetRef="v_end"/>'
+         '<bpmn:endEvent id="v_end"/></bpmn:subProcess>'),
+    ))  # fmt: skip
+    admin = api_as(platform_admin)
+    before = snapshot(("pathway_instances", "tasks"))
+    plan = admin.get("/pathways/suivi_gir/migration")
+    assert plan.status_code == 200, plan.json
+    [unsafe] = plan.json["unsafe"]
+    assert unsafe["instance"] == instance
+    assert "« Visite à domicile » (visite)" in unsafe["reasons"][0]
+    moved = admin.post("/pathways/suivi_gir/migrate", json={})
+    assert moved.status_code == 200
+    assert moved.json["migrated"] == []
+    assert moved.json["refused"][0]["reasons"] == unsafe["reasons"]
+    assert snapshot(("pathway_instances", "tasks")) == before
+
+
+def test_any_failure_of_the_engine_in_a_migration_is_a_reason(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    platform_admin,
+    monkeypatch,
+):
+    from app.engine import migration
+
+    dossier, *_ = world
+    started(api_as(coordinator), dossier)
+    deploy_as(policy.SYSTEM, BPMN.replace(b'"P7D"', b'"P10D"'))
+
+    def broken(diff, workflow, spec, reset_mask=None):
+        raise KeyError("donnée")
+
+    monkeypatch.setattr(migration, "migrate_workflow", broken)
+    plan = api_as(platform_admin).get("/pathways/suivi_gir/migration")
+    assert plan.status_code == 200
+    [unsafe] = plan.json["unsafe"]
+    assert unsafe["reasons"] == [
+        "La version 2 ne peut pas reprendre ce parcours là où il en est (KeyError)."
+    ]
+
+
 # --- the BPMN file as its XML declaration says -----------------------------------------------
 
 
