@@ -64,6 +64,12 @@ DEFAULTS = {
     # JSON bodies of the API; uploads raise it per route.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "DEMO_SEED": True,
+    # What one pathway step may do before it is stopped and its instance put in error: engine
+    # tasks run in a row without waiting for anyone, seconds of computing; and the instances
+    # of a multi-instance activity or passes of a loop (also checked at deployment).
+    "ENGINE_MAX_STEPS": 1000,
+    "ENGINE_MAX_SECONDS": 10,
+    "ENGINE_MAX_CARDINALITY": 100,
 }
 
 INT_KEYS = {
@@ -79,6 +85,9 @@ INT_KEYS = {
     "TRUSTED_PROXIES",
     "TIMER_MIN_REPEAT",
     "NOTIFY_MAX_PER_HOUR",
+    "ENGINE_MAX_STEPS",
+    "ENGINE_MAX_SECONDS",
+    "ENGINE_MAX_CARDINALITY",
 }
 BOOL_KEYS = {"SMTP_TLS", "DEMO_SEED"}
 DEMO_PLUGINS = "exports,mss,webhooks"

@@ -239,13 +239,25 @@ def _sees_task(user, dossier, task):
     )
 
 
+def _writes_task_form(user, task):
+    """Habilitated to write the data category of the task's form: its submission becomes an
+    entry of the dossier."""
+    from app.dossiers.habilitations import may_write
+    from app.formkit.services import category_of
+
+    return may_write(user, category_of(task.form_key))
+
+
 def _completes_task(user, dossier, task):
-    """Its assignee, who acts on the dossier; or a candidate, who takes it on the way."""
+    """Its assignee, who acts on the dossier; or a candidate, who takes it on the way; either
+    habilitated to write what its form holds."""
     if not _sees_task(user, dossier, task):
         return False
     if dossier is None:
         return task.assignee in (None, user.id)
-    return _candidate(user, task) or (task.assignee == user.id and _acts_on_dossier(user, dossier))
+    return (
+        _candidate(user, task) or (task.assignee == user.id and _acts_on_dossier(user, dossier))
+    ) and _writes_task_form(user, task)
 
 
 def _in_discussion(user, discussion, dossier, write=False):
@@ -339,7 +351,8 @@ RULES = {
     "pathway.manage": lambda user, target: _is_platform_admin(user) or _administers(user, target),
     # Running pathways. pathway.start: target (dossier, pathway), a patient pathway of the
     # platform or of the coordinating structure, started by those who manage the dossier;
-    # task.*: target (dossier, task).
+    # task.*: target (dossier, task). Completing (or claiming) a step needs the habilitation
+    # to write its form's category.
     "pathway.start": lambda user, target: (
         _manages_dossier(user, target[0]) and _used_on(target[1], target[0])
     ),

@@ -5,6 +5,7 @@ import pytest
 from helpers import snapshot
 from test_pathway_instances import COLLECTIONS, EVALUATION, VISIT, world  # noqa: F401
 
+from app.dossiers import circle
 from app.dossiers.models import Entry
 from app.engine import runtime
 from app.notifications.models import Notification
@@ -103,16 +104,23 @@ def test_the_coordination_reassigns_a_task(api_as, coordinator, world, make_user
     assert "/user" in refused.json["error"]["fields"]
     bad = coord.post(f"/tasks/{visit['id']}/assign", json={"user": "x" * 41})
     assert (bad.status_code, list(bad.json["error"]["fields"])) == (422, ["/user"])
-    # The nurse is in the circle: she may do it.
-    given = coord.post(f"/tasks/{visit['id']}/assign", json={"user": str(nurse.id)})
+    # The nurse is in the circle, but may not write the visit's medical report.
+    refused = coord.post(f"/tasks/{visit['id']}/assign", json={"user": str(nurse.id)})
+    assert (refused.status_code, list(refused.json["error"]["fields"])) == (422, ["/user"])
+    # Another doctor of the circle may do it.
+    other = make_user(structure, profession="10", name="Dr Remplaçant")
+    circle.add_member(
+        coordinator, dossier, {"user": str(other.id), "care_role": "medecin_specialiste"}
+    )
+    given = coord.post(f"/tasks/{visit['id']}/assign", json={"user": str(other.id)})
     assert given.status_code == 200, given.json
-    assert given.json["assignee"] == str(nurse.id)
+    assert given.json["assignee"] == str(other.id)
     assert api_as(gp).get("/tasks").json["items"] == []
-    assert [t["id"] for t in api_as(nurse).get("/tasks").json["items"]] == [visit["id"]]
+    assert [t["id"] for t in api_as(other).get("/tasks").json["items"]] == [visit["id"]]
     step = PathwayStep.objects.get(kind="assign")
-    assert (step.actor, step.detail) == (coordinator.id, nurse.name)
+    assert (step.actor, step.detail) == (coordinator.id, other.name)
     # Only the coordination reassigns.
-    refused = api_as(nurse).post(f"/tasks/{visit['id']}/assign", json={"user": str(gp.id)})
+    refused = api_as(other).post(f"/tasks/{visit['id']}/assign", json={"user": str(gp.id)})
     assert refused.status_code == 403
 
 

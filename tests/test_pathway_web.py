@@ -10,6 +10,7 @@ from helpers import html
 from test_pathway_instances import world  # noqa: F401
 from test_pathway_tasks import failing_notify, unrouted  # noqa: F401
 
+from app.dossiers import circle
 from app.dossiers.models import Entry
 from app.pathways.models import PathwayInstance, Task
 
@@ -100,22 +101,35 @@ def test_a_candidate_takes_then_gives_back_a_task(login_as, coordinator, unroute
     assert visit.assignee is None
 
 
-def test_the_coordination_hands_a_task_over(login_as, coordinator, world):  # noqa: F811
+def test_the_coordination_hands_a_task_over(
+    login_as,
+    coordinator,
+    world,  # noqa: F811
+    make_user,
+    structure,
+):
     dossier, gp, nurse = world
     coord = login_as(coordinator)
     start(coord, dossier)
     coord.post(f"/taches/{Task.objects.get().id}", EVALUATION_FORM)
     visit = Task.objects.get(status="open")
+    other = make_user(structure, profession="10", name="Dr Remplaçant")
+    circle.add_member(
+        coordinator, dossier, {"user": str(other.id), "care_role": "medecin_specialiste"}
+    )
     page = html(coord.get(f"/taches/{visit.id}"))
     assert "Confier la tâche" in page
-    assert nurse.name in page
-    assert coord.post(f"/taches/{visit.id}/confier", {"user": str(nurse.id)}).status_code == 302
-    assert Task.objects.get(id=visit.id).assignee == nurse.id
+    assert other.name in page
+    assert nurse.name not in page  # in the circle, but may not write the visit's report
+    assert coord.post(f"/taches/{visit.id}/confier", {"user": str(other.id)}).status_code == 302
+    assert Task.objects.get(id=visit.id).assignee == other.id
     # Someone who may not do it: a message, nothing changes.
-    refused = coord.post(f"/taches/{visit.id}/confier", {"user": str(coordinator.id) + "x"})
-    assert refused.status_code == 302
-    assert "Cette personne ne peut pas faire cette tâche" in html(coord.get(f"/taches/{visit.id}"))
-    assert Task.objects.get(id=visit.id).assignee == nurse.id
+    for wrong in (str(coordinator.id) + "x", str(nurse.id)):
+        refused = coord.post(f"/taches/{visit.id}/confier", {"user": wrong})
+        assert refused.status_code == 302
+        page = html(coord.get(f"/taches/{visit.id}"))
+        assert "Cette personne ne peut pas faire cette tâche" in page
+    assert Task.objects.get(id=visit.id).assignee == other.id
 
 
 def test_a_failed_step_is_shown_and_retried_from_the_page(

@@ -413,3 +413,44 @@ def test_a_platform_step_on_a_dossier_is_no_platform_admins_to_take(on_a_dossier
     assert policy.can(admin, "task.claim", (None, off)) is True
     assert policy.can(admin, "task.view", (dossier, on)) is False
     assert policy.can(admin, "task.claim", (dossier, on)) is False
+
+
+# --- a pathway step and the data category of its form ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doer", "form", "complete", "claim"),
+    [
+        # The assignee: a coordinator writes medical data, only reads care data ("soins").
+        ("assignee", "evaluation_multidimensionnelle", True, False),
+        ("assignee", "conciliation_medicamenteuse", False, False),
+        # A candidate nurse: writes care data, only reads medical data.
+        ("candidate", "conciliation_medicamenteuse", True, True),
+        ("candidate", "evaluation_multidimensionnelle", False, False),
+        ("candidate", "formulaire_disparu", False, False),
+    ],
+)
+def test_a_step_is_completed_only_by_who_may_write_its_form(
+    app, make_user, structure, coordinator, doer, form, complete, claim
+):
+    """task.complete and task.claim also need the habilitation to write the category of the
+    task's form: the submission becomes an entry of the dossier (issue 18)."""
+    from pathlib import Path
+
+    from bson import ObjectId
+    from dossier_helpers import new_dossier
+
+    from app.formkit.services import sync_directory
+    from app.pathways.models import Task
+
+    sync_directory(Path(app.root_path).parent / "forms")
+    dossier = new_dossier(coordinator, structure)
+    nurse = make_user(structure, profession="60")
+    task = Task(
+        instance=ObjectId(), dossier=dossier.id, engine_id="e", spec="s", title="t",
+        form_key=form, assignee=coordinator.id if doer == "assignee" else None,
+        candidates_structure=structure.id, candidate_professions=["60"],
+    )  # fmt: skip
+    actor = coordinator if doer == "assignee" else nurse
+    assert policy.can(actor, "task.complete", (dossier, task)) is complete
+    assert policy.can(actor, "task.claim", (dossier, task)) is claim

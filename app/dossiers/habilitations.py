@@ -24,7 +24,16 @@ def matrix():
 
 def access(user, category):
     """ "none", "read" or "write": what `user`'s profession gives on `category`."""
-    return matrix().get(category, {}).get(profession_category(user.profession), "none")
+    return profession_access(user.profession, category)
+
+
+def profession_access(profession, category):
+    """ "none", "read" or "write": what the profession (a code) gives on `category`."""
+    return matrix().get(category, {}).get(profession_category(profession), "none")
+
+
+def profession_may_write(profession, category):
+    return profession_access(profession, category) == "write"
 
 
 def may_read(user, category):

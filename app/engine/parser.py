@@ -20,7 +20,12 @@ Rules that are ours, not BPMN's:
 - every user task sits in a lane (directly, or through the embedded subprocess that holds it)
   and the lane is named after a care role; a user task outside any lane is refused, since
   nobody could be offered it. Lanes that only group other lanes are not checked;
-- manual tasks are refused: a human step is a user task with a form (`formKey`);
+- manual tasks are refused: a human step is a user task with a form (`formKey`); so is a task
+  without a type (`bpmn:task`), which SpiffWorkflow would offer as a step with no form;
+- with `lane_check`, each user task's lane must be able to fill its form (the habilitations);
+- with `max_cardinality`, a loop states its maximum (loopMaximum) and neither it nor a constant
+  cardinality of a multi-instance goes beyond (a cardinality read from data is checked at run
+  time);
 - script tasks and spiffworkflow pre/post-scripts are refused unless `allow_scripts`;
 - the names an expression reads must be the key of a form filled by a user task of the
   document, a service task's result variable, a message variable, a data object, or one of
@@ -129,6 +134,7 @@ class Parsed:
 def parse_bpmn(
     data, *, forms, roles, operators, allow_scripts=False, max_bytes=MAX_BYTES, variables=(),
     min_repeat=0, platform_roles=(), platform_forms=(), platform_allowed=False,
+    lane_check=None, max_cardinality=None,
 ):  # fmt: skip
     """Parse and check the BPMN document `data` (bytes, as uploaded). Never raises for a bad
     document: everything wrong is in `Parsed.problems`.
@@ -145,6 +151,8 @@ def parse_bpmn(
     platform_roles, platform_forms: the lanes and forms only a platform process may use.
     platform_allowed: whether the document may be a platform process (a platform-wide
       pathway deployed by the platform's administrators).
+    lane_check: a function (lane, form key) -> None, or why that lane may not fill that form.
+    max_cardinality: the most passes of a loop and instances of a multi-instance activity.
     """
     if not isinstance(data, bytes | bytearray):
         raise TypeError("parse_bpmn expects bytes")  # lxml refuses str with an encoding
@@ -159,6 +167,7 @@ def parse_bpmn(
     checker = _Checker(root, forms, roles, operators, allow_scripts, variables, min_repeat)
     checker.platform_roles, checker.platform_forms = set(platform_roles), set(platform_forms)
     checker.platform_allowed = platform_allowed
+    checker.lane_check, checker.max_cardinality = lane_check, max_cardinality
     checker.run()
     result.process_id, result.purpose = checker.main_id, checker.purpose
     if checker.main is not None:
@@ -205,6 +214,28 @@ def _read_xml(data, problems):
     return root
 
 
+def stored_text(data):
+    """(the document as text to keep, problems): decoded as its XML declaration or byte order
+    mark says, its declaration then saying UTF-8. A UTF-8 document is kept as uploaded."""
+    problems = []
+    root = _read_xml(bytes(data), problems)
+    if root is None:
+        return None, problems
+    if (root.getroottree().docinfo.encoding or "").upper() in ("UTF-8", "UTF8"):
+        try:
+            return bytes(data).decode("utf-8"), []
+        except UnicodeDecodeError:
+            pass  # a byte order mark of UTF-16 without a declaration: lxml read it right
+    # Read again as _read_xml did (which refused a DOCTYPE), comments and instructions kept.
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False,
+    )  # fmt: skip
+    tree = etree.fromstring(bytes(data), parser=parser).getroottree()
+    text = etree.tostring(tree, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{text}', []
+
+
 def _local(element):
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
 
@@ -228,6 +259,7 @@ class _Checker:
         self.lanes = {}  # node id -> lane name
         self.form_keys = {}  # form key used by a user task -> its fields, None if unknown
         self.known_names = set()
+        self.lane_check = self.max_cardinality = None
 
     def add(self, element, message, element_id=None):
         element_id = element_id or (element.get("id") if element is not None else None)
@@ -249,7 +281,7 @@ class _Checker:
                 self.lanes[ref.text] = ref.getparent().get("name")
         self.check_lanes()
         self.known_names = self.collect_names()
-        for task in self.in_processes(".//bpmn:userTask | .//bpmn:manualTask"):
+        for task in self.in_processes(".//bpmn:userTask | .//bpmn:manualTask | .//bpmn:task"):
             self.check_human_task(task)
         for task in self.in_processes(".//bpmn:serviceTask"):
             self.check_service_task(task)
@@ -264,6 +296,8 @@ class _Checker:
             self.check_expression(condition, condition.text, "Condition", event_id)
         self.check_other_expressions()
         self.check_scripts()
+        if self.max_cardinality is not None:
+            self.check_loops()
 
     def message_names(self):
         """{"start": messages that start the main process, "catch": those caught later}."""
@@ -405,6 +439,11 @@ class _Checker:
             message = "Tâche manuelle non prise en charge : utilisez une tâche utilisateur."
             self.add(task, message)
             return
+        if _local(task) == "task":
+            message = ("Tâche sans type : choisissez une tâche utilisateur (avec un formulaire) "
+                       "ou une tâche de service.")  # fmt: skip
+            self.add(task, message)
+            return
         lane = self.lane_of(task)
         if lane is None and task.get("id") not in self.lanes:
             self.add(task, "Tâche utilisateur hors de tout couloir : placez-la dans le "
@@ -418,6 +457,10 @@ class _Checker:
         elif form_key in self.platform_forms and self.purpose != "platform":
             self.add(task, f"Le formulaire « {form_key} » est réservé aux processus de la "
                            "plateforme : il ne se remplit pas sur un dossier.")  # fmt: skip
+        elif lane is not None and self.lane_check is not None:
+            refused = self.lane_check(lane, form_key)
+            if refused:
+                self.add(task, refused)
         due_in = properties.get("dueIn") or None
         if due_in is not None and not is_iso_duration(due_in):
             self.add(task, f"Délai (dueIn) invalide : « {due_in} » n'est pas une durée "
@@ -583,6 +626,41 @@ class _Checker:
                 owner = next((e for e in element.iterancestors() if e.get("id")), None)
                 owner_id = owner.get("id") if owner is not None else None
                 self.add(element, f"Expression : {error}", owner_id)
+
+    def check_loops(self):
+        """Loops state their maximum, constant cardinalities stay within `max_cardinality`."""
+        most = self.max_cardinality
+        for loop in self.in_processes(".//bpmn:standardLoopCharacteristics"):
+            owner, maximum = loop.getparent(), (loop.get("loopMaximum") or "").strip()
+            if not maximum:
+                message = f"Boucle sans maximum : indiquez loopMaximum (au plus {most} passages)."
+            elif not maximum.isdigit():
+                message = f"loopMaximum invalide : « {maximum} » n'est pas un nombre entier."
+            elif int(maximum) > most:
+                message = f"Boucle de {int(maximum)} passages : au plus {most} (loopMaximum)."
+            else:
+                continue
+            self.add(loop, message, owner.get("id"))
+        for cardinality in self.in_processes(
+            ".//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality"
+        ):
+            text, owner = (cardinality.text or "").strip(), cardinality.getparent().getparent()
+            if compile_check(text) or references(text)[0]:
+                continue  # reported with the other expressions, or read from data: at run time
+            try:
+                count = evaluate(text, {})
+            except ExpressionError as err:
+                self.add(cardinality, f"loopCardinality : {err.message}", owner.get("id"))
+                continue
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                message = "loopCardinality : un nombre entier positif est attendu."
+            elif count > most:
+                message = (
+                    f"Instances multiples : {count} instances, au plus {most} (loopCardinality)."
+                )
+            else:
+                continue
+            self.add(cardinality, message, owner.get("id"))
 
     def check_scripts(self):
         if self.allow_scripts:

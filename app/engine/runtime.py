@@ -24,6 +24,14 @@ Design:
   from data on a loop nobody paces (`Parsed.rearming`). Deployment checks the constants.
 - Failures: a step that raises EngineError has left the workflow half-run. The caller keeps the
   state it had (it does not persist) and must discard the Instance, which refuses any further use.
+  Whatever SpiffWorkflow raises while it runs (a TypeError on missing data…) becomes an
+  EngineError naming the element, never the values it read.
+- Bounded work. Each step runs within `limits()` (the application's ENGINE_* settings): every
+  engine task is counted and the clock read before it runs (do_engine_steps' will_complete_task
+  hook), so a loop that never ends stops with an EngineError and frees the thread. A
+  multi-instance may not have more instances than `max_cardinality`: its cardinality is checked
+  when evaluated, its input collection when SpiffWorkflow prepares it (MultiInstanceTask's
+  update hook is wrapped below, as the timer module's clock is).
 """
 
 import hashlib
@@ -35,6 +43,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from time import monotonic
 from uuid import UUID
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
@@ -45,6 +54,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -78,6 +88,21 @@ class ConnectorError(Exception):
     injoignable"). The message must quote no value of the data: it is shown to the admins
     who retry the step, who may not see the dossier. Any other exception of a connector
     is named by its type only."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much work one step may do before it is stopped (the instance goes to error)."""
+
+    max_steps: int = 1000  # engine tasks run without waiting for anyone
+    max_seconds: float = 10
+    max_cardinality: int = 100  # instances of one multi-instance activity, passes of a loop
+
+
+def limits():
+    """The Limits of the step about to run: app/pathways/steps.py puts the application's
+    settings here."""
+    return Limits()
 
 
 @dataclass(frozen=True)
@@ -236,21 +261,87 @@ class _Environment(BasePythonScriptEngineEnvironment):
         return True  # None would leave the task STARTED, False in ERROR
 
 
+class _Budget:
+    """What the current step may still do (see Limits); `task` is the last engine task run."""
+
+    def __init__(self, limits):
+        self.limits, self.steps, self.task = limits, 0, None
+        self.deadline = monotonic() + limits.max_seconds
+
+    def step(self, task):
+        """Before each engine task runs."""
+        self.steps, self.task = self.steps + 1, task
+        if self.steps > self.limits.max_steps:
+            raise _StepError(
+                f"plus de {self.limits.max_steps} étapes enchaînées sans attendre personne "
+                "(une boucle sans fin ?) : le parcours est arrêté là.",
+                task=task,
+            )
+        if monotonic() > self.deadline:
+            raise _StepError(
+                f"plus de {self.limits.max_seconds:g} s de calcul sans attendre personne "
+                "(une boucle trop longue ?) : le parcours est arrêté là.",
+                task=task,
+            )
+
+    def instances(self, task, count, source):
+        """`count` instances of a multi-instance activity, asked by `source`."""
+        if count > self.limits.max_cardinality:
+            raise _StepError(
+                f"trop d'instances multiples ({source}) : au plus {self.limits.max_cardinality}.",
+                task=task,
+            )
+
+
+def _budget_of(task):
+    engine = task.workflow.script_engine
+    return engine.budget if isinstance(engine, _Engine) else _Budget(limits())
+
+
+def _checked_instances(self, my_task):
+    """MultiInstanceTask's update hook, which prepares the instances: its input collection is
+    checked first (SpiffWorkflow raised TypeError on a missing one, and created as many
+    instances as it held)."""
+    ready = super(MultiInstanceTask, self)._update_hook(my_task)
+    if self.data_input is not None:
+        name = self.data_input.bpmn_id
+        if not self.data_input.exists(my_task):
+            message = f"la donnée d'entrée « {name} » des instances multiples est absente."
+            raise _StepError(message, task=my_task)
+        items = self.data_input.get(my_task)
+        if not isinstance(items, list | dict):
+            message = f"la donnée d'entrée « {name} » des instances multiples n'est pas une liste."
+            raise _StepError(message, task=my_task)
+        _budget_of(my_task).instances(my_task, len(items), f"donnée « {name} »")
+    return ready
+
+
+MultiInstanceTask._update_hook = _checked_instances
+
+
 class _Engine(PythonScriptEngine):
-    """One per Instance: it records the connector calls of the current step."""
+    """One per Instance: it records the connector calls of the current step, within its
+    budget."""
 
     def __init__(self, runtime):
         super().__init__(environment=_Environment(runtime.trusted))
         self.runtime, self.calls = runtime, []
+        self.budget = _Budget(limits())
 
     def evaluate(self, task, expression, external_context=None):
         try:
             value = self.environment.evaluate(expression, task.data, external_context)
         except ExpressionError as err:
             raise _StepError(_in_expression(err.message, expression), task=task) from None
-        timer = _timer_of(task.task_spec, expression)
+        spec = task.task_spec
+        if isinstance(spec, MultiInstanceTask) and expression == spec.cardinality:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                message = "le nombre d'instances (loopCardinality) n'est pas un entier positif."
+                raise _StepError(message, task=task)
+            self.budget.instances(task, value, "loopCardinality")
+        timer = _timer_of(spec, expression)
         if timer is not None:
-            rearming = task.task_spec.bpmn_id in self.runtime.rearming
+            rearming = spec.bpmn_id in self.runtime.rearming
             problem = _timer_problem(timer, _unescape(value), rearming)
             if problem:
                 raise _StepError(problem, task=task)
@@ -397,18 +488,19 @@ class Runtime:
         first.data.update(_escape(initial_data or {}))
         instance = Instance(self, workflow, engine)
         if message is None:
-            instance.start_result = instance._step(workflow.do_engine_steps)
+            instance.start_result = instance._step(instance._run_engine)
             return instance
         name, payload = message
-        instance._step(lambda: self._only_start_on(workflow, first, name))
+        instance._step(lambda: self._only_start_on(instance, first, name))
         instance.start_result = instance.send_message(name, payload)
         return instance
 
     @staticmethod
-    def _only_start_on(workflow, first, name):
+    def _only_start_on(instance, first, name):
         """Run the process's start up to its start events; cancel those not waiting for the
         message `name`."""
         wanted = MessageEventDefinition(name)
+        workflow = instance._wf
         first.run()
         for split in workflow.get_tasks(spec_name="StartEventSplit", state=TaskState.READY):
             split.run()
@@ -416,7 +508,7 @@ class Runtime:
             spec = task.task_spec
             if isinstance(spec, StartEvent) and spec.event_definition != wanted:
                 task.cancel()
-        workflow.do_engine_steps()
+        instance._run_engine()
 
     def restore(self, state):
         """The instance that `Instance.dump()` wrote, with this runtime's spec."""
@@ -473,6 +565,22 @@ def _french(err):
     return EngineError(f"{what} « {label} » : erreur du moteur ({kind}).", element)
 
 
+def _unexpected(err, last_task):
+    """EngineError for an exception SpiffWorkflow did not expect (a TypeError on missing
+    data…): the element it was handling (SpiffWorkflow's methods call it `my_task`), else the
+    last one run; the type of the error, not its text (it may quote the data)."""
+    task, trace = last_task, err.__traceback__
+    while trace is not None:
+        found = trace.tb_frame.f_locals.get("my_task")
+        task = found if hasattr(found, "task_spec") else task
+        trace = trace.tb_next
+    spec = task.task_spec if task is not None else None
+    element = getattr(spec, "bpmn_id", None)
+    label = getattr(spec, "bpmn_name", None) or element or "?"
+    reason = f"erreur du moteur ({type(err).__name__}) ; le parcours est arrêté là"
+    return EngineError(f"Étape « {label} » : {reason}.", element)
+
+
 class Instance:
     """One running workflow. Not thread-safe: one request or job at a time."""
 
@@ -485,14 +593,14 @@ class Instance:
         """Run one step; `run` may return extra keys for the result."""
         if self._broken:
             raise EngineError("Instance inutilisable après une erreur : rechargez son état.")
-        self._engine.calls = []
+        self._engine.calls, self._engine.budget = [], _Budget(limits())
         try:
             extra = run() or {}
         except Exception as err:
             self._broken = True
             if isinstance(err, WorkflowException | ExpressionError | EngineError):
                 raise _french(err) from None
-            raise
+            raise _unexpected(err, self._engine.budget.task) from None
         messages = [
             {"name": event.event_definition.name, "payload": _unescape(event.payload)}
             for event in self._wf.get_events()
@@ -500,6 +608,10 @@ class Instance:
         completed = self._wf.is_completed()
         return {"service_calls": self._engine.calls, "messages": messages, "completed": completed,
                 **extra}  # fmt: skip
+
+    def _run_engine(self):
+        """Run what the engine runs by itself, each task within the step's budget."""
+        self._wf.do_engine_steps(will_complete_task=self._engine.budget.step)
 
     def _describe(self, task):
         spec = task.task_spec
@@ -535,7 +647,7 @@ class Instance:
         def run():
             task.data[_escape_key(form_key)] = payload
             task.run()
-            self._wf.do_engine_steps()
+            self._run_engine()
 
         return self._step(run)
 
@@ -586,7 +698,7 @@ class Instance:
                     self._refuse_too_frequent(task, kind)
                 fired.extend(task.task_spec.bpmn_id for task, _ in due)
                 self._wf.refresh_timers()
-                self._wf.do_engine_steps()
+                self._run_engine()
             return {"fired": fired}
 
         token = _NOW.set(now)
@@ -629,7 +741,7 @@ class Instance:
             event = BpmnEvent(definition, payload, correlations)
             caught = self._wf.event_manager.catch(event, internal=False) > 0  # send_event
             if caught:  # without its exception when nothing waits
-                self._wf.do_engine_steps()
+                self._run_engine()
             return {"caught": caught}
 
         return self._step(run)

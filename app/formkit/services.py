@@ -4,6 +4,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from flask import g, has_app_context
+
 from app import audit, policy
 from app.clock import utcnow
 from app.db import ImmutableCache, save_unique
@@ -42,6 +44,15 @@ def get_form(actor, key):
         raise NotFound("Ce formulaire n'existe pas.")
     policy.require(actor, "form.view", form)
     return form
+
+
+def category_of(key):
+    """The data category of the form `key` (None when there is no such form), read once per
+    request: a pathway step's access and routing depend on it."""
+    cache = g.setdefault("form_categories", {}) if has_app_context() else {}
+    if key not in cache:
+        cache[key] = Form.objects(key=key).scalar("category").first()
+    return cache[key]
 
 
 def list_forms(actor):

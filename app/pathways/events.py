@@ -35,40 +35,48 @@ def _versions(instances):
 
 
 def deliver_event(actor, dossier, name, payload):
-    """Deliver the message `name` to `dossier`; returns {"caught": [ids], "started": [ids]}."""
+    """Deliver the message `name` to `dossier`; returns {"caught": [ids], "started": [ids]}.
+
+    The pathways it starts are run first, in memory: one that cannot start refuses the
+    message before anything is written. A waiting instance whose step fails goes to error (the
+    others go on); what was delivered is audited whatever fails after."""
     policy.require(actor, "pathway.event", dossier)
     waiting = list(PathwayInstance.objects(dossier=dossier.id, status__in=["running", "waiting"]))
-    versions = _versions(waiting)
-    caught = []
-    for instance in waiting:
-        version = versions.get((instance.pathway, instance.version))
-        if version is None or name not in version.summary.get("messages", {}).get("catch", []):
-            continue  # this version waits for no such message: no need to load its state
-        if _send(actor, dossier, instance, name, payload):
-            caught.append(instance)
     # A pathway already running on the dossier is not started twice (the message came too
     # early or too late for it: BPMN drops it, and the answer says nobody caught it).
     # Only the pathways that may run on this dossier: a patient pathway of the platform or
     # of its coordinating structure (never a platform process, nor another structure's).
     running = {i.pathway for i in waiting}
-    started = [
-        instance
+    starting = [
+        begun
         for pathway in Pathway.objects(start_messages=name)
         if pathway.key not in running
         and policy.can(actor, "pathway.start_by_event", (dossier, pathway))
-        and (instance := _start(actor, dossier, pathway, name, payload)) is not None
+        and (begun := _begin(pathway, name, payload)) is not None
     ]
-    if caught or started:
-        timeline.append(actor, dossier, "pathway", f"Message « {name} » reçu par un parcours")
-    audit.record(
-        actor,
-        "pathway.event",
-        dossier,
-        dossier=str(dossier.id),
-        message=name,
-        caught=[str(i.id) for i in caught],
-        started=[str(i.id) for i in started],
-    )
+    versions = _versions(waiting)
+    caught, started = [], []
+    try:
+        for instance in waiting:
+            version = versions.get((instance.pathway, instance.version))
+            if version is None or name not in version.summary.get("messages", {}).get("catch", []):
+                continue  # this version waits for no such message: no need to load its state
+            if _send(actor, dossier, instance, name, payload):
+                caught.append(instance)
+        for version, engine in starting:
+            started.append(steps.create(actor, dossier, version, engine))
+        if caught or started:
+            timeline.append(actor, dossier, "pathway", f"Message « {name} » reçu par un parcours")
+    finally:
+        audit.record(
+            actor,
+            "pathway.event",
+            dossier,
+            dossier=str(dossier.id),
+            message=name,
+            caught=[str(i.id) for i in caught],
+            started=[str(i.id) for i in started],
+        )
     return {"caught": [str(i.id) for i in caught], "started": [str(i.id) for i in started]}
 
 
@@ -93,8 +101,9 @@ def _send(actor, dossier, instance, name, payload):
     return result is not None
 
 
-def _start(actor, dossier, pathway, name, payload):
-    """A new instance of `pathway`, started by the message; None if its start ignores it."""
+def _begin(pathway, name, payload):
+    """(version, engine) of `pathway` started by the message, in memory (nothing written);
+    None if its start ignores it."""
     version = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
     try:
         engine = Runtime.for_version(version).start({}, message=(name, payload))
@@ -102,4 +111,4 @@ def _start(actor, dossier, pathway, name, payload):
         raise InvalidInput({"/name": error.message}, error.message) from None
     if not engine.start_result["caught"]:
         return None
-    return steps.create(actor, dossier, version, engine)
+    return version, engine

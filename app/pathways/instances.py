@@ -9,6 +9,7 @@ from app import audit, policy, signals
 from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import circle, entries
+from app.dossiers.habilitations import may_write
 from app.dossiers.services import get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import Conflict, Forbidden, NotFound
@@ -16,13 +17,15 @@ from app.formkit import services as forms
 from app.pathways import services, steps, tallies
 from app.pathways.models import PathwayInstance, PathwayStep, Task
 from app.pathways.routing import route_step
+from app.reference import DATA_CATEGORIES
 from app.validation import InvalidInput
 
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
 TAKEN = "Cette tâche vient d'être prise par quelqu'un d'autre."
 CANNOT_DO = (
     "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins ni dans "
-    "l'équipe de coordination, ou refusée par la personne)."
+    "l'équipe de coordination, refusée par la personne, ou sans habilitation à écrire les "
+    "données de son formulaire)."
 )
 
 
@@ -88,9 +91,30 @@ def get_task(actor, task_id, action="task.view"):
     return get_in_dossier(actor, Task, task_id, action, "task.view", NOT_FOUND)
 
 
+def unhabilitated(actor, dossier, task):
+    """Why `actor` may not fill the task's form (French), or None: the habilitation to write
+    its data category (the submission becomes an entry of the dossier)."""
+    category = forms.category_of(task.form_key)
+    if dossier is None or may_write(actor, category):
+        return None
+    return (
+        "Votre profession n'est pas habilitée à écrire les données "
+        f"« {DATA_CATEGORIES.get(category, category)} » du formulaire de cette tâche : la "
+        "coordination peut la confier à une personne habilitée."
+    )
+
+
+def _require_on_task(actor, action, dossier, task):
+    """policy.require on the task; a refusal says so when the habilitation is what is missing."""
+    if not policy.can(actor, action, (dossier, task)):
+        raise Forbidden(unhabilitated(actor, dossier, task))
+
+
 def complete_task(actor, task_id, data):
-    """Validate the form, run the step, then write state, task and entry — or nothing."""
-    dossier, task = get_task(actor, task_id, "task.complete")
+    """Validate the form, run the step, then write state, task and entry — or nothing: every
+    check (access, habilitation, form, state of the pathway) comes before the first write."""
+    dossier, task = get_task(actor, task_id)
+    _require_on_task(actor, "task.complete", dossier, task)
     if task.status != "open":
         raise _done_by(task)
     instance = PathwayInstance.objects(id=task.instance).first()
@@ -114,7 +138,9 @@ def complete_task(actor, task_id, data):
 
 def _complete(actor, dossier, task, instance, submission, pending):
     """Run the step with the validated `submission` (form, version, data), then write the
-    entry and the task: the state write comes first, and a lost race leaves nothing."""
+    entry and the task: the state write comes first, and a lost race leaves nothing. The
+    entry's access is checked before the state is written; once it is, the completion is
+    audited whatever fails next."""
     form, version, submitted = submission
     if dossier is not None:  # the entry it becomes is refused before anything is written
         entries.require_fill(actor, dossier, form)
@@ -128,6 +154,21 @@ def _complete(actor, dossier, task, instance, submission, pending):
     except (steps.Stale, TaskNotReady):
         task.reload()
         raise _done_by(task) from None
+    try:
+        _written(actor, dossier, task, instance, submission, (engine, result, passed))
+    finally:
+        audit.record(
+            actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry)
+        )
+    signals.task_changed.send(actor, task=task)
+    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
+    return task
+
+
+def _written(actor, dossier, task, instance, submission, step):
+    """After the state of a completed step was written: its entry, its task, the rest."""
+    form, version, submitted = submission
+    engine, result, passed = step
     # On a dossier, the submission becomes one of its entries; a platform process keeps it
     # in its own data (and history).
     entry = (
@@ -142,10 +183,6 @@ def _complete(actor, dossier, task, instance, submission, pending):
     for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
-    audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
-    signals.task_changed.send(actor, task=task)
-    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
-    return task
 
 
 def _refuse_if_stopped(instance):
@@ -230,7 +267,7 @@ def claim_task(actor, task_id):
         raise
     if task.assignee not in (None, actor.id):
         raise Conflict(TAKEN)
-    policy.require(actor, "task.claim", (dossier, task))
+    _require_on_task(actor, "task.claim", dossier, task)
     taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
         set__assignee=actor.id, set__claimed_at=utcnow()
     )
@@ -260,7 +297,9 @@ def release_task(actor, task_id):
     """The assignee gives the task back: it goes to the coordinating structure's members
     of its role ("À prendre"), or to the coordination when nobody has that role."""
     dossier, task = get_task(actor, task_id, "task.release")
-    routed = route_step(dossier, task.care_role, skip=actor.id)
+    routed = route_step(
+        dossier, task.care_role, skip=actor.id, category=forms.category_of(task.form_key)
+    )
     given_back = Task.objects(id=task.id, status="open", assignee=actor.id).update_one(
         set__assignee=routed.get("assignee"),
         set__candidates_structure=routed.get("candidates_structure"),
@@ -274,15 +313,28 @@ def release_task(actor, task_id):
     return _changed(actor, dossier, task, "release")
 
 
+def _may_take_over(user, dossier, task):
+    """Whether `user` could complete the task if it were given to them."""
+    trial = Task._from_son(task.to_mongo())  # the task as it would be: is it theirs to do?
+    trial.assignee = user.id
+    return policy.can(user, "task.complete", (dossier, trial))
+
+
+def assignable(dossier, task):
+    """Whom the coordination may give the task to: the circle's members with an account who
+    could complete it (habilitated to write its form)."""
+    ids = [m.user for m in dossier.members if m.user and m.user != task.assignee]
+    found = User.objects(id__in=ids, status="active").only("name", "profession", "status")
+    return [user for user in found if _may_take_over(user, dossier, task)]
+
+
 def assign_task(actor, task_id, user_id):
     """The coordination gives the task to someone who may do it."""
     dossier, task = get_task(actor, task_id, "task.assign")
     if task.status != "open":
         raise Conflict("Cette tâche n'est plus ouverte.")
     assignee = User.objects(id=object_id(user_id), status="active").first() if user_id else None
-    trial = Task._from_son(task.to_mongo())  # the task as it would be: is it theirs to do?
-    trial.assignee = getattr(assignee, "id", None)
-    if assignee is None or not policy.can(assignee, "task.complete", (dossier, trial)):
+    if assignee is None or not _may_take_over(assignee, dossier, task):
         raise InvalidInput({"/user": CANNOT_DO}, CANNOT_DO)
     given = Task.objects(id=task.id, status="open", assignee=task.assignee).update_one(
         set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()

@@ -5,6 +5,7 @@ from app import audit, policy
 from app.dossiers.services import object_id
 from app.engine.migration import migrate
 from app.engine.runtime import EngineError, Runtime
+from app.errors import Conflict
 from app.pathways import services, steps
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.structures.services import owner_of
@@ -22,10 +23,19 @@ def _older_instances(pathway, target, ids=None):
     return list(found.order_by("started_at"))
 
 
+def _runtime(version):
+    """The Runtime of a version, or the EngineError saying why it does not load (deployed
+    before a check that now refuses it)."""
+    try:
+        return Runtime.for_version(version)
+    except EngineError as error:
+        return error
+
+
 def _runtimes(pathway, instances):
     numbers = {i.version for i in instances}
     versions = PathwayVersion.objects(pathway=pathway.key, version__in=list(numbers))
-    return {v.version: Runtime.for_version(v) for v in versions}
+    return {v.version: _runtime(v) for v in versions}
 
 
 def _checked(actor, key, number, ids):
@@ -39,11 +49,16 @@ def _checked(actor, key, number, ids):
     pathway, target = services.get_version(actor, key, number)
     policy.require(actor, "pathway.manage", owner_of(pathway))
     instances = _older_instances(pathway, target, ids)
-    runtimes, new = _runtimes(pathway, instances), Runtime.for_version(target)
+    runtimes, new = _runtimes(pathway, instances), _runtime(target)
+    if isinstance(new, EngineError):
+        raise Conflict(f"La version {target.version} ne peut pas être exécutée : {new.message}")
     checked = []
     for instance in instances:
         try:
-            engine, reasons = migrate(runtimes[instance.version], instance.state, new)
+            old = runtimes[instance.version]
+            if isinstance(old, EngineError):
+                raise old
+            engine, reasons = migrate(old, instance.state, new)
         except EngineError as error:
             engine, reasons = None, [error.message]
         checked.append((instance, engine, reasons))

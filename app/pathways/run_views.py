@@ -94,19 +94,15 @@ def _task_page(actor, dossier, task, fields, status=200, error=None):
         may_complete=task.status == "open" and policy.can(actor, "task.complete", (dossier, task)),
         may_claim=task.status == "open" and policy.can(actor, "task.claim", (dossier, task)),
         may_release=task.status == "open" and policy.can(actor, "task.release", (dossier, task)),
-        people=_assignable(dossier, task)
+        people=instances.assignable(dossier, task)
         if may_assign and dossier and task.status == "open"
         else [],
+        unhabilitated=instances.unhabilitated(actor, dossier, task)
+        if task.status == "open" and task.assignee == actor.id
+        else None,
         error_count=len(getattr(error, "fields", {})) or (1 if error else 0),
         error_message=getattr(error, "message", None),
     ), status
-
-
-def _assignable(dossier, task):
-    """Whom the coordination may give the task to: the circle's members with an account."""
-    ids = [m.user for m in dossier.members if m.user and m.user != task.assignee]
-    found = User.objects(id__in=ids).only("name", "profession", "status")
-    return [u for u in found if u.status == "active"]
 
 
 @bp.route("/taches/<task_id>", methods=["GET", "POST"])

@@ -6,13 +6,14 @@ import json
 from flask import current_app, has_app_context
 
 from app import audit, db, policy
+from app.dossiers.habilitations import profession_may_write
 from app.engine import runtime
-from app.engine.parser import parse_bpmn
+from app.engine.parser import parse_bpmn, stored_text
 from app.engine.runtime import connector_names
 from app.errors import NotFound, ServiceError
 from app.formkit.models import Form
 from app.pathways.models import Pathway, PathwayVersion
-from app.reference import CARE_ROLES, PLATFORM_LANES
+from app.reference import CARE_ROLE_PROFESSIONS, CARE_ROLES, DATA_CATEGORIES, PLATFORM_LANES
 from app.structures.services import owner_by_key, owner_of
 from app.structures.services import owner_choices as structure_owner_choices
 
@@ -54,11 +55,35 @@ class InvalidBpmn(ServiceError):
 
 
 def usable_forms(owner):
-    """(the keys of the published forms a pathway of `owner` may name: the platform's and its
-    own structure's; the keys of those reserved to platform processes)."""
-    found = Form.objects(latest_version__gt=0).only("key", "owner", "purpose")
-    usable = {f.key for f in found if f.owner is None or (owner and f.owner == owner.id)}
+    """(the data category of each published form a pathway of `owner` may name, by key: the
+    platform's and its own structure's; the keys of those reserved to platform processes)."""
+    found = Form.objects(latest_version__gt=0).only("key", "owner", "purpose", "category")
+    usable = {
+        f.key: f.category for f in found if f.owner is None or (owner and f.owner == owner.id)
+    }
     return usable, {f.key for f in found if f.purpose == "platform"}
+
+
+def lane_check(categories):
+    """A function (lane, form key) -> why the lane's care role may not fill the form (None if
+    it may): one of the role's professions at least must be habilitated to write the form's
+    data category, since the submission becomes an entry of the dossier. The platform's own
+    lanes fill no dossier."""
+
+    def check(lane, form_key):
+        category = categories.get(form_key)
+        if lane not in CARE_ROLES or category is None:
+            return None
+        if any(profession_may_write(p, category) for p in CARE_ROLE_PROFESSIONS.get(lane, [])):
+            return None
+        return (
+            f"Le rôle « {CARE_ROLES[lane]} » de ce couloir ne peut pas écrire les données "
+            f"« {DATA_CATEGORIES.get(category, category)} » du formulaire « {form_key} » : "
+            "aucune de ses professions n'y est habilitée. Placez la tâche dans le couloir "
+            "d'un rôle habilité."
+        )
+
+    return check
 
 
 def deploy(actor, data, structure=None, trusted=False):
@@ -68,13 +93,13 @@ def deploy(actor, data, structure=None, trusted=False):
     in workflows/: only they may hold script tasks. The document says its purpose (a
     patient pathway, or with `purpose` = platform a process of the platform itself, which
     only the platform owns and never runs on a dossier); the pathway takes its latest
-    version's."""
+    version's. Everything is checked, the text decoded, before anything is written."""
     owner = owner_by_key(structure)
     policy.require(actor, "pathway.manage", owner)
-    forms, platform_forms = usable_forms(owner)
+    categories, platform_forms = usable_forms(owner)
     parsed = parse_bpmn(
         data,
-        forms=forms,
+        forms=set(categories),
         roles=set(CARE_ROLES),
         operators=set(operators()),
         allow_scripts=trusted,
@@ -82,11 +107,14 @@ def deploy(actor, data, structure=None, trusted=False):
         platform_roles=set(PLATFORM_LANES) if owner is None else (),
         platform_forms=platform_forms,
         platform_allowed=owner is None,
+        lane_check=lane_check(categories),
+        max_cardinality=current_app.config["ENGINE_MAX_CARDINALITY"],
     )
-    if parsed.problems:
-        raise InvalidBpmn(parsed.problems)
+    text, problems = stored_text(data) if not parsed.problems else (None, parsed.problems)
+    if problems:
+        raise InvalidBpmn(problems)
     pathway = Pathway.objects(key=parsed.process_id).first()
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if pathway is not None:
         policy.require(actor, "pathway.manage", owner_of(pathway))
         latest = PathwayVersion.objects(pathway=pathway.key, version=pathway.latest_version).first()
@@ -111,7 +139,7 @@ def deploy(actor, data, structure=None, trusted=False):
         pathway=pathway.key,
         version=number,
         name=parsed.name,
-        bpmn=data.decode("utf-8"),
+        bpmn=text,
         digest=digest,
         summary_json=json.dumps(parsed.summary, ensure_ascii=False),
         trusted=int(trusted),
@@ -124,8 +152,9 @@ def deploy(actor, data, structure=None, trusted=False):
 
 
 def list_pathways(actor):
+    """The pathways with a deployed version (one whose first deployment failed has none)."""
     policy.require(actor, "pathway.view")
-    return Pathway.objects.order_by("name")
+    return Pathway.objects(latest_version__gt=0).order_by("name")
 
 
 def get_version(actor, key, number=None):

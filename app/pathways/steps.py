@@ -6,9 +6,13 @@ at the same moment cannot both win; the loser gets `Stale` and keeps nothing. Wh
 went through is then recorded as history rows (PathwayStep) and the tasks follow the engine.
 
 A step the engine cannot finish (an expression error, a gateway with no way out, a failing
-service) leaves the state as it was; the instance goes to `error` with the French message and
-what to run again (`pending`), so that an administrator can retry it once the cause is fixed.
+service, a loop beyond the step's budget) leaves the state as it was; the instance goes to
+`error` with the French message and what to run again (`pending`), so that an administrator
+can retry it once the cause is fixed. Whatever is written is audited before anything else can
+fail.
 """
+
+from flask import current_app, has_app_context
 
 from app import audit, signals
 from app.accounts.models import User
@@ -16,9 +20,11 @@ from app.clock import utcnow
 from app.db import ImmutableCache
 from app.dossiers import timeline
 from app.dossiers.services import find
+from app.engine import runtime as engine_runtime
 from app.engine.iso8601 import duration_of
-from app.engine.runtime import EngineError, Runtime, TaskNotReady
+from app.engine.runtime import EngineError, Limits, Runtime, TaskNotReady
 from app.errors import NotFound, ServiceError
+from app.formkit.services import category_of
 from app.pathways import tallies
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.pathways.routing import route_step
@@ -44,6 +50,21 @@ class PathwayFailed(ServiceError):
 
 
 _VERSIONS = ImmutableCache()
+
+
+def engine_limits():
+    """The engine's budget for one step, from the settings of the application running it."""
+    if not has_app_context():
+        return Limits()
+    config = current_app.config
+    return Limits(
+        max_steps=config["ENGINE_MAX_STEPS"],
+        max_seconds=config["ENGINE_MAX_SECONDS"],
+        max_cardinality=config["ENGINE_MAX_CARDINALITY"],
+    )
+
+
+engine_runtime.limits = engine_limits
 
 
 def dossier_of(instance):
@@ -79,9 +100,9 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
     `passed` lists the BPMN elements the step went through; it is None when `write_if(result)`
     said there was nothing to write. Raises Stale if the instance moved meanwhile,
     PathwayFailed (after recording the error) if the engine failed."""
-    runtime = Runtime.for_version(version_of(instance))
+    version = version_of(instance)
     try:
-        engine = runtime.restore(instance.state)
+        engine = Runtime.for_version(version).restore(instance.state)
         before = {element["id"] for element in engine.passed()}
         result = operation(engine)
     except TaskNotReady:
@@ -111,8 +132,9 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
 RETRIES = 3  # a step that keeps meeting newer revisions is left for later
 
 
-def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=None):
-    """`run` then `settle`, reading the instance again when another step won the race.
+def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=None, audit_as=None):
+    """`run` then `settle`, reading the instance again when another step won the race; a
+    written step is audited as `audit_as` (with the result's `fired` timers), if given.
     Returns the step's result, or None when nothing was written (failed: left in error)."""
     for _ in range(RETRIES):
         try:
@@ -126,6 +148,9 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
             return None
         if passed is None:
             return None
+        if audit_as is not None:
+            details = {"fired": result["fired"]} if "fired" in result else {}
+            audit.record(actor, audit_as, instance, dossier=ref(dossier), **details)
         settle(instance, dossier, engine, result, passed, actor=actor)
         return result
     return None
@@ -148,8 +173,8 @@ def create(actor, dossier, version, engine, subject=None):
         started_by=audit.actor_id(actor),
     )
     instance.save(force_insert=True)
-    settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     audit.record(actor, "pathway.start", instance, dossier=ref(dossier), pathway=version.pathway)
+    settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     if dossier is not None:
         timeline.append(actor, dossier, "pathway", f"Parcours « {version.name} » démarré")
     return instance
@@ -225,7 +250,7 @@ def sync_tasks(instance, engine, dossier, actor=None):
             structure=instance.structure,
             pathway=instance.pathway,
             pathway_name=instance.name,
-            **route_step(dossier, spec["lane"]),
+            **route_step(dossier, spec["lane"], category=category_of(spec["form_key"])),
         ).save()
         tallies.opened([task])
         signals.task_created.send(task, dossier=dossier, actor=actor)

@@ -62,6 +62,7 @@ def _fire(instance, now):
         steps.dossier_of(instance),
         lambda engine: engine.fire_timers(now),
         pending={"op": "timers"},
+        audit_as="pathway.timers",
     )
     if result is None:
         log.warning("pathway instance %s: timers not fired (error or busy)", instance.id)
