@@ -947,6 +947,35 @@ def test_update_user_password(apis, people, web):
     assert web.login(pro, "nouveau-secret").status_code == 302
 
 
+# A passphrase of words that have nothing to do with each other, up to the 200 allowed.
+LONG_PASSPHRASE = "gouttière-hibou-ravioli-sextant-" * 7
+
+
+@pytest.mark.parametrize("length", [72, 73, 100, 200])
+def test_long_passwords_are_judged_not_refused_with_500(apis, people, web, length):
+    """zxcvbn refuses more than 72 characters: a longer password is judged on its first 72."""
+    password = LONG_PASSPHRASE[:length]
+    created = apis.platform_admin.post(
+        "/users", json=new_user(email="long@example.org", password=password)
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)[:300]
+    assert web.login("long@example.org", password).status_code == 302
+    changed = apis.platform_admin.patch(
+        f"/users/{people.professional.id}", json={"password": password[::-1]}
+    )
+    assert changed.status_code == 200, changed.get_data(as_text=True)[:300]
+
+
+def test_a_long_password_weak_at_its_start_is_refused(apis):
+    weak = "a" * 72 + LONG_PASSPHRASE[:100]
+    refused(
+        apis.platform_admin, "POST", "/users", 422, "invalid",
+        json=new_user(email="long@example.org", password=weak),
+        fields={"/password": "Ce mot de passe est trop courant ou trop facile à deviner : "
+                "allongez-le, par exemple avec plusieurs mots qui n'ont rien à voir entre eux."},
+    )  # fmt: skip
+
+
 def test_suspend_user_ends_their_api_access(apis, people):
     assert apis.professional.get("/me").status_code == 200
     response = apis.platform_admin.patch(
