@@ -672,6 +672,29 @@ def test_create_structure_bad_email_is_refused(apis):
     assert set(error["fields"]) == {"/email"}
 
 
+# Not text: validation refuses them at /email (they crashed, or `{}` and `[]` became "").
+NOT_TEXT = [None, [None], 1.5, True, 0, {}, [], {"$ne": ""}]
+
+
+@pytest.mark.parametrize("email", NOT_TEXT)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/structures", STRUCTURE),
+        ("PATCH", "/structures/dac-test", {}),
+        ("POST", "/users", new_user()),
+        ("PATCH", "/users/{professional}", {}),
+        ("POST", "/structures/dac-test/members", {**new_user(), "roles": ["professional"]}),
+    ],
+)
+def test_an_email_that_is_not_text_is_refused(apis, people, method, path, body, email):
+    error = refused(
+        apis.platform_admin, method, fill(path, people), 422, "invalid",
+        json={**body, "email": email},
+    )  # fmt: skip
+    assert set(error["fields"]) == {"/email"}
+
+
 # --- users -----------------------------------------------------------------------------------
 
 
