@@ -22,8 +22,10 @@ def forms(app):
     sync_directory(Path(app.root_path).parent / "forms")
 
 
-def deploy(api, body=BPMN, query=""):
-    return api.client.post(f"/api/v1/pathways{query}", data=body, headers={**api.headers, **XML})
+def deploy(api, body=BPMN, query="", headers=XML):
+    return api.client.post(
+        f"/api/v1/pathways{query}", data=body, headers={**api.headers, **headers}
+    )
 
 
 def test_a_platform_admin_deploys_a_pathway_and_its_versions(api_as, platform_admin):
@@ -44,6 +46,42 @@ def test_a_platform_admin_deploys_a_pathway_and_its_versions(api_as, platform_ad
     ]
     assert '"P7D"' in old["bpmn"]
     assert api.get("/pathways/suivi_gir?version=9").status_code == 404
+
+
+def test_deploying_answers_what_the_openapi_document_says(api_as, platform_admin):
+    """201 for a new version, 200 for an unchanged document: both are documented, with the
+    body as BPMN XML text in each media type the route takes, and an example that deploys."""
+    api = api_as(platform_admin)
+    operation = api.get("/openapi.json").json["paths"]["/api/v1/pathways"]["post"]
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"application/xml", "text/xml", "application/bpmn+xml"}
+    schema = content["application/xml"]["schema"]
+    assert schema["type"] == "string"
+    [example] = schema["examples"]
+    for media_type, status in zip(sorted(content), (201, 200, 200), strict=True):
+        answer = deploy(api, example.encode(), headers={"Content-Type": media_type})
+        assert answer.status_code == status, answer.json
+        assert str(status) in operation["responses"]
+        assert set(answer.json) == set(operation["responses"][str(status)]["content"][
+            "application/json"]["schema"]["properties"])  # fmt: skip
+
+
+def test_the_api_takes_a_bpmn_document_as_large_as_the_page_does(api_as, platform_admin):
+    """5 MiB, as on the "Parcours" page: more than the 1 MiB of a JSON body; over it, 413."""
+    api = api_as(platform_admin)
+    start = b'<bpmn:startEvent id="start"/>'
+
+    def padded(size):
+        note = b"<bpmn:documentation>" + b"x" * size + b"</bpmn:documentation>"
+        return BPMN.replace(start, start[:-2] + b">" + note + b"</bpmn:startEvent>")
+
+    deployed = deploy(api, padded(2 * 1024 * 1024))
+    assert deployed.status_code == 201, deployed.get_data(as_text=True)[:300]
+    before = snapshot(COLLECTIONS)
+    refused = deploy(api, padded(5 * 1024 * 1024))
+    assert refused.status_code == 413
+    assert refused.json["error"]["code"] == "payload_too_large"
+    assert snapshot(COLLECTIONS) == before
 
 
 def test_every_problem_is_listed_and_nothing_is_deployed(api_as, platform_admin):

@@ -45,10 +45,17 @@ def route(
     body_type="application/json",
     response=None,
     status=200,
+    also=None,
+    produces=None,
     params=(),
     tag=None,
 ):
-    """Declare an API route and what the OpenAPI document says of it."""
+    """Declare an API route and what the OpenAPI document says of it.
+
+    `body_type`: a media type or a tuple of them; `also`: {status: description} of the other
+    successes it answers; `produces`: a function of the app giving {media type: schema} of a
+    success that is not JSON; `params`: query parameters, a name of openapi.QUERY_PARAMS or a
+    (name, schema) pair, the schema possibly a function of the app."""
 
     def decorator(view):
         spec = {
@@ -57,6 +64,8 @@ def route(
             "body_type": body_type,
             "response": response,
             "status": status,
+            "also": also or {},
+            "produces": produces,
             "params": params,
             "tag": tag,
             "operation_id": view.__name__,

@@ -83,7 +83,13 @@ def create_dossier():
     "GET",
     "Mes dossiers (scope=mine) ou ceux que ma structure coordonne ; page suivante : after=next",
     response=CURSOR_LIST,
-    params=("q", "scope", "sort", "after", "per_page"),
+    params=(
+        "q",
+        ("scope", {"enum": ["mine", "structure"], "description": "mine par défaut"}),
+        ("sort", {"enum": list(listing.SORTS), "description": "activity par défaut"}),
+        "after",
+        "per_page",
+    ),
     tag=TAG,
 )
 def list_dossiers():

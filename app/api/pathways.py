@@ -4,8 +4,10 @@ from flask import request
 
 from app.api.core import ApiAbort, current_api_user, json_body, route
 from app.dossiers import services as dossier_services
+from app.engine.parser import MAX_BYTES
 from app.pathways import events, instances, migration, services, steps
 from app.structures.services import structures_by_id
+from app.uploads import accepts_large_uploads
 from app.validation import check
 
 TAG = "Parcours"
@@ -18,7 +20,22 @@ DEPLOYED = {
         "created": {"type": "boolean"},
     },
 }
-BPMN_BODY = {"type": "object", "properties": {"bpmn": {"type": "string"}}}
+EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  id="definitions" targetNamespace="https://parcours.example/bpmn">
+  <bpmn:process id="exemple_api" name="Exemple" isExecutable="true">
+    <bpmn:startEvent id="debut"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="debut" targetRef="fin"/>
+    <bpmn:endEvent id="fin"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+BPMN_BODY = {
+    "type": "string",
+    "contentMediaType": "application/xml",
+    "description": f"Le document BPMN 2.0 (XML, {MAX_BYTES // 2**20} Mio au plus)",
+    "examples": [EXAMPLE],
+}
 
 
 def _summary(pathway, owners):
@@ -36,12 +53,14 @@ def _summary(pathway, owners):
     "POST",
     "Déployer un parcours (BPMN XML) ; 422 liste tous les problèmes ; ?structure=clé",
     body=BPMN_BODY,
-    body_type="application/xml",
+    body_type=tuple(sorted(XML_TYPES)),
     response=DEPLOYED,
     status=201,
+    also={200: "Document identique à la dernière version : rien de déployé (created: false)"},
     params=("structure",),
     tag=TAG,
 )
+@accepts_large_uploads(MAX_BYTES)  # a BPMN file may exceed MAX_CONTENT_LENGTH, as on the page
 def deploy_pathway():
     if request.mimetype not in XML_TYPES:
         raise ApiAbort(
