@@ -199,3 +199,37 @@ def test_a_registered_connector_becomes_an_operator(api_as, platform_admin, monk
     assert any("sms" in p["message"] for p in refused.json["error"]["problems"])
     monkeypatch.setitem(runtime.CONNECTORS, "sms", lambda params, context: None)
     assert deploy(api_as(platform_admin), body).status_code == 201
+
+
+# Integers that MongoDB cannot compare (more than 64 bits): they name no version or position.
+BEYOND_64_BITS = ["99999999999999999999", "-99999999999999999999", "1" + "0" * 40]
+
+
+@pytest.mark.parametrize("number", BEYOND_64_BITS)
+def test_a_number_beyond_64_bits_in_the_query_is_not_a_server_error(
+    api_as, login_as, platform_admin, coordinator, structure, number
+):
+    """?version=, ?before=, ?after=… on the API and the pages: 404 for a version that cannot
+    exist, an empty page for a position; never a 500."""
+    from dossier_helpers import new_dossier
+
+    api = api_as(platform_admin)
+    assert deploy(api).status_code == 201
+    for url in (f"/pathways/suivi_gir?version={number}",
+                f"/pathways/suivi_gir/migration?version={number}"):  # fmt: skip
+        assert api.get(url).status_code == 404, url
+    admin = login_as(platform_admin)
+    for url in (f"/parcours/suivi_gir?version={number}",
+                f"/parcours/suivi_gir/bpmn?version={number}",
+                f"/formulaires/evaluation_multidimensionnelle?version={number}",
+                f"/formulaires/evaluation_multidimensionnelle/export?version={number}"):  # fmt: skip
+        assert admin.get(url).status_code == 404, url
+    assert admin.get(f"/cgu?version={number}").status_code == 200
+    assert admin.get(f"/admin/journal?before={number}").status_code == 200
+    dossier = new_dossier(coordinator, structure)
+    coord, browser = api_as(coordinator), login_as(coordinator)
+    for url in (f"/dossiers/{dossier.id}/timeline?before={number}",
+                f"/dossiers/{dossier.id}/messages?before={number}",
+                f"/dossiers/{dossier.id}/messages?after={number}"):  # fmt: skip
+        assert coord.get(url).status_code == 200, url
+    assert browser.get(f"/dossiers/{dossier.id}?before={number}").status_code == 200

@@ -23,6 +23,7 @@ from app.dossiers.serializers import (
     member_json,
     timeline_item_json,
 )
+from app.paging import int_arg
 from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
 from app.validation import InvalidInput
@@ -307,7 +308,7 @@ def upload_document(dossier_id):
 def dossier_timeline(dossier_id):
     actor = current_api_user()
     dossier = services.get_dossier(actor, dossier_id)
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     kind = request.args.get("kind") or None
     if kind and kind not in timeline.KINDS:
         raise InvalidInput({"/kind": "Ce type d'élément n'existe pas."})

@@ -5,6 +5,7 @@ from flask import request
 from app.api.core import ApiAbort, current_api_user, json_body, route
 from app.dossiers import services as dossier_services
 from app.engine.parser import MAX_BYTES
+from app.paging import int_arg
 from app.pathways import events, instances, migration, services, steps
 from app.structures.services import structures_by_id
 from app.uploads import accepts_large_uploads
@@ -91,7 +92,7 @@ def list_pathways():
     tag=TAG,
 )
 def get_pathway(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     pathway, version = services.get_version(current_api_user(), key, number)
     return {
         "key": pathway.key,
@@ -242,7 +243,7 @@ def _refused_json(refused):
     tag=TAG,
 )
 def migration_plan(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     _, target, checked = migration.plan(current_api_user(), key, number)
     return {
         "version": target.version,
