@@ -31,7 +31,8 @@ def authenticate():
     if (pending := must_accept(user)) is not None:
         return json_error(403, "terms_not_accepted", (
             f"Acceptez les conditions d'utilisation (version {pending.version}) sur la "
-            "plateforme avant d'utiliser l'API."
+            "plateforme avant d'utiliser l'API ; pour un compte d'intégration, l'équipe de la "
+            "plateforme enregistre cette acceptation avec parcours tokens create --accept-terms."
         ))  # fmt: skip
     return None
 
