@@ -218,11 +218,10 @@ def test_a_number_beyond_64_bits_in_the_query_is_not_a_server_error(
     for url in (f"/pathways/suivi_gir?version={number}",
                 f"/pathways/suivi_gir/migration?version={number}"):  # fmt: skip
         assert api.get(url).status_code == 404, url
-    admin = login_as(platform_admin)
+    admin, form = login_as(platform_admin), "/formulaires/evaluation_multidimensionnelle"
     for url in (f"/parcours/suivi_gir?version={number}",
                 f"/parcours/suivi_gir/bpmn?version={number}",
-                f"/formulaires/evaluation_multidimensionnelle?version={number}",
-                f"/formulaires/evaluation_multidimensionnelle/export?version={number}"):  # fmt: skip
+                f"{form}?version={number}", f"{form}/export?version={number}"):  # fmt: skip
         assert admin.get(url).status_code == 404, url
     assert admin.get(f"/cgu?version={number}").status_code == 200
     assert admin.get(f"/admin/journal?before={number}").status_code == 200
