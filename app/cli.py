@@ -221,17 +221,32 @@ def tokens_group():
 @tokens_group.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="A name to recognise the token.")
+@click.option(
+    "--accept-terms",
+    is_flag=True,
+    help="Record that the account's owner accepts the current terms of use: an account used "
+    "only through the API (an integration) never sees the web's terms page.",
+)
 @with_appcontext
-def create_token_command(email, name):
+def create_token_command(email, name, accept_terms):
     """Create an API token for EMAIL and print it (it is shown only once)."""
     from app.accounts.models import User
+    from app.accounts.schemas import TOKEN_CREATE
     from app.accounts.services import create_token, normalize_email
+    from app.terms.services import accept, must_accept
+    from app.validation import check
 
     user = User.objects(email=normalize_email(email)).first()
     if user is None:
         raise click.ClickException(f"No account with the e-mail {email}.")
+    pending = must_accept(user) if accept_terms else None
+    if pending is not None:
+        _run_service(check, TOKEN_CREATE, {"name": name})  # every check before the first write
+        _run_service(accept, user, pending.version)
     _, token = _run_service(create_token, policy.SYSTEM, user, {"name": name})
-    click.echo(token)
+    click.echo(token)  # alone on stdout, for scripts
+    if pending is not None:
+        click.echo(f"terms of use: version {pending.version} accepted for {user.email}", err=True)
 
 
 @cli.group("forms")

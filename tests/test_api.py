@@ -673,6 +673,29 @@ def test_create_structure_bad_email_is_refused(apis):
     assert set(error["fields"]) == {"/email"}
 
 
+# Not text: validation refuses them at /email (they crashed, or `{}` and `[]` became "").
+NOT_TEXT = [None, [None], 1.5, True, 0, {}, [], {"$ne": ""}]
+
+
+@pytest.mark.parametrize("email", NOT_TEXT)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/structures", STRUCTURE),
+        ("PATCH", "/structures/dac-test", {}),
+        ("POST", "/users", new_user()),
+        ("PATCH", "/users/{professional}", {}),
+        ("POST", "/structures/dac-test/members", {**new_user(), "roles": ["professional"]}),
+    ],
+)
+def test_an_email_that_is_not_text_is_refused(apis, people, method, path, body, email):
+    error = refused(
+        apis.platform_admin, method, fill(path, people), 422, "invalid",
+        json={**body, "email": email},
+    )  # fmt: skip
+    assert set(error["fields"]) == {"/email"}
+
+
 # --- users -----------------------------------------------------------------------------------
 
 
@@ -949,6 +972,35 @@ def test_update_user_password(apis, people, web):
     assert response.status_code == 200
     assert web.login(pro, PASSWORD).status_code == 401
     assert web.login(pro, "nouveau-secret").status_code == 302
+
+
+# A passphrase of words that have nothing to do with each other, up to the 200 allowed.
+LONG_PASSPHRASE = "gouttière-hibou-ravioli-sextant-" * 7
+
+
+@pytest.mark.parametrize("length", [72, 73, 100, 200])
+def test_long_passwords_are_judged_not_refused_with_500(apis, people, web, length):
+    """zxcvbn refuses more than 72 characters: a longer password is judged on its first 72."""
+    password = LONG_PASSPHRASE[:length]
+    created = apis.platform_admin.post(
+        "/users", json=new_user(email="long@example.org", password=password)
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)[:300]
+    assert web.login("long@example.org", password).status_code == 302
+    changed = apis.platform_admin.patch(
+        f"/users/{people.professional.id}", json={"password": password[::-1]}
+    )
+    assert changed.status_code == 200, changed.get_data(as_text=True)[:300]
+
+
+def test_a_long_password_weak_at_its_start_is_refused(apis):
+    weak = "a" * 72 + LONG_PASSPHRASE[:100]
+    refused(
+        apis.platform_admin, "POST", "/users", 422, "invalid",
+        json=new_user(email="long@example.org", password=weak),
+        fields={"/password": "Ce mot de passe est trop courant ou trop facile à deviner : "
+                "allongez-le, par exemple avec plusieurs mots qui n'ont rien à voir entre eux."},
+    )  # fmt: skip
 
 
 def test_suspend_user_ends_their_api_access(apis, people):
@@ -1761,8 +1813,10 @@ def test_openapi_lists_every_route(document, app):
         assert operation["operationId"] == spec["operation_id"]
         assert str(spec["status"]) in operation["responses"]
         if spec["body"] is not None:
-            schema = operation["requestBody"]["content"][spec["body_type"]]["schema"]
-            assert schema == spec["body"]
+            types = spec["body_type"]
+            for media_type in types if isinstance(types, tuple) else (types,):
+                schema = operation["requestBody"]["content"][media_type]["schema"]
+                assert schema == spec["body"]
     # And nothing the application serves under /api/v1 is missing from the document.
     served = set()
     for url_rule in app.url_map.iter_rules():
@@ -1771,6 +1825,22 @@ def test_openapi_lists_every_route(document, app):
             served |= {(path, m.lower()) for m in url_rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, method, _ in _operations(document)}
     assert served == documented
+
+
+def test_every_value_a_query_parameter_lists_is_accepted(document, apis):
+    """A value that the document lists for ?scope=, ?sort=… is one the route takes: the
+    dossiers' and the tasks' lists each have their own."""
+    tried = 0
+    for path, method, operation in _operations(document):
+        if method != "get" or "{" in path:
+            continue
+        for param in operation.get("parameters", ()):
+            for value in param["schema"].get("enum", ()):
+                query = {param["name"]: value}
+                response = apis.coordinator.get(path.removeprefix("/api/v1"), query_string=query)
+                assert response.status_code == 200, (path, query, response.get_json())
+                tried += 1
+    assert tried >= 10
 
 
 # POST routes that only name an action on their object: no body.
@@ -1809,11 +1879,14 @@ def test_openapi_structure(document):
         if method in {"post", "patch", "put"} and not action:
             body = operation["requestBody"]
             assert body["required"] is True
-            [content] = body["content"].values()
-            schema = content["schema"]
-            assert schema["type"] == "object"
-            assert schema["properties"]
-            Draft202012Validator.check_schema(schema)
+            for media_type, content in body["content"].items():
+                schema = content["schema"]
+                if media_type.endswith("xml"):  # a BPMN document
+                    assert schema["type"] == "string"
+                else:
+                    assert schema["type"] == "object"
+                    assert schema["properties"]
+                Draft202012Validator.check_schema(schema)
         else:
             assert "requestBody" not in operation
         for answer in responses.values():

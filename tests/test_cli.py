@@ -142,6 +142,39 @@ def test_install_loads_every_shipped_form_and_pathway(runner):
     assert sorted(Pathway.objects.scalar("key")) == pathways
 
 
+def test_tokens_create_records_the_owners_acceptance_of_the_terms(runner, client, professional):
+    """An account used only through the API (an integration) never sees the web's terms page:
+    --accept-terms records its owner's acceptance of the current version with the token."""
+    from app import policy
+    from app.audit import AuditEvent
+    from app.terms.models import TermsAcceptance
+    from app.terms.services import publish
+
+    publish(policy.SYSTEM, {"text": "Conditions d'utilisation, version 1."})
+    plain = invoke(runner, "tokens", "create", professional.email).stdout.strip()
+    refused = client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
+    assert (refused.status_code, refused.json["error"]["code"]) == (403, "terms_not_accepted")
+    assert "--accept-terms" in refused.json["error"]["message"]
+    bad = invoke(runner, "tokens", "create", professional.email, "--name", "", "--accept-terms")
+    assert bad.exit_code == 1
+    assert TermsAcceptance.objects.count() == 0  # every check before the first write
+    result = invoke(runner, "tokens", "create", professional.email, "--accept-terms")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("prc_")
+    assert "version 1 accepted" in result.stderr
+    for used in (token, plain):
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {used}"})
+        assert response.status_code == 200
+    [accepted] = TermsAcceptance.objects(user=professional.id)
+    assert accepted.version == 1
+    [event] = AuditEvent.objects(action="terms.accept")
+    assert event.actor == str(professional.id)
+    again = invoke(runner, "tokens", "create", professional.email, "--accept-terms")
+    assert again.exit_code == 0
+    assert TermsAcceptance.objects.count() == 1
+
+
 def test_tokens_create_for_unknown_user(runner):
     result = invoke(runner, "tokens", "create", "personne@example.org")
     assert result.exit_code == 1

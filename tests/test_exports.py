@@ -285,3 +285,21 @@ def test_a_pathway_exports_its_steps_and_what_they_produced(
     assert (
         api_as(coordinator).get(f"/instances/{instance_id}/export?format=docx").status_code == 422
     )
+
+
+def test_the_openapi_document_lists_the_formats_and_what_they_make(api_as, coordinator, exported):
+    """?format= takes the formats the plugins registered, each answered in its media type."""
+    dossier, _, (entry, *_) = exported
+    api = api_as(coordinator)
+    paths = api.get("/openapi.json").json["paths"]
+    for path, subject in (("dossiers/{dossier_id}", dossier.id), ("entries/{entry_id}", entry)):
+        operation = paths[f"/api/v1/{path}/export"]["get"]
+        [param] = [p for p in operation["parameters"] if p["name"] == "format"]
+        assert param["schema"]["enum"] == ["fhir", "json", "pdf"]
+        produced = operation["responses"]["200"]["content"]
+        assert set(produced) == {"application/pdf", "application/json", "application/fhir+json"}
+        for fmt in param["schema"]["enum"]:
+            url = path.split("/")[0] + f"/{subject}/export"
+            answer = api.get(f"/{url}?format={fmt}")
+            assert answer.status_code == 200
+            assert answer.mimetype in produced

@@ -201,3 +201,22 @@ def test_answers_match_the_openapi_document(api_as, professional):
         assert list(Draft202012Validator(schema).iter_errors(response.json)) == [], path
     params = document["paths"]["/api/v1/notifications"]["get"]["parameters"]
     assert {p["name"] for p in params} == {"unread", "after", "per_page"}
+
+
+@pytest.mark.parametrize("kept_first", ["tasks", "messages"])
+def test_counters_kept_before_the_first_notice(api_as, login_as, professional, kept_first):
+    """The inbox's task counts (a page opened) or a message counter can be stored before any
+    notice: the bell's number is then 0, not a server error."""
+    if kept_first == "tasks":
+        assert login_as(professional).get("/taches").status_code == 200
+    else:
+        services.move_unread_messages({professional.id: 1})
+    api = api_as(professional)
+    listed = api.get("/notifications")
+    assert listed.status_code == 200, listed.get_data(as_text=True)[:300]
+    assert (listed.json["items"], listed.json["unread"]) == ([], 0)
+    marked = api.post("/notifications/read-all")
+    assert marked.status_code == 200
+    assert marked.json == {"marked": 0, "unread": 0}
+    tell([professional], 2)
+    assert api.get("/notifications").json["unread"] == 2

@@ -22,8 +22,10 @@ def forms(app):
     sync_directory(Path(app.root_path).parent / "forms")
 
 
-def deploy(api, body=BPMN, query=""):
-    return api.client.post(f"/api/v1/pathways{query}", data=body, headers={**api.headers, **XML})
+def deploy(api, body=BPMN, query="", headers=XML):
+    return api.client.post(
+        f"/api/v1/pathways{query}", data=body, headers={**api.headers, **headers}
+    )
 
 
 def test_a_platform_admin_deploys_a_pathway_and_its_versions(api_as, platform_admin):
@@ -47,6 +49,42 @@ def test_a_platform_admin_deploys_a_pathway_and_its_versions(api_as, platform_ad
     ]
     assert '"P7D"' in old["bpmn"]
     assert api.get("/pathways/suivi_gir?version=9").status_code == 404
+
+
+def test_deploying_answers_what_the_openapi_document_says(api_as, platform_admin):
+    """201 for a new version, 200 for an unchanged document: both are documented, with the
+    body as BPMN XML text in each media type the route takes, and an example that deploys."""
+    api = api_as(platform_admin)
+    operation = api.get("/openapi.json").json["paths"]["/api/v1/pathways"]["post"]
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"application/xml", "text/xml", "application/bpmn+xml"}
+    schema = content["application/xml"]["schema"]
+    assert schema["type"] == "string"
+    [example] = schema["examples"]
+    for media_type, status in zip(sorted(content), (201, 200, 200), strict=True):
+        answer = deploy(api, example.encode(), headers={"Content-Type": media_type})
+        assert answer.status_code == status, answer.json
+        assert str(status) in operation["responses"]
+        assert set(answer.json) == set(operation["responses"][str(status)]["content"][
+            "application/json"]["schema"]["properties"])  # fmt: skip
+
+
+def test_the_api_takes_a_bpmn_document_as_large_as_the_page_does(api_as, platform_admin):
+    """5 MiB, as on the "Parcours" page: more than the 1 MiB of a JSON body; over it, 413."""
+    api = api_as(platform_admin)
+    start = b'<bpmn:startEvent id="start"/>'
+
+    def padded(size):
+        note = b"<bpmn:documentation>" + b"x" * size + b"</bpmn:documentation>"
+        return BPMN.replace(start, start[:-2] + b">" + note + b"</bpmn:startEvent>")
+
+    deployed = deploy(api, padded(2 * 1024 * 1024))
+    assert deployed.status_code == 201, deployed.get_data(as_text=True)[:300]
+    before = snapshot(COLLECTIONS)
+    refused = deploy(api, padded(5 * 1024 * 1024))
+    assert refused.status_code == 413
+    assert refused.json["error"]["code"] == "payload_too_large"
+    assert snapshot(COLLECTIONS) == before
 
 
 def test_every_problem_is_listed_and_nothing_is_deployed(api_as, platform_admin):
@@ -164,3 +202,36 @@ def test_a_registered_connector_becomes_an_operator(api_as, platform_admin, monk
     assert any("sms" in p["message"] for p in refused.json["error"]["problems"])
     monkeypatch.setitem(runtime.CONNECTORS, "sms", lambda params, context: None)
     assert deploy(api_as(platform_admin), body).status_code == 201
+
+
+# Integers that MongoDB cannot compare (more than 64 bits): they name no version or position.
+BEYOND_64_BITS = ["99999999999999999999", "-99999999999999999999", "1" + "0" * 40]
+
+
+@pytest.mark.parametrize("number", BEYOND_64_BITS)
+def test_a_number_beyond_64_bits_in_the_query_is_not_a_server_error(
+    api_as, login_as, platform_admin, coordinator, structure, number
+):
+    """?version=, ?before=, ?after=… on the API and the pages: 404 for a version that cannot
+    exist, an empty page for a position; never a 500."""
+    from dossier_helpers import new_dossier
+
+    api = api_as(platform_admin)
+    assert deploy(api).status_code == 201
+    for url in (f"/pathways/suivi_gir?version={number}",
+                f"/pathways/suivi_gir/migration?version={number}"):  # fmt: skip
+        assert api.get(url).status_code == 404, url
+    admin, form = login_as(platform_admin), "/formulaires/evaluation_multidimensionnelle"
+    for url in (f"/parcours/suivi_gir?version={number}",
+                f"/parcours/suivi_gir/bpmn?version={number}",
+                f"{form}?version={number}", f"{form}/export?version={number}"):  # fmt: skip
+        assert admin.get(url).status_code == 404, url
+    assert admin.get(f"/cgu?version={number}").status_code == 200
+    assert admin.get(f"/admin/journal?before={number}").status_code == 200
+    dossier = new_dossier(coordinator, structure)
+    coord, browser = api_as(coordinator), login_as(coordinator)
+    for url in (f"/dossiers/{dossier.id}/timeline?before={number}",
+                f"/dossiers/{dossier.id}/messages?before={number}",
+                f"/dossiers/{dossier.id}/messages?after={number}"):  # fmt: skip
+        assert coord.get(url).status_code == 200, url
+    assert browser.get(f"/dossiers/{dossier.id}?before={number}").status_code == 200

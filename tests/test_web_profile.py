@@ -141,6 +141,17 @@ def test_change_password(browser, professional):
     assert browser.login(professional, "un-nouveau-mot-de-passe").status_code == 302
 
 
+def test_change_to_a_password_longer_than_72_characters(browser, professional):
+    """The strength estimator stops at 72 characters; the form takes up to 200."""
+    password = "gouttière-hibou-ravioli-sextant-" * 6
+    response = browser.post(
+        "/profil/mot-de-passe", {"current_password": PASSWORD, "new_password": password}
+    )
+    assert response.status_code == 302
+    professional.reload()
+    assert verify_password(professional.password_hash, password)
+
+
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [

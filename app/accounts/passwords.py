@@ -8,6 +8,9 @@ from app.validation import InvalidInput
 
 MIN_LENGTH = 12
 MIN_SCORE = 3  # zxcvbn's 0-4: 3 resists an offline attack on a slow hash for years
+# zxcvbn refuses a longer password (its matching grows faster than the length): a longer one is
+# judged on its first 72 characters, which must be strong on their own.
+ESTIMATED_LENGTH = 72
 
 _hasher = PasswordHasher()
 # Compared against when the e-mail is unknown, so that a miss costs as much as a wrong password.
@@ -46,7 +49,10 @@ def check_new_password(password, email="", name="", pointer="/password"):
         message = f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères."
     elif email and (email in password.lower() or (len(local) >= 4 and local in password.lower())):
         message = "Le mot de passe ne doit pas contenir votre adresse e-mail."
-    elif zxcvbn(password[:100], user_inputs=[email, local, name or ""])["score"] < MIN_SCORE:
+    elif (
+        zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[email, local, name or ""])["score"]
+        < MIN_SCORE
+    ):
         message = (
             "Ce mot de passe est trop courant ou trop facile à deviner : allongez-le, par "
             "exemple avec plusieurs mots qui n'ont rien à voir entre eux."

@@ -60,11 +60,12 @@ def normalize_email(email):
 
 
 def clean_input(data):
-    """Trim strings and normalise the e-mail before validation."""
+    """Trim strings and normalise the e-mail before validation; anything else is left for
+    validation to refuse (null, `{}` or `[]` must not pass for an empty e-mail)."""
     cleaned = {
         k: v.strip() if isinstance(v, str) and "password" not in k else v for k, v in data.items()
     }
-    if "email" in cleaned:
+    if isinstance(cleaned.get("email"), str):
         cleaned["email"] = normalize_email(cleaned["email"])
     return cleaned
 

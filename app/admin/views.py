@@ -7,7 +7,7 @@ from app import audit, policy
 from app.accounts import services
 from app.dossiers import habilitations as matrix
 from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
-from app.paging import page_number
+from app.paging import int_arg, page_number
 from app.reference import DATA_CATEGORIES, PROFESSION_CATEGORIES
 from app.structures.services import list_structures, structures_by_id
 
@@ -81,7 +81,7 @@ def edit_user(user_id):
 @bp.get("/journal")
 def audit_trail():
     action = request.args.get("action", "").strip()
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     events, next_before = audit.list_events(acting_user(), action, before, PER_PAGE)
     return render_template(
         "admin/audit.html", events=events, action=action, before=before, next_before=next_before

@@ -31,7 +31,8 @@ def authenticate():
     if (pending := must_accept(user)) is not None:
         return json_error(403, "terms_not_accepted", (
             f"Acceptez les conditions d'utilisation (version {pending.version}) sur la "
-            "plateforme avant d'utiliser l'API."
+            "plateforme avant d'utiliser l'API ; pour un compte d'intégration, l'équipe de la "
+            "plateforme enregistre cette acceptation avec parcours tokens create --accept-terms."
         ))  # fmt: skip
     return None
 
@@ -45,10 +46,17 @@ def route(
     body_type="application/json",
     response=None,
     status=200,
+    also=None,
+    produces=None,
     params=(),
     tag=None,
 ):
-    """Declare an API route and what the OpenAPI document says of it."""
+    """Declare an API route and what the OpenAPI document says of it.
+
+    `body_type`: a media type or a tuple of them; `also`: {status: description} of the other
+    successes it answers; `produces`: a function of the app giving {media type: schema} of a
+    success that is not JSON; `params`: query parameters, a name of openapi.QUERY_PARAMS or a
+    (name, schema) pair, the schema possibly a function of the app."""
 
     def decorator(view):
         spec = {
@@ -57,6 +65,8 @@ def route(
             "body_type": body_type,
             "response": response,
             "status": status,
+            "also": also or {},
+            "produces": produces,
             "params": params,
             "tag": tag,
             "operation_id": view.__name__,

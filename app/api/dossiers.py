@@ -24,6 +24,7 @@ from app.dossiers.serializers import (
     member_json,
     timeline_item_json,
 )
+from app.paging import int_arg
 from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
 from app.validation import InvalidInput
@@ -85,7 +86,13 @@ def create_dossier():
     "GET",
     "Mes dossiers (scope=mine) ou ceux que ma structure coordonne ; page suivante : after=next",
     response=CURSOR_LIST,
-    params=("q", "scope", "sort", "after", "per_page"),
+    params=(
+        "q",
+        ("scope", {"enum": ["mine", "structure"], "description": "mine par défaut"}),
+        ("sort", {"enum": list(listing.SORTS), "description": "activity par défaut"}),
+        "after",
+        "per_page",
+    ),
     tag=TAG,
 )
 def list_dossiers():
@@ -304,7 +311,7 @@ def upload_document(dossier_id):
 def dossier_timeline(dossier_id):
     actor = current_api_user()
     dossier = services.get_dossier(actor, dossier_id)
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     kind = request.args.get("kind") or None
     if kind and kind not in timeline.KINDS:
         raise InvalidInput({"/kind": "Ce type d'élément n'existe pas."})

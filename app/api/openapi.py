@@ -40,14 +40,6 @@ QUERY_PARAMS = {
     "q": {"type": "string"},
     "page": {"type": "integer", "minimum": 1},
     "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
-    "scope": {
-        "enum": ["mine", "structure", "available", "followed"],
-        "description": "Dossiers : mine, structure. Tâches : mine, available, followed",
-    },
-    "sort": {
-        "enum": ["activity", "name", "created", "due", "recent", "oldest"],
-        "description": "Dossiers : activity, name, created. Tâches : due, recent, oldest",
-    },
     "dossier": {"type": "string", "description": "Identifiant du dossier"},
     "pathway": {"type": "string", "description": "Clé du parcours"},
     "due_before": {"type": "string", "format": "date", "description": "Échéance ce jour ou avant"},
@@ -71,7 +63,6 @@ QUERY_PARAMS = {
     "structure": {"type": "string", "description": "Clé de la structure propriétaire"},
     "version": {"type": "integer", "minimum": 1},
     "unread": {"type": "boolean", "description": "true : seulement les non lues"},
-    "format": {"type": "string", "description": "Format d'export : pdf, json, fhir… (extensions)"},
     # The directory's search (app/directory/search.py)
     "name": {"type": "string", "maxLength": 100, "description": "Début du nom ou du prénom"},
     "profession": {"type": "string", "description": "Code de profession (10, 60, cesf…)"},
@@ -97,23 +88,46 @@ def _operation(rule, spec):
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"<(?:\w+:)?(\w+)>", rule)
     ]
-    parameters += [{"name": n, "in": "query", "schema": QUERY_PARAMS[n]} for n in spec["params"]]
+    parameters += [
+        {"name": name, "in": "query", "schema": schema}
+        for name, schema in map(_query_param, spec["params"])
+    ]
     if parameters:
         operation["parameters"] = parameters
     if spec["body"]:
+        types = spec["body_type"]
         operation["requestBody"] = {
             "required": True,
-            "content": {spec["body_type"]: {"schema": spec["body"]}},
+            "content": {t: {"schema": spec["body"]} for t in _as_tuple(types)},
         }
     success = {"description": "Succès"}
     if spec["response"]:
         success["content"] = {"application/json": {"schema": spec["response"]}}
+    if spec["produces"]:
+        success["content"] = {
+            media_type: {"schema": schema}
+            for media_type, schema in spec["produces"](current_app).items()
+        }
     errors = {
         code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
         for code, text in ERROR_STATUSES.items()
     }
-    operation["responses"] = {str(spec["status"]): success, **errors}
+    others = {str(code): {**success, "description": text} for code, text in spec["also"].items()}
+    operation["responses"] = {str(spec["status"]): success, **others, **errors}
     return operation
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _query_param(param):
+    """(name, schema) of a query parameter: a name of QUERY_PARAMS, or a pair whose schema may
+    depend on the app (what its plugins registered)."""
+    if isinstance(param, str):
+        return param, QUERY_PARAMS[param]
+    name, schema = param
+    return name, schema(current_app) if callable(schema) else schema
 
 
 def build_document():

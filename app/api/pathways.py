@@ -5,8 +5,11 @@ from flask import request
 from app.api.core import ApiAbort, current_api_user, json_body, route
 from app.dossiers import entries
 from app.dossiers import services as dossier_services
+from app.engine.parser import MAX_BYTES
+from app.paging import int_arg
 from app.pathways import events, instances, migration, services, steps
 from app.structures.services import structures_by_id
+from app.uploads import accepts_large_uploads
 from app.validation import check
 
 TAG = "Parcours"
@@ -19,7 +22,22 @@ DEPLOYED = {
         "created": {"type": "boolean"},
     },
 }
-BPMN_BODY = {"type": "object", "properties": {"bpmn": {"type": "string"}}}
+EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  id="definitions" targetNamespace="https://parcours.example/bpmn">
+  <bpmn:process id="exemple_api" name="Exemple" isExecutable="true">
+    <bpmn:startEvent id="debut"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="debut" targetRef="fin"/>
+    <bpmn:endEvent id="fin"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+BPMN_BODY = {
+    "type": "string",
+    "contentMediaType": "application/xml",
+    "description": f"Le document BPMN 2.0 (XML, {MAX_BYTES // 2**20} Mio au plus)",
+    "examples": [EXAMPLE],
+}
 
 
 def _summary(pathway, owners):
@@ -38,12 +56,14 @@ def _summary(pathway, owners):
     "POST",
     "Déployer un parcours (BPMN XML) ; 422 liste tous les problèmes ; ?structure=clé",
     body=BPMN_BODY,
-    body_type="application/xml",
+    body_type=tuple(sorted(XML_TYPES)),
     response=DEPLOYED,
     status=201,
+    also={200: "Document identique à la dernière version : rien de déployé (created: false)"},
     params=("structure",),
     tag=TAG,
 )
+@accepts_large_uploads(MAX_BYTES)  # a BPMN file may exceed MAX_CONTENT_LENGTH, as on the page
 def deploy_pathway():
     if request.mimetype not in XML_TYPES:
         raise ApiAbort(
@@ -74,7 +94,7 @@ def list_pathways():
     tag=TAG,
 )
 def get_pathway(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     pathway, version = services.get_version(current_api_user(), key, number)
     return {
         "key": pathway.key,
@@ -236,7 +256,7 @@ def _refused_json(refused):
     tag=TAG,
 )
 def migration_plan(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     _, target, checked = migration.plan(current_api_user(), key, number)
     return {
         "version": target.version,

@@ -46,13 +46,13 @@ CLAIM_MANY = {
     "coordonne (followed) ; filtres dossier, pathway, due_before, overdue ; done=true : les "
     "tâches terminées ces 30 derniers jours ; sort=due|recent|oldest",
     params=(
-        "scope",
+        ("scope", {"enum": list(inbox.SCOPES), "description": "mine par défaut"}),
         "dossier",
         "pathway",
         "due_before",
         "overdue",
         "done",
-        "sort",
+        ("sort", {"enum": list(inbox.SORTS), "description": "due par défaut"}),
         "page",
         "per_page",
     ),

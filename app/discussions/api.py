@@ -1,11 +1,10 @@
 """API: a dossier's thread, conversations between professionals, their messages."""
 
-from flask import request
-
 from app.api.core import current_api_user, json_body, route
 from app.discussions import services
 from app.discussions.models import MAX_BODY
 from app.dossiers import services as dossiers
+from app.paging import int_arg
 from app.validation import check
 
 TAG = "Discussions"
@@ -69,8 +68,8 @@ def attachment_json(attachment, visible):
 
 
 def _messages(actor, discussion, dossier):
-    before = request.args.get("before", type=int)
-    after = request.args.get("after", type=int)
+    before = int_arg("before")
+    after = int_arg("after")
     found = services.read(actor, discussion, dossier, before=before, after=after)
     visible = services.visible_documents(actor, dossier, found)
     return {

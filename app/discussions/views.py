@@ -11,6 +11,7 @@ from app.discussions.models import MAX_BODY
 from app.dossiers import documents, habilitations
 from app.dossiers import services as dossier_services
 from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
+from app.paging import int_arg
 from app.reference import DATA_CATEGORIES
 from app.uploads import MAX_FILE, accepts_uploads
 
@@ -65,7 +66,7 @@ def new_conversation():
 
 
 def _thread_page(actor, discussion, dossier, status=200, error=None):
-    messages = services.read(actor, discussion, dossier, before=request.args.get("avant", type=int))
+    messages = services.read(actor, discussion, dossier, before=int_arg("avant"))
     writable = (
         [c for c in habilitations.writable_categories(actor)
          if policy.can(actor, "entry.create", (dossier, c))]
@@ -138,7 +139,7 @@ def since(discussion_id):
     """What came after message `apres`, and the poller that asks again (htmx)."""
     actor = acting_user()
     discussion, dossier = services.get_discussion(actor, discussion_id)
-    after = request.args.get("apres", 0, type=int)
+    after = int_arg("apres", 0)
     messages = services.read(actor, discussion, dossier, after=after)
     return render_template(
         "discussions/_since.html",

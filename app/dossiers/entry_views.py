@@ -9,6 +9,7 @@ from app.formkit import services as forms
 from app.formkit.coerce import coerce
 from app.formkit.render import render_form, render_readonly
 from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
+from app.paging import int_arg
 from app.uploads import accepts_uploads, uploaded_file
 
 bp = Blueprint("entries", __name__)
@@ -188,7 +189,7 @@ def edit(entry_id):
     elif version is not None:
         data["data"] = coerce(version.schema, request.form)
     try:
-        entries.update_entry(actor, entry_id, data, request.form.get("version", type=int))
+        entries.update_entry(actor, entry_id, data, int_arg("version", source=request.form))
     except FORM_ERRORS as error:
         errors = getattr(error, "fields", {})
         fields = None

@@ -11,6 +11,7 @@ from app.dossiers.models import Entry
 from app.dossiers.schemas import DETAIL_FIELDS, IDENTITY_FIELDS
 from app.errors import Conflict, Forbidden
 from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
+from app.paging import int_arg
 from app.structures.models import Structure
 from app.structures.services import cached_structure
 from app.uploads import accepts_uploads, uploaded_file
@@ -161,7 +162,7 @@ def show(dossier_id):
     actor = acting_user()
     dossier = services.get_dossier(actor, dossier_id)
     kind = request.args.get("kind") if request.args.get("kind") in timeline.KINDS else None
-    items, next_before = timeline.page(actor, dossier, request.args.get("before", type=int), kind)
+    items, next_before = timeline.page(actor, dossier, int_arg("before"), kind)
     return render_template(
         "dossiers/show.html",
         dossier=dossier,

@@ -10,6 +10,7 @@ from app.errors import Forbidden
 from app.formkit import designer, fields, services
 from app.formkit.render import render_form
 from app.forms import FORM_ERRORS, acting_user, posted, rerender, signed_in_only
+from app.paging import int_arg
 from app.validation import InvalidInput
 
 bp = Blueprint("formeditor", __name__, url_prefix="/formulaires")
@@ -133,7 +134,7 @@ def edit(key):
 
 @bp.get("/<key>/export")
 def export(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     form, version = services.get_version(acting_user(), key, number)
     body = json.dumps(services.export_definition(form, version), ensure_ascii=False, indent=2)
     filename = f"{form.key}-v{version.version}.json"

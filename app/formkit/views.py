@@ -6,6 +6,7 @@ from app.formkit import services
 from app.formkit.coerce import coerce
 from app.formkit.render import render_form, render_readonly
 from app.forms import acting_user, signed_in_only
+from app.paging import int_arg
 from app.structures.services import structures_by_id
 from app.validation import InvalidInput
 
@@ -23,7 +24,7 @@ def index():
 
 
 def _version_of(key):
-    number = request.args.get("version", type=int)
+    number = int_arg("version")
     return services.get_version(acting_user(), key, number)
 
 

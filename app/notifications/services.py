@@ -200,9 +200,10 @@ def navigation_counters(user):
 
 
 def unread_count(user):
-    """The bell's number: one read by key."""
+    """The bell's number: one read by key. The document may hold only the inbox's or the
+    messages' counters (kept before the first notice): no "count" is 0."""
     found = UnreadCount._get_collection().find_one({"_id": user.id}, {"count": 1})
-    return max(0, found["count"]) if found else 0
+    return max(0, (found or {}).get("count", 0))
 
 
 def page(actor, *, unread=False, after=None, per_page=20):

@@ -4,6 +4,7 @@ problem listed, a version's diagram and steps. The modeler's routes are in model
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from app.forms import FORM_ERRORS, acting_user, signed_in_only, status_of
+from app.paging import int_arg
 from app.pathways import services
 from app.structures.services import structures_by_id
 from app.uploads import accepts_uploads, uploaded_file
@@ -51,7 +52,7 @@ def deploy():
 @bp.get("/<key>")
 def show(key):
     actor = acting_user()
-    pathway, version = services.get_version(actor, key, request.args.get("version", type=int))
+    pathway, version = services.get_version(actor, key, int_arg("version"))
     return render_template(
         "pathways/show.html",
         pathway=pathway,
@@ -65,7 +66,7 @@ def show(key):
 
 @bp.get("/<key>/bpmn")
 def download(key):
-    _, version = services.get_version(acting_user(), key, request.args.get("version", type=int))
+    _, version = services.get_version(acting_user(), key, int_arg("version"))
     return Response(
         version.bpmn,
         mimetype="application/xml",

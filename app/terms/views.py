@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.views import safe_next
 from app.forms import FORM_ERRORS, acting_user, status_of
+from app.paging import int_arg
 from app.terms import services
 from app.terms.models import TermsVersion
 
@@ -32,7 +33,7 @@ def ask_acceptance_first():
 @bp.get("/cgu")
 def show():
     """The current version (or an older one, ?version=N), signed in or not."""
-    wanted = request.args.get("version", type=int)
+    wanted = int_arg("version")
     shown = TermsVersion.objects(version=wanted).first() if wanted else services.current()
     return render_template("terms/show.html", terms=shown, latest=services.current())
 
