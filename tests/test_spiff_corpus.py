@@ -84,4 +84,5 @@ def test_every_file_deploys_or_is_refused_and_starts_without_a_server_error(
         if error or response.status_code >= 500:
             failures.append(f"{name}: start {error or response.status_code}")
         counts["started"] += response is not None and response.status_code == 201
+    print(f"SpiffWorkflow corpus, {folder}: {counts}")  # shown with -s, or -rP
     assert not failures, "\n".join([str(counts), *failures])
