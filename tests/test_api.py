@@ -1931,3 +1931,16 @@ def test_responses_match_the_document(document, apis, people):
         list(Draft202012Validator(document["components"]["schemas"]["Error"]).iter_errors(error))
         == []
     )  # noqa: E501
+
+
+def test_the_rate_limited_routes_document_429_and_only_they(client):
+    """The identity lookups have a per-account limit (429 beyond): the document says so for
+    them, and for no other route."""
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    limited = sorted(
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "429" in operation["responses"]
+    )
+    assert limited == ["GET /api/v1/dossiers/search", "POST /api/v1/dossiers"]

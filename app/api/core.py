@@ -50,13 +50,15 @@ def route(
     produces=None,
     params=(),
     tag=None,
+    limited=False,
 ):
     """Declare an API route and what the OpenAPI document says of it.
 
     `body_type`: a media type or a tuple of them; `also`: {status: description} of the other
     successes it answers; `produces`: a function of the app giving {media type: schema} of a
     success that is not JSON; `params`: query parameters, a name of openapi.QUERY_PARAMS or a
-    (name, schema) pair, the schema possibly a function of the app."""
+    (name, schema) pair, the schema possibly a function of the app; `limited`: the route has
+    a rate limit (429 beyond)."""
 
     def decorator(view):
         spec = {
@@ -69,6 +71,7 @@ def route(
             "produces": produces,
             "params": params,
             "tag": tag,
+            "limited": limited,
             "operation_id": view.__name__,
         }
         ROUTES.append((rule, method.lower(), spec))

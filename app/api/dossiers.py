@@ -74,6 +74,7 @@ def _full(dossier):
     response=CREATED,
     status=201,
     tag=TAG,
+    limited=True,
 )
 @identity_lookups(deduct_when=lambda response: response.status_code == 409)
 def create_dossier():
@@ -116,6 +117,7 @@ def list_dossiers():
     response=LIST,
     params=listing.SEARCH_FIELDS,
     tag=TAG,
+    limited=True,
 )
 @identity_lookups()
 def search_dossiers():

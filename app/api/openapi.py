@@ -35,6 +35,7 @@ ERROR_STATUSES = {
     "413": "Corps trop volumineux",
     "415": "Le corps doit être application/json",
     "422": "Données invalides (détail par champ)",
+    "429": "Trop de requêtes : la limite de fréquence de ce compte est atteinte",
 }
 QUERY_PARAMS = {
     "q": {"type": "string"},
@@ -111,6 +112,7 @@ def _operation(rule, spec):
     errors = {
         code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
         for code, text in ERROR_STATUSES.items()
+        if code != "429" or spec["limited"]
     }
     others = {str(code): {**success, "description": text} for code, text in spec["also"].items()}
     operation["responses"] = {str(spec["status"]): success, **others, **errors}

@@ -77,8 +77,13 @@ def test_design_deploy_and_view_a_new_pathway(
     page.get_by_role("button", name="Délai de 7 jours (P7D)").click()
     expect(page.get_by_label("Délai (dueIn)")).to_have_value("P7D")
     _select(page, "lane_coordinateur", position=(400, 20))
+    # A nurse may not write the evaluation's medical data: the deployment says so…
     page.get_by_label("Rôle").select_option(label="Infirmier")
-
+    page.get_by_role("button", name="Vérifier et déployer").click()
+    expect(page.get_by_text("ne peut pas écrire les données « Médical »")).to_be_visible()
+    assert PathwayVersion.objects(pathway="suivi_a_domicile").count() == 0
+    # …a GP may.
+    page.get_by_label("Rôle").select_option(label="Médecin traitant")
     page.get_by_role("button", name="Vérifier et déployer").click()
     expect(page.locator("#m-status")).to_contain_text("Version 1 déployée")
     version = PathwayVersion.objects.get(pathway="suivi_a_domicile")
@@ -86,7 +91,7 @@ def test_design_deploy_and_view_a_new_pathway(
         {
             "id": "first_step",
             "name": "Première étape",
-            "lane": "infirmier",
+            "lane": "medecin_traitant",
             "form_key": "evaluation_multidimensionnelle",
             "due_in": "P7D",
         }
@@ -100,7 +105,7 @@ def test_design_deploy_and_view_a_new_pathway(
     expect(figure).to_have_attribute("data-diagram-state", "ready")
     expect(figure.locator("svg [data-element-id='first_step']")).to_be_visible()
     expect(
-        page.get_by_text("Infirmier · formulaire evaluation_multidimensionnelle")
+        page.get_by_text("Médecin traitant · formulaire evaluation_multidimensionnelle")
     ).to_be_visible()
     assert violations == []
     context.close()
