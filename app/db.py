@@ -107,28 +107,47 @@ def increment(collection, doc_id, field, by=1, also=None, attempts=100):
 def lease_one(collection, queries, sort_field, owner, until, now, candidates=20):
     """The document due first among `queries` (indexed equality and range queries, one per
     status: $in and $or would read far more) that nobody holds (no lease, or an expired one),
-    now leased to `owner` until `until`; None if there is none free.
+    now leased to `owner` until `until`; None if there is none free."""
+    for row, query in _candidates(collection, queries, sort_field, candidates):
+        taken = _take(collection, query, row, owner, until, now)
+        if taken is not None:
+            return taken
+    return None
 
-    The take is a compare-and-set on the lease *and* on the query the document was found by:
-    between the read and the take another worker may have leased, done and released it (its
-    lease is unset again, its status is "sent"), and a take on the lease alone would do it
-    again."""
-    found = []
+
+def _candidates(collection, queries, sort_field, limit):
+    """(row, the query that found it) of the first documents of `queries` in the order
+    (`sort_field`, _id), read `limit` at most per query (ids, leases and sort keys only), with
+    none missing before the last one given."""
+
+    def order(row):
+        return row[sort_field], row["_id"]
+
+    found, cut = [], None
     for query in queries:
         fields = {"_id": 1, "lease_until": 1, sort_field: 1}
-        rows = collection.find(query, fields, sort=[(sort_field, 1), ("_id", 1)], limit=candidates)
+        rows = list(collection.find(query, fields, sort=[(sort_field, 1), ("_id", 1)],
+                                    limit=limit))  # fmt: skip
         found += [(row, query) for row in rows]
-    for row, query in sorted(found, key=lambda pair: (pair[0][sort_field], pair[0]["_id"])):
-        held = row.get("lease_until")
-        if held is not None and held >= now:
-            continue
-        taken = collection.update_one(
-            {**query, "_id": row["_id"], "lease_until": held},
-            {"$set": {"lease_owner": owner, "lease_until": until}},
-        )
-        if taken.modified_count:
-            return collection.find_one({"_id": row["_id"]})
-    return None
+        if len(rows) == limit:  # what comes after its last row was not read: stop there
+            cut = order(rows[-1]) if cut is None else min(cut, order(rows[-1]))
+    found.sort(key=lambda pair: order(pair[0]))
+    return [pair for pair in found if cut is None or order(pair[0]) <= cut]
+
+
+def _take(collection, query, row, owner, until, now):
+    """`row`'s document, now leased to `owner`, if nobody holds it and it still matches
+    `query`; else None. The take is a compare-and-set on the lease *and* on the query: between
+    the read and the take another worker may have leased, done and released it (its lease is
+    unset again, its status is "sent"), and a take on the lease alone would do it again."""
+    held = row.get("lease_until")
+    if held is not None and held >= now:
+        return None
+    taken = collection.update_one(
+        {**query, "_id": row["_id"], "lease_until": held},
+        {"$set": {"lease_owner": owner, "lease_until": until}},
+    )
+    return collection.find_one({"_id": row["_id"]}) if taken.modified_count else None
 
 
 def after(queries, sort_field, last):
@@ -146,29 +165,25 @@ def after(queries, sort_field, last):
     return split
 
 
-def lease_due(document, now, owner, lease, last=None):
-    """A queue's document (status "pending", `next_attempt_at` at or before `now`) due
-    first that nobody holds, after `last` ({"next_attempt_at", "_id"} of the one this round
-    took before, if any), now held by `owner` for `lease`; None if none."""
-    query = {"status": "pending", "next_attempt_at": {"$lte": now}}
-    moment = utcnow()
-    found = lease_one(document._get_collection(), after([query], "next_attempt_at", last),
-                      "next_attempt_at", owner, moment + lease, moment)  # fmt: skip
-    return document._from_son(found) if found else None
-
-
-def leased_due(document, now, owner, lease, seconds=None):
-    """Each document of a queue due at `now`, in due order, leased to `owner` as it comes and
-    at most once: a round of a worker. With `seconds`, the round stops taking new documents
-    after that long (the queue's share of the round, so that timers never wait behind a long
-    queue); what is left is due at the next round."""
+def leased_due(document, now, owner, lease, seconds=None, batch=100):
+    """Each document of a queue (status "pending", `next_attempt_at` at or before `now`), in
+    due order, leased to `owner` as it comes and at most once: a round of a worker. The
+    candidates are read `batch` at a time (the embedded server reads every due document at
+    each read, whatever the limit). With `seconds`, the round stops taking new documents after
+    that long (the queue's share of the round, so that timers never wait behind a long queue);
+    what is left is due at the next round."""
+    collection, key = document._get_collection(), "next_attempt_at"
+    query = {"status": "pending", key: {"$lte": now}}
     started, last = time.monotonic(), None
-    while seconds is None or time.monotonic() - started < seconds:
-        taken = lease_due(document, now, owner, lease, last)
-        if taken is None:
-            return
-        last = {"next_attempt_at": taken.next_attempt_at, "_id": taken.id}  # before it changes
-        yield taken
+    while rows := _candidates(collection, after([query], key, last), key, batch):
+        for row, found_by in rows:
+            if seconds is not None and time.monotonic() - started >= seconds:
+                return
+            last = {key: row[key], "_id": row["_id"]}
+            moment = utcnow()
+            taken = _take(collection, found_by, row, owner, moment + lease, moment)
+            if taken is not None:
+                yield document._from_son(taken)
 
 
 def release(document, held, owner, **change):

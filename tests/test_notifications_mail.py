@@ -528,9 +528,20 @@ def test_a_mail_another_worker_sent_meanwhile_is_not_taken_again(
     assert OutgoingMail.objects.get().status == "sent"
 
 
-def test_a_long_queue_takes_only_its_share_of_a_round(smtp, app, monkeypatch):
-    """2,000 e-mails queued: a round sends for WORKER_QUEUE_SECONDS, then lets the worker go
-    back to its timers; the rest waits for the next round, nothing lost, nothing twice."""
+def test_a_round_reads_its_queue_in_batches(smtp, app, db_commands):
+    """The embedded server reads every due document at each read, whatever the limit: a round
+    of 250 due mails reads them 100 at a time (3 reads and the empty one), not once a mail,
+    and a shared second never skips any (250 mails, 7 due times)."""
+    queue_raw(250)
+    db_commands.reset()
+    assert deliver() == 250
+    finds = [t for t in db_commands.targets if t == "find outgoing_mails"]
+    reads = len(finds) - 250  # each take reads its mail once, by id
+    assert reads <= 2 * 250 // 100 + 4  # the batches (two queries past the first): 751 before
+    assert OutgoingMail.objects(status="sent").count() == 250
+
+
+def queue_raw(count):
     now = clock.utcnow()
     OutgoingMail._get_collection().insert_many(
         [
@@ -544,9 +555,15 @@ def test_a_long_queue_takes_only_its_share_of_a_round(smtp, app, monkeypatch):
                 "attempts": 0,
                 "next_attempt_at": now - timedelta(seconds=n % 7),
             }
-            for n in range(2000)
+            for n in range(count)
         ]
     )
+
+
+def test_a_long_queue_takes_only_its_share_of_a_round(smtp, app, monkeypatch):
+    """2,000 e-mails queued: a round sends for WORKER_QUEUE_SECONDS, then lets the worker go
+    back to its timers; the rest waits for the next round, nothing lost, nothing twice."""
+    queue_raw(2000)
     app.config["WORKER_QUEUE_SECONDS"] = 1
     started = time.monotonic()
     first = deliver()
