@@ -2,7 +2,7 @@
 
     .venv/bin/pip install gunicorn   # not a dependency of the package
     .venv/bin/python tests/perf/load_bench.py [--seconds 300] [--clients 40] [--dossiers 2000]
-        [--workers 4] [--keep-seed DIR | --from-seed DIR] [--retry-writes]
+        [--workers 4] [--slice 60] [--keep-seed DIR | --from-seed DIR] [--retry-writes]
 
 1. A temporary PARCOURS_DATA_DIR gets `parcours demo`, then a region of realistic size seeded
    through the services (a separate process, which owns the embedded server meanwhile): 10
@@ -20,10 +20,10 @@
 
 Prints requests/s (overall and by slice of `--slice` seconds: does it hold over the run?),
 p50/p95/p99 per kind, the errors by status, and the CPU seconds gunicorn's processes and the
-database server used meanwhile. `--retry-writes` connects
-the workers with the driver's retryable writes (MONGODB_URI to the same server, with
-retryWrites=true): how the embedded server was used before it was turned off (the "before"
-figures of README, "Capacity"). Asserts nothing."""
+database server used meanwhile. `--retry-writes` connects the workers with the driver's
+default, retryable writes (MONGODB_URI to the same server, which this process then owns): how
+the embedded server was used before they were turned off (the "before" figures of README,
+"Capacity"). Asserts nothing."""
 
 import argparse
 import http.client
