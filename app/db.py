@@ -81,9 +81,9 @@ def database():
 # --- atomic changes without findAndModify ------------------------------------------------------
 #
 # SecantusDB answers findAndModify (find_one_and_update, QuerySet.modify) by reading the whole
-# collection, whatever the filter and its indexes: 5.6 ms at 1,000 documents, 103 ms at 20,000
-# (measured; update_one on the same _id stays at 0.5 ms). Counters and leases go through these
-# two helpers instead: indexed reads and conditional updates, the same on a real MongoDB.
+# collection, whatever the filter and its indexes (measured again without retryable writes:
+# README, "Queries on the embedded database"). Counters and leases go through these two helpers
+# instead: indexed reads and conditional updates, the same on a real MongoDB.
 
 
 def increment(collection, doc_id, field, by=1, also=None, attempts=100):

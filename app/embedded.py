@@ -211,8 +211,8 @@ os.register_at_fork(after_in_child=_forget_in_child)
 def client_uri(port, database=""):
     """How clients connect to the server on `port`: without retryable writes. SecantusDB
     records each retryable write and scans every record at each write (O(n), a sort past
-    10,000): single inserts went from ~1 ms to ~10 ms within 20,000 writes (py-spy: 78 % of
-    the server's time). One server on loopback has no failover for a retry to ride on."""
+    10,000; py-spy: 78 % of the server's time): README, "Queries on the embedded database".
+    One server on loopback has no failover for a retry to ride on."""
     return f"mongodb://127.0.0.1:{port}/{database}?retryWrites=false"
 
 

@@ -1,5 +1,5 @@
 """What the benchmarks share: an embedded server of their own in a temporary folder, that
-they can restart (SecantusDB slows down with its process's writes: README, "Queries")."""
+they can restart (the seedings of millions of documents do: see each benchmark)."""
 
 import contextlib
 import tempfile

@@ -66,8 +66,8 @@ class Recorder(CommandCounter):
 
 
 # As in dossiers_bench.py: a cache that holds the data set, the whole oplog kept (no pruning
-# walk), and a restart every RESTART_EVERY inserts (SecantusDB's writes slow down with the
-# writes of its process; the same files are reopened). The timed part comes after seeding.
+# walk), and a restart every RESTART_EVERY inserts (the cache stall dossiers_bench.py
+# describes; the same files are reopened). The timed part comes after seeding.
 RESTART_EVERY = 1_000_000
 
 COMMANDS = Recorder()

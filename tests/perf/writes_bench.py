@@ -5,9 +5,12 @@ the records at each write; without them a write costs the same at the 20,000th a
 first.
 
     .venv/bin/python tests/perf/writes_bench.py [WRITES]
+    .venv/bin/python tests/perf/writes_bench.py batches [DOCUMENTS]
 
 Prints the median insert time of each slice of 2,000 writes, for both clients, each on a
-fresh server."""
+fresh server; with `batches`, the median time of an insert_many of 5,000 documents (as the
+benchmarks seed) per 50,000 documents, without retryable writes (default 300,000): flat, so
+a seeding no longer needs to restart the server every so many writes."""
 
 import statistics
 import sys
@@ -36,7 +39,28 @@ def run(retry, writes):
         return slices
 
 
+def batches(documents, size=5000):
+    with bench_server() as (server, _):
+        client = pymongo.MongoClient(server.uri_for("bench"))
+        collection = client.get_default_database()["people"]
+        collection.create_index([("name", 1)])
+        times = []
+        for batch in range(documents // size):
+            docs = [{"name": f"n{batch}-{n}", "text": "x" * 300} for n in range(size)]
+            started = time.perf_counter()
+            collection.insert_many(docs, ordered=False)
+            times.append(time.perf_counter() - started)
+            if (batch + 1) * size % 50_000 == 0:
+                median = statistics.median(times) * 1000
+                print(f"{(batch + 1) * size:>9} documents | {median:6.0f} ms per insert_many")
+                times = []
+        client.close()
+
+
 def main():
+    if sys.argv[1:2] == ["batches"]:
+        batches(int(sys.argv[2]) if len(sys.argv) > 2 else 300_000)
+        return
     writes = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     results = {retry: run(retry, writes) for retry in ("true", "false")}
     print(f"{'writes':>14} | {'retryWrites=true ms':>20} | {'retryWrites=false ms':>20}")
