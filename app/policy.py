@@ -212,15 +212,38 @@ def _joins(user, dossier):
     )
 
 
-def _candidate(user, task):
+def _offered_to(user, task):
+    """Whether the task is offered to `user`'s profession in their structure (or, a platform
+    process's step, to the platform admins), whoever holds it now."""
     if task.platform:  # a platform process's step: never one on a dossier (issue 17)
-        return task.assignee is None and task.dossier is None and _is_platform_admin(user)
+        return task.dossier is None and _is_platform_admin(user)
     return (
-        task.assignee is None
-        and task.candidates_structure is not None
+        task.candidates_structure is not None
         and user.profession in (task.candidate_professions or [])
         and bool(user.roles_in(task.candidates_structure))
         and _structure_active(task.candidates_structure)
+    )
+
+
+def _candidate(user, task):
+    return task.assignee is None and _offered_to(user, task)
+
+
+def _lost_task(user, dossier, task):
+    """A candidate of a task someone else took or did meanwhile: they lost the race and are
+    told so (409), not refused as if it had never been theirs to take (issue 19). Only while
+    they could have seen it: consent given, not refused by the patient."""
+    if task.status == "open" and task.assignee in (None, user.id):
+        return False  # nothing lost: still free, or theirs
+    if task.status not in ("open", "completed") or not _offered_to(user, task):
+        return False
+    if task.platform:
+        return dossier is None
+    return (
+        dossier is not None
+        and task.dossier == dossier.id
+        and dossier.consent_active
+        and not _excluded(user, dossier)
     )
 
 
@@ -367,6 +390,8 @@ RULES = {
     "task.claim": lambda user, target: (
         _candidate(user, target[1]) and _completes_task(user, *target)
     ),
+    # A candidate told that the task they were offered is taken or done (409, not 403/404).
+    "task.lost": lambda user, target: _lost_task(user, *target),
     "task.release": lambda user, target: (
         target[1].assignee == user.id and _completes_task(user, *target)
     ),

@@ -23,7 +23,7 @@ from app.pathways.services import deploy
 
 # The same process under another key, to filter by pathway.
 OTHER_BPMN = BPMN.replace(b'id="suivi_gir" name="Suivi GIR"', b'id="suivi_bis" name="Suivi bis"')
-TAKEN = "vient d'être prise"
+TAKEN = "est déjà prise"
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
 
 
@@ -338,7 +338,7 @@ def test_a_task_taken_meanwhile_is_left_and_the_other_taken(login_as, offered, m
     assert taken.headers["Location"] == "/taches?scope=mine"
     page = text(web.get("/taches"))
     assert "1 tâche(s) prise(s)" in page
-    assert "Cette tâche vient d'être prise par quelqu'un d'autre." in page
+    assert "Cette tâche est déjà prise par quelqu'un d'autre." in page
     assert [Task.objects.get(id=t.id).assignee for t in (first, second)] == [two.id, one.id]
     assert PathwayStep.objects(kind="claim").count() == 1
 

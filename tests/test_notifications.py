@@ -10,10 +10,13 @@ from dossier_helpers import new_dossier
 from helpers import html
 from test_notifications_mail import open_task
 from test_pathway_instances import EVALUATION, world  # noqa: F401
+from test_pathway_worker import waiting_visits  # noqa: F401
 
 from app import clock, policy, signals
+from app.accounts.models import User
 from app.dossiers import circle
 from app.dossiers import services as dossier_services
+from app.dossiers.models import Dossier
 from app.errors import Forbidden
 from app.notifications import listeners, services
 from app.notifications.models import Notification, UnreadCount
@@ -139,19 +142,21 @@ def circle_people(coordinator, structure, make_user, other_structure):
         ({"role": "medecin_traitant"}, ["gp"], "reminder"),
         ({"to": "infirmier", "template": "rappel"}, ["nurse"], "reminder"),
         ({"to": "infirmier", "kind": "escalade"}, ["nurse"], "escalation"),
-        ({"to": "coordination"}, ["coordinator", "circle_coordinator"], "escalation"),
+        # The coordination is the dossier's referent (the nurse here), never every
+        # coordinator of the structure.
+        ({"to": "coordination"}, ["nurse"], "escalation"),
         (
             {"role": "coordinateur", "kind": "relance"},
-            ["coordinator", "circle_coordinator"],
+            ["nurse"],
             "reminder",
         ),
         ({"to": "referent"}, ["nurse"], "reminder"),
         ({"to": "assignee"}, ["gp"], "reminder"),
-        ({}, ["coordinator", "circle_coordinator"], "escalation"),
+        ({}, ["nurse"], "escalation"),
         # Nobody holds the role, an unknown value, an address: the coordination, never a mail
         # to whatever address a pathway names.
-        ({"role": "kinesitherapeute"}, ["coordinator", "circle_coordinator"], "reminder"),
-        ({"to": "pirate@example.com"}, ["coordinator", "circle_coordinator"], "reminder"),
+        ({"role": "kinesitherapeute"}, ["nurse"], "reminder"),
+        ({"to": "pirate@example.com"}, ["nurse"], "reminder"),
         ({"to": "equipe_plateforme"}, ["admin"], "reminder"),
     ],
 )
@@ -171,16 +176,46 @@ def test_reminders_and_escalations_go_where_the_pathway_says(circle_people, para
         assert notice.text == f"{what} du parcours « Suivi GIR » : Rappel"
 
 
+def test_a_notice_to_the_coordination_goes_to_the_referent_alone(
+    waiting_visits,  # noqa: F811
+    make_user,
+    structure,
+    api_as,
+):
+    """Issue 19: a pathway's notify to the coordination went to every coordinator of the
+    structure (43 e-mails per timer). It goes to the dossier's referent, once."""
+    from app.notifications.models import OutgoingMail
+    from app.pathways.models import PathwayInstance
+    from app.pathways.worker import fire_due_timers
+
+    others = [make_user(structure, roles=["coordinator"], profession="coordinateur")
+              for _ in range(3)]  # fmt: skip
+    [instance_id] = waiting_visits(1, to="coordination")
+    instance = PathwayInstance.objects.get(id=instance_id)
+    referent = User.objects.get(id=Dossier.objects.get(id=instance.dossier).referent)
+    Notification.objects.delete()
+    OutgoingMail.objects.delete()
+    with clock.travel(timedelta(days=7, minutes=1)):
+        assert fire_due_timers() == 1
+    told = [(n.user, n.kind) for n in Notification.objects]
+    assert told == [(referent.id, "reminder")]  # the template says rappel
+    assert [m.to for m in OutgoingMail.objects] == [referent.email]
+    assert all(Notification.objects(user=other.id).count() == 0 for other in others)
+    # The referent reads it on the page of notifications, with the pathway's link.
+    listed = api_as(referent).get("/notifications").json["items"]
+    assert [item["kind"] for item in listed] == ["reminder"]
+
+
 def test_send_email_is_a_notice_too_and_other_services_are_not(circle_people):
     dossier, people = circle_people
     signals.service_called.send(
         fake_instance(dossier), dossier=dossier, call=call({"to": "x@y.fr"}, "send_email")
     )
-    assert Notification.objects.count() == 2
+    assert Notification.objects.count() == 1  # the coordination: the referent
     signals.service_called.send(
         fake_instance(dossier), dossier=dossier, call=call({"to": "infirmier"}, "http_get")
     )
-    assert Notification.objects.count() == 2
+    assert Notification.objects.count() == 1
 
 
 def test_a_platform_process_tells_the_platform_team(circle_people):
@@ -211,19 +246,30 @@ def test_a_join_request_goes_to_those_who_decide(circle_people, make_user, struc
     asker = make_user(structure, profession="21")
     circle.request_join(asker, dossier, {"care_role": "pharmacien", "message": "Bonjour"})
     told = sorted(n.user for n in Notification.objects(kind="join_request"))
-    # The coordinators and the referent; never a coordinator the patient refused.
-    assert told == sorted([people.coordinator.id, people.nurse.id])
+    # The dossier's coordination, its referent: not every coordinator of the structure.
+    assert told == [people.nurse.id]
     [notice] = Notification.objects(user=people.nurse.id)
     assert notice.text == f"{asker.name} demande à rejoindre un cercle de soins (Pharmacien)"
     assert notice.url == f"/dossiers/{dossier.id}/cercle"
     assert "Bonjour" not in notice.text  # the requester's message stays in the dossier
+    # A referent who may no longer decide: the structure's coordinators, who may; never a
+    # coordinator the patient refused.
+    User.objects(id=people.nurse.id).update_one(set__status="suspended")
+    Notification.objects.delete()
+    other = make_user(structure, profession="21")
+    circle.request_join(other, dossier, {"care_role": "pharmacien", "message": "Bonjour"})
+    assert [n.user for n in Notification.objects(kind="join_request")] == [people.coordinator.id]
 
 
-def test_consent_withdrawn_tells_the_circle_and_the_coordinators(circle_people):
+def test_consent_withdrawn_tells_the_circle_and_the_referent(circle_people, make_user, structure):
     dossier, people = circle_people
+    bystander = make_user(structure, roles=["coordinator"], profession="coordinateur")
     circle.withdraw_consent(people.gp, dossier, {"date": clock.today(), "reason": "Refus"})
     told = {n.user: n.url for n in Notification.objects(kind="consent_withdrawn")}
+    # The circle (the coordinator who made the dossier is in it) and the referent (the nurse);
+    # not a coordinator of the structure outside the dossier.
     assert set(told) == {people.nurse.id, people.circle_coordinator.id, people.coordinator.id}
+    assert bystander.id not in told
     # The members lost access: their link goes to their dossiers; the coordinators keep a
     # read-only view of it.
     assert told[people.nurse.id] == "/dossiers/"

@@ -2,7 +2,7 @@
 reassigns it; a failed step puts the instance in error, and an administrator retries it."""
 
 import pytest
-from helpers import snapshot
+from helpers import html, snapshot
 from test_pathway_instances import COLLECTIONS, EVALUATION, VISIT, world  # noqa: F401
 
 from app.dossiers import circle
@@ -55,7 +55,7 @@ def test_candidates_claim_and_release_a_task(api_as, coordinator, unrouted):
     # Taken: no longer offered to the other doctor, who can neither claim nor complete it.
     assert two.get("/tasks?scope=available").json["items"] == []
     assert two.post(f"/tasks/{offered['id']}/claim").status_code == 409  # someone holds it
-    assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 404
+    assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 409
     # Given back: offered again to both, and the other doctor is told.
     released = one.post(f"/tasks/{offered['id']}/release")
     assert released.status_code == 200
@@ -68,7 +68,8 @@ def test_candidates_claim_and_release_a_task(api_as, coordinator, unrouted):
     assert two.post(f"/tasks/{offered['id']}/complete", json={"data": VISIT}).status_code == 200
     kinds = [s.kind for s in PathwayStep.objects(task=offered["id"]).order_by("at")]
     assert kinds[:3] == ["claim", "release", "claim"]
-    assert one.post(f"/tasks/{offered['id']}/release").status_code == 404
+    # Done by the other: it says so to the one it was offered to (issue 19).
+    assert one.post(f"/tasks/{offered['id']}/release").status_code == 409
 
 
 def test_a_claim_race_has_one_winner(api_as, coordinator, unrouted, monkeypatch):
@@ -90,6 +91,101 @@ def test_a_claim_race_has_one_winner(api_as, coordinator, unrouted, monkeypatch)
     assert lost.status_code == 409
     assert "prise par quelqu'un d'autre" in lost.json["error"]["message"]
     assert Task.objects.get(id=offered["id"]).assignee == doc2.id
+
+
+@pytest.fixture
+def raced(api_as, coordinator, unrouted, make_user, structure):
+    """The visit is offered to the DAC's doctors; one of them also coordinates the structure
+    (they see the dossier, so a refusal judged on the taken task was a 403, not a 404)."""
+    dossier, (doc1, doc2) = unrouted
+    both = make_user(structure, roles=["coordinator"], profession="10", name="Dr Coordinatrice")
+    first_step(api_as(coordinator), dossier)
+    [task] = Task.objects(status="open")
+    return task, doc1, {"outside": doc2, "coordinator": both}
+
+
+def _win(api_as, task, winner, how):
+    won = api_as(winner).post(
+        f"/tasks/{task.id}/{how}", **({"json": {"data": VISIT}} if how == "complete" else {})
+    )
+    assert won.status_code == 200, won.json
+
+
+@pytest.mark.parametrize("loser_kind", ["outside", "coordinator"])
+@pytest.mark.parametrize("won_by", ["claim", "complete"])
+@pytest.mark.parametrize("lost_by", ["claim", "complete"])
+def test_the_loser_of_a_race_is_told_409_not_refused(api_as, raced, loser_kind, won_by, lost_by):
+    """Issue 19: two candidates take (or complete) the same offered task; the loser was
+    refused (404 outside the dossier, 403 for a coordinator who sees it), as if it had
+    never been theirs to take. They get 409 saying it is taken (or who did it), and nothing
+    changes."""
+    task, winner, losers = raced
+    loser = losers[loser_kind]
+    _win(api_as, task, winner, won_by)
+    before = snapshot(COLLECTIONS)
+    lost = api_as(loser).post(
+        f"/tasks/{task.id}/{lost_by}",
+        **({"json": {"data": VISIT}} if lost_by == "complete" else {}),
+    )
+    assert lost.status_code == 409, lost.json
+    message = lost.json["error"]["message"]
+    if won_by == "complete":
+        assert message == f"Cette tâche a déjà été faite par {winner.name}."
+    else:
+        assert message == "Cette tâche est déjà prise par quelqu'un d'autre."
+    assert snapshot(COLLECTIONS) == before
+
+
+def test_the_loser_of_a_simultaneous_completion_is_told_409(api_as, raced, monkeypatch):
+    """Both read the task as free and send their form; the winner takes it between the
+    loser's read and the claim the loser's completion makes on the way: 409, nothing of the
+    loser's written."""
+    from app.pathways import instances
+
+    task, winner, losers = raced
+    get_task = instances.get_task
+
+    for loser in losers.values():
+        read = []
+
+        def read_then_other_claims(actor, task_id, action="task.view", loser=loser, read=read):
+            found = get_task(actor, task_id, action)
+            if actor.id == loser.id and not read:
+                read.append(True)
+                _win(api_as, task, winner, "claim")
+            return found
+
+        monkeypatch.setattr(instances, "get_task", read_then_other_claims)
+        lost = api_as(loser).post(f"/tasks/{task.id}/complete", json={"data": VISIT})
+        assert (lost.status_code, lost.json["error"]["message"]) == (409, instances.TAKEN)
+        task.reload()
+        assert (task.status, task.assignee) == ("open", winner.id)
+        assert Entry.objects(author=loser.id).count() == 0
+        Task.objects(id=task.id).update_one(set__assignee=None)  # offered again
+
+
+def test_a_loser_in_the_browser_is_told_the_task_is_taken(login_as, raced):
+    task, winner, losers = raced
+    for loser in losers.values():
+        assert login_as(winner).post(f"/taches/{task.id}/prendre").status_code == 302
+        web = login_as(loser)
+        # The form sent: 409 saying so; its page too for who no longer sees the task (the
+        # coordinator still does, with who holds it).
+        sent = web.post(f"/taches/{task.id}", {"objet_visite": "suivi"})
+        assert sent.status_code == 409
+        assert "Cette tâche est déjà prise par quelqu&#39;un d&#39;autre." in html(sent)
+        page = web.get(f"/taches/{task.id}")
+        if loser is losers["outside"]:
+            assert page.status_code == 409
+            assert "Cette tâche est déjà prise par quelqu&#39;un d&#39;autre." in html(page)
+        else:
+            assert page.status_code == 200
+            assert winner.name in html(page)
+        taken = web.post(f"/taches/{task.id}/prendre")
+        assert taken.headers["Location"] == "/taches?scope=available"
+        assert "Cette tâche est déjà prise" in html(web.get("/taches?scope=available"))
+        assert Task.objects.get(id=task.id).assignee == winner.id
+        Task.objects(id=task.id).update_one(set__assignee=None)  # offered again
 
 
 def test_the_coordination_reassigns_a_task(api_as, coordinator, world, make_user, structure):  # noqa: F811

@@ -95,7 +95,7 @@ def test_a_candidate_takes_then_gives_back_a_task(login_as, coordinator, unroute
     page = html(one.get(f"/taches/{visit.id}"))
     assert "Rendre cette tâche" in page
     assert "Terminer l'étape" in page
-    assert login_as(doc2).get(f"/taches/{visit.id}").status_code == 404
+    assert login_as(doc2).get(f"/taches/{visit.id}").status_code == 409  # taken, it says so
     assert one.post(f"/taches/{visit.id}/rendre").headers["Location"].endswith("/taches")
     visit.reload()
     assert visit.assignee is None

@@ -52,13 +52,20 @@ def calls():
 
 @pytest.fixture
 def waiting_visits(api_as, coordinator, structure, app, make_user):
-    """`make(n)`: n dossiers whose pathway waits on the doctor's visit (timer in 7 days)."""
+    """`make(n)`: n dossiers whose pathway waits on the doctor's visit (timer in 7 days);
+    `to`: whom the reminder notifies (the parameter `to` of its notify)."""
     sync_directory(Path(app.root_path).parent / "forms")
-    deploy(policy.SYSTEM, REMINDER)
     coord = api_as(coordinator)
     gp = make_user(structure, profession="10")
 
-    def make(n):
+    def make(n, to=None):
+        said = f'<spiffworkflow:parameter id="to" type="str" value="\'{to}\'"/>' if to else ""
+        deploy(
+            policy.SYSTEM,
+            REMINDER.replace(
+                b"</spiffworkflow:parameters>", f"{said}</spiffworkflow:parameters>".encode()
+            ),
+        )
         ids = []
         for i in range(n):
             dossier = new_dossier(coordinator, structure, identity={"birth_name": f"Dupont{i}"})

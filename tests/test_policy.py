@@ -110,6 +110,7 @@ PATHWAY_RUN_ACTIONS = {
     "task.claim",
     "task.release",
     "task.assign",
+    "task.lost",  # its rows: test_who_is_told_a_task_is_taken below
 }
 
 
@@ -454,3 +455,65 @@ def test_a_step_is_completed_only_by_who_may_write_its_form(
     actor = coordinator if doer == "assignee" else nurse
     assert policy.can(actor, "task.complete", (dossier, task)) is complete
     assert policy.can(actor, "task.claim", (dossier, task)) is claim
+
+
+# --- a candidate who lost the race for a task (issue 19) ---------------------------------------
+
+# Whether `who` is told (409) that the task is taken or done, by the task's state.
+LOST = {
+    # state: (free, held by me, held by another, done by another, cancelled)
+    "candidate": "FFTTF",  # the profession it was offered to, in the offering structure
+    "other_profession": "FFFFF",
+    "other_structure": "FFFFF",
+    "excluded_candidate": "FFFFF",  # refused by the patient
+    "suspended_structure": "FFFFF",  # the offering structure was deactivated
+    "no_consent": "FFFFF",  # consent withdrawn: nobody sees the task any more
+}
+STATES = ("free", "mine", "held", "done", "cancelled")
+
+
+@pytest.mark.parametrize("who", sorted(LOST))
+def test_who_is_told_a_task_is_taken(who, make_user, make_structure, structure, coordinator):
+    from bson import ObjectId
+    from dossier_helpers import new_dossier
+
+    from app.dossiers import circle
+
+    dossier = new_dossier(coordinator, structure)
+    offering = make_structure() if who == "suspended_structure" else structure
+    actor = make_user(offering, profession="10" if who != "other_profession" else "60")
+    if who == "other_structure":
+        actor = make_user(make_structure(), profession="10")
+    if who == "excluded_candidate":
+        circle.exclude(coordinator, dossier, {"user": str(actor.id)})
+        dossier.reload()
+    if who == "suspended_structure":
+        update_structure(SYSTEM, offering, {"active": False})
+    if who == "no_consent":
+        dossier.status = "consent_withdrawn"  # as withdraw_consent leaves it
+    other = ObjectId()
+    tasks = {
+        "free": ("open", None), "mine": ("open", actor.id), "held": ("open", other),
+        "done": ("completed", other), "cancelled": ("cancelled", other),
+    }  # fmt: skip
+    answers = ""
+    for state in STATES:
+        status, assignee = tasks[state]
+        task = SimpleNamespace(
+            platform=0,
+            dossier=dossier.id,
+            status=status,
+            assignee=assignee,
+            candidates_structure=offering.id,
+            candidate_professions=["10"],
+        )
+        answers += "T" if policy.can(actor, "task.lost", (dossier, task)) else "F"
+    assert answers == LOST[who]
+
+
+def test_a_platform_admin_is_told_a_platform_step_is_taken(make_user):
+    admin, other = make_user(platform_admin=True), make_user(platform_admin=True)
+    held = SimpleNamespace(platform=1, dossier=None, status="open", assignee=other.id,
+                           candidates_structure=None)  # fmt: skip
+    assert policy.can(admin, "task.lost", (None, held)) is True
+    assert policy.can(make_user(), "task.lost", (None, held)) is False

@@ -118,6 +118,26 @@ def test_only_the_platform_team_sees_its_steps(
     assert api_as(platform_admin).post(f"/tasks/{task.id}/claim").status_code == 200
 
 
+def test_the_second_admin_on_a_step_is_told_it_is_taken(shipped, api_as, platform_admin, make_user):
+    """Issue 19: two platform admins decide the same request; the second was refused (403:
+    they see the step, which is no longer theirs). They get 409 saying it, nothing written."""
+    instance = start()
+    task = Task.objects.get(instance=instance.id)
+    first, second = api_as(platform_admin), api_as(make_user(platform_admin=True))
+    assert first.post(f"/tasks/{task.id}/claim").status_code == 200
+    accept = {"data": {"decision": "accepter", "identite_verifiee": True}}
+    late = second.post(f"/tasks/{task.id}/complete", json=accept)
+    assert (late.status_code, late.json["error"]["message"]) == (409, instances.TAKEN)
+    done = first.post(f"/tasks/{task.id}/complete", json=accept)
+    assert done.status_code == 200, done.json
+    again = second.post(f"/tasks/{task.id}/claim")
+    assert again.status_code == 409
+    done_by = f"Cette tâche a déjà été faite par {platform_admin.name}."
+    assert again.json["error"]["message"] == done_by
+    task.reload()
+    assert task.completed_by == platform_admin.id
+
+
 def test_a_structure_cannot_deploy_the_platform_lane(api_as, structure_admin, shipped):
     text = (Path(__file__).parents[1] / "workflows" / "demande_compte.bpmn").read_bytes()
     refused = api_as(structure_admin).post(

@@ -9,15 +9,18 @@ Reminders and escalations come from the pathways' `notify` (and `send_email`) se
 Their parameter `to` (or `role`) says whom to tell:
 - a care role of the circle (`medecin_traitant`, `infirmier`…): the circle's members with an
   account holding that role;
-- `coordination` (or `coordinateur`): the coordinating structure's coordinators, and the
-  circle's members holding the role `coordinateur`;
+- `coordination` (or `coordinateur`): the dossier's coordination, that is its referent; only
+  when the referent cannot be told (no longer active, no longer sees the dossier), the
+  circle's members holding the care role `coordinateur`. Never every coordinator of the
+  structure: a notice about one dossier went to 43 of them at each timer (issue 19);
 - `assignee`: whoever holds an open task of the pathway;
 - `referent`: the dossier's referent;
 - `equipe_plateforme`: the platform administrators (platform processes).
 Without `to`, or when nobody fits (no such member, an unknown value, an e-mail address: a
-pathway never writes to an arbitrary address), the coordination is told. The notice is an
-escalation when the parameter `kind` or `template` says so (`escalade`, `alerte`…) or, without
-it, when it goes to the coordination; otherwise it is a reminder.
+pathway never writes to an arbitrary address), the coordination is told; when nobody can
+be, the notice is logged and not sent. The notice is an escalation when the parameter `kind`
+or `template` says so (`escalade`, `alerte`…) or, without it, when it goes to the
+coordination; otherwise it is a reminder.
 """
 
 import functools
@@ -81,6 +84,16 @@ def _coordinators(structure_id):
             status="active",
         )
     )
+
+
+def coordination(dossier, action="dossier.view"):
+    """The dossier's coordination, as the policy lets it do `action`: its referent, else the
+    circle's members holding the care role `coordinateur` (see the module's docstring)."""
+    referent = [p for p in _active([dossier.referent]) if policy.can(p, action, dossier)]
+    if referent:
+        return referent
+    members = _active(_members(dossier, "coordinateur"))
+    return [p for p in members if policy.can(p, action, dossier)]
 
 
 def _platform_admins():
@@ -174,8 +187,11 @@ def notice_people(instance, dossier, target, open_tasks):
     if target in ASSIGNEE:
         ids = [t.assignee for t in open_tasks if t.assignee]
     elif target in COORDINATION:
-        people = _coordinators(dossier.structure) + _active(_members(dossier, "coordinateur"))
-        ids = [p.id for p in people]
+        people = coordination(dossier)
+        if not people:
+            log.warning("notify: nobody coordinates dossier %s (pathway %s)", dossier.id,
+                        instance.pathway)  # fmt: skip
+        return people
     elif target in CARE_ROLES:
         ids = _members(dossier, target)
     elif target == "referent":
@@ -186,7 +202,7 @@ def notice_people(instance, dossier, target, open_tasks):
         log.warning("notify: unknown recipient %r in pathway %s", target, instance.pathway)
         ids = []
     people = [p for p in _active(ids) if policy.can(p, "dossier.view", dossier)]
-    if not people and target not in COORDINATION:
+    if not people:
         return notice_people(instance, dossier, "coordination", open_tasks)
     return people
 
@@ -240,9 +256,14 @@ def member_added(actor, dossier, member, **extra):
 
 @receiver(signals.join_requested)
 def join_requested(actor, dossier, request, **extra):
-    """To those who decide: the coordinators and the referent."""
-    people = _coordinators(dossier.structure) + _active([dossier.referent])
-    people = [p for p in _others(people, actor) if policy.can(p, "dossier.manage_members", dossier)]
+    """To those who decide for this dossier: its coordination (the referent); the structure's
+    coordinators only when nobody of the dossier may decide."""
+    people = coordination(dossier, "dossier.manage_members") or [
+        p
+        for p in _coordinators(dossier.structure)
+        if policy.can(p, "dossier.manage_members", dossier)
+    ]
+    people = _others(people, actor)
     role = CARE_ROLES.get(request.care_role, request.care_role)
     text = f"{_name(actor)} demande à rejoindre un cercle de soins ({role})"
     return notify(people, "join_request", text,
@@ -251,9 +272,10 @@ def join_requested(actor, dossier, request, **extra):
 
 @receiver(signals.consent_withdrawn)
 def consent_withdrawn(actor, dossier, **extra):
-    """To the circle's members with an account and the coordinators. The members no longer
-    see the dossier: their link goes to their dossiers."""
-    people = _others(_active(_members(dossier)) + _coordinators(dossier.structure), actor)
+    """To the circle's members with an account and the referent, not every coordinator of the
+    structure. The members no longer see the dossier: their link goes to their dossiers."""
+    ids = dict.fromkeys([*_members(dossier), dossier.referent])  # the referent once
+    people = _others(_active(list(ids)), actor)
     text = "Consentement retiré sur un dossier dont vous faites partie : le partage est arrêté"
     shown = path_for("dossiers.show", dossier_id=dossier.id)
     mine = path_for("dossiers.index")

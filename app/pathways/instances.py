@@ -10,7 +10,7 @@ from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import circle, entries
 from app.dossiers.habilitations import may_write
-from app.dossiers.services import get_in_dossier, object_id
+from app.dossiers.services import find, get_in_dossier, object_id
 from app.engine.runtime import EngineError, Runtime, TaskNotReady
 from app.errors import Conflict, Forbidden, NotFound
 from app.formkit import services as forms
@@ -21,7 +21,7 @@ from app.reference import DATA_CATEGORIES
 from app.validation import InvalidInput
 
 NOT_FOUND = "Cette tâche n'existe pas ou vous n'y avez pas accès."
-TAKEN = "Cette tâche vient d'être prise par quelqu'un d'autre."
+TAKEN = "Cette tâche est déjà prise par quelqu'un d'autre."
 CANNOT_DO = (
     "Cette personne ne peut pas faire cette tâche (ni dans le cercle de soins ni dans "
     "l'équipe de coordination, refusée par la personne, ou sans habilitation à écrire les "
@@ -88,7 +88,26 @@ def start_for_subject(actor, key, subject, data=None):
 
 
 def get_task(actor, task_id, action="task.view"):
-    return get_in_dossier(actor, Task, task_id, action, "task.view", NOT_FOUND)
+    """(dossier, task) if `actor` may do `action` on it. A candidate who no longer sees the
+    task because someone else took or did it meanwhile gets 409 saying so, not 404."""
+    try:
+        return get_in_dossier(actor, Task, task_id, action, "task.view", NOT_FOUND)
+    except NotFound:
+        if (lost := _lost_race(actor, task_id)) is None:
+            raise
+        raise lost from None
+
+
+def _lost_race(actor, task_id):
+    """The 409 for a candidate who lost the race for the task (policy task.lost), or None."""
+    oid = object_id(task_id)
+    task = Task.objects(id=oid).first() if oid else None
+    if task is None:
+        return None
+    dossier = find(task.dossier) if task.dossier is not None else None
+    if not policy.can(actor, "task.lost", (dossier, task)):
+        return None
+    return _done_by(task) if task.status == "completed" else Conflict(TAKEN)
 
 
 def unhabilitated(actor, dossier, task):
@@ -105,9 +124,10 @@ def unhabilitated(actor, dossier, task):
 
 
 def _require_on_task(actor, action, dossier, task):
-    """policy.require on the task; a refusal says so when the habilitation is what is missing."""
+    """policy.require on the task; a refusal says so when the habilitation is what is missing,
+    and a candidate who lost the race for it gets 409 (judged on the task as it is now)."""
     if not policy.can(actor, action, (dossier, task)):
-        raise Forbidden(unhabilitated(actor, dossier, task))
+        raise _lost_race(actor, task.id) or Forbidden(unhabilitated(actor, dossier, task))
 
 
 def complete_task(actor, task_id, data):
@@ -259,14 +279,9 @@ def suspend_on_withdrawal(actor, dossier, **extra):
 def claim_task(actor, task_id):
     """A candidate takes the task: it becomes theirs (and leaves "À prendre"). Someone else
     holds it already: 409, also for the candidates it was offered to (who no longer see it)."""
-    try:
-        dossier, task = get_task(actor, task_id)
-    except NotFound:
-        if was_offered_to(actor, task_id):
-            raise Conflict(TAKEN) from None
-        raise
+    dossier, task = get_task(actor, task_id)
     if task.assignee not in (None, actor.id):
-        raise Conflict(TAKEN)
+        raise _done_by(task) if task.status == "completed" else Conflict(TAKEN)
     _require_on_task(actor, "task.claim", dossier, task)
     taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
         set__assignee=actor.id, set__claimed_at=utcnow()
@@ -277,20 +292,6 @@ def claim_task(actor, task_id):
     if dossier is not None:
         circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
-
-
-def was_offered_to(actor, task_id):
-    """Whether the task was one `actor` could take, now held by someone else."""
-    oid = object_id(task_id)
-    task = Task.objects(id=oid).first() if oid else None
-    return (
-        task is not None
-        and task.status == "open"
-        and task.assignee not in (None, actor.id)
-        and task.candidates_structure is not None
-        and actor.profession in (task.candidate_professions or [])
-        and bool(actor.roles_in(task.candidates_structure))
-    )
 
 
 def release_task(actor, task_id):

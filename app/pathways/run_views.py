@@ -126,13 +126,14 @@ def task(task_id):
     return redirect(url_for("inbox.index"))
 
 
-def _task_action(task_id, action, done, then=None):
-    """Run `action`; back to the task page (or `then`) with what happened."""
+def _task_action(task_id, action, done, then=None, refused=None):
+    """Run `action`; back to the task page (or `then`, or `refused` after a refusal) with
+    what happened."""
     try:
         action()
     except REFUSALS as error:
         flash(error.message, "danger")
-        then = None
+        then = refused
     else:
         flash(done, "success")
     return redirect(then or url_for("runs.task", task_id=task_id))
@@ -142,7 +143,11 @@ def _task_action(task_id, action, done, then=None):
 def claim(task_id):
     actor = acting_user()
     return _task_action(
-        task_id, lambda: instances.claim_task(actor, task_id), "La tâche est à vous."
+        task_id,
+        lambda: instances.claim_task(actor, task_id),
+        "La tâche est à vous.",
+        # Taken by someone else meanwhile: its page is no longer theirs, the list is.
+        refused=url_for("inbox.index", scope="available"),
     )
 
 
