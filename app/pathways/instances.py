@@ -1,11 +1,13 @@
 """Running pathways on dossiers: start, complete a step, keep the tasks in step with the engine.
 
 A step is: load the instance -> run it in the engine -> write its state only if its revision is
-unchanged. Two people completing the same task at the same moment: the second write finds a
-newer revision and is refused (409), and nothing of it is kept — no entry, no task change.
+unchanged, in one transaction with everything the step writes (app.pathways.steps.atomic). Two
+people completing the same task at the same moment: the second write finds a newer revision and
+is refused (409), and nothing of it is kept — no entry, no task change. Two tasks of parallel
+branches completed at the same moment: the second runs again on the new revision.
 """
 
-from app import audit, policy, signals
+from app import audit, db, policy, signals
 from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import circle, entries
@@ -132,15 +134,33 @@ def complete_task(actor, task_id, data):
             dossier.reload()
     pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id),
                "form_version": version.version}  # fmt: skip
-    with audit.batched():
-        return _complete(actor, dossier, task, instance, (form, version, submitted), pending)
+    return _complete(actor, dossier, task, instance, (form, version, submitted), pending)
 
 
 def _complete(actor, dossier, task, instance, submission, pending):
-    """Run the step with the validated `submission` (form, version, data), then write the
-    entry and the task: the state write comes first, and a lost race leaves nothing. The
-    entry's access is checked before the state is written; once it is, the completion is
-    audited whatever fails next."""
+    """Run the step with the validated `submission` (form, version, data) and write state,
+    entry, task, next tasks, history, tallies and audit in one transaction. Another step of
+    the instance written meanwhile (a parallel branch): run again on the new revision, as long
+    as the task is still open; the task done by someone else: 409, nothing kept."""
+    for _ in range(steps.RETRIES):
+        try:
+            return steps.atomic(
+                lambda: _step(actor, dossier, task, instance, submission, pending), instance
+            )
+        except steps.Stale:
+            task.reload()
+            if task.status != "open":
+                raise _done_by(task) from None
+            instance.reload()
+            _refuse_if_stopped(instance)
+    raise Conflict(BUSY)
+
+
+BUSY = "Ce parcours change en ce moment : réessayez dans un instant."
+
+
+def _step(actor, dossier, task, instance, submission, pending):
+    """One attempt of a completion, within its transaction; signals once it is committed."""
     form, version, submitted = submission
     if dossier is not None:  # the entry it becomes is refused before anything is written
         entries.require_fill(actor, dossier, form)
@@ -151,17 +171,15 @@ def _complete(actor, dossier, task, instance, submission, pending):
             actor=actor,
             pending=pending,
         )
-    except (steps.Stale, TaskNotReady):
+    except TaskNotReady:
         task.reload()
         raise _done_by(task) from None
-    try:
-        _written(actor, dossier, task, instance, submission, (engine, result, passed))
-    finally:
-        audit.record(
-            actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry)
-        )
-    signals.task_changed.send(actor, task=task)
-    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
+    _written(actor, dossier, task, instance, submission, (engine, result, passed))
+    audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
+    db.after_commit(lambda: signals.task_changed.send(actor, task=task))
+    db.after_commit(
+        lambda: signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
+    )
     return task
 
 
@@ -176,10 +194,12 @@ def _written(actor, dossier, task, instance, submission, step):
         if dossier is not None
         else None
     )
+    steps.crash_point("entry")
     done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow(),
             "entry": entry.id if entry else None}  # fmt: skip
     Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()})
-    tallies.closed([task])
+    db.after_commit(lambda: tallies.closed([task]))
+    steps.crash_point("task")
     for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
@@ -268,12 +288,17 @@ def claim_task(actor, task_id):
     if task.assignee not in (None, actor.id):
         raise Conflict(TAKEN)
     _require_on_task(actor, "task.claim", dossier, task)
+    return steps.atomic(lambda: _claim(actor, dossier, task))
+
+
+def _claim(actor, dossier, task):
+    """The take, its tallies, the circle, the history and the audit: all or nothing."""
     taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
         set__assignee=actor.id, set__claimed_at=utcnow()
     )
     if not taken:
         raise Conflict(TAKEN)
-    tallies.moved(task, None, actor.id)
+    db.after_commit(lambda: tallies.moved(task, None, actor.id))
     if dossier is not None:
         circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
@@ -360,12 +385,16 @@ def _changed(actor, dossier, task, kind, assignee=None):
     audit.record(
         actor, f"task.{kind}", task, dossier=steps.ref(dossier), assignee=str(task.assignee)
     )
+    db.after_commit(lambda: _tell(actor, dossier, task, kind))
+    return task
+
+
+def _tell(actor, dossier, task, kind):
     signals.task_changed.send(actor, task=task)
     if task.assignee and task.assignee != actor.id:
         signals.task_assigned.send(actor, dossier=dossier, task=task)
     elif kind == "release" and task.assignee is None:
         signals.task_offered.send(actor, dossier=dossier, task=task)
-    return task
 
 
 def retry(actor, instance_id):
@@ -395,17 +424,20 @@ def retry(actor, instance_id):
                 "la tâche doit être refaite."
             )
         form, version = forms.get_version(author, task.form_key, pending.get("form_version"))
-        with audit.batched():
-            _complete(author, dossier, task, instance, (form, version, pending["data"]), pending)
+        _complete(author, dossier, task, instance, (form, version, pending["data"]), pending)
     else:
         operation = {
             "timers": lambda engine: engine.fire_timers(utcnow()),
             "message": lambda engine: engine.send_message(pending["name"], pending["payload"]),
         }[pending["op"]]
-        try:
+
+        def step():
             engine, result, passed = steps.run(instance, operation, actor=actor, pending=pending)
+            steps.settle(instance, dossier, engine, result, passed, actor=actor)
+
+        try:
+            steps.atomic(step, instance)
         except steps.Stale:
             raise Conflict("Le parcours a changé pendant la relance : réessayez.") from None
-        steps.settle(instance, dossier, engine, result, passed, actor=actor)
     instance.reload()
     return instance
