@@ -19,7 +19,7 @@ from app.cli import cli
 from app.dossiers.models import Entry
 from app.engine import runtime
 from app.formkit.services import sync_directory
-from app.pathways import steps
+from app.pathways import events, steps
 from app.pathways.models import Pathway, PathwayInstance, PathwayVersion, Task
 from app.pathways.services import deploy as deploy_as
 from app.pathways.worker import fire_due_timers
@@ -444,6 +444,41 @@ def test_a_message_is_refused_before_it_moves_a_waiting_instance(
     sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
     assert sent.status_code == 422
     assert snapshot(EVERYTHING) == before
+
+
+def test_a_message_that_fails_after_moving_an_instance_leaves_nothing(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+    monkeypatch,
+):
+    """The instance it moved, its history and the event's audit are one transaction (the
+    instance moved and the audit event was written, then 500)."""
+    dossier, *_ = world
+    deploy_as(policy.SYSTEM, variant(
+        ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
+         '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
+         '<bpmn:intermediateCatchEvent id="attente">'
+         '<bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>'
+         '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
+        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
+    ))  # fmt: skip
+    coord = api_as(coordinator)
+    instance = started(coord, dossier)
+    evaluate(coord, gir=4)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne après l'écriture")
+
+    before = snapshot(EVERYTHING)
+    with monkeypatch.context() as patched:
+        patched.setattr(events.timeline, "append", broken)
+        with pytest.raises(RuntimeError):
+            coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
+    assert snapshot(EVERYTHING) == before
+    sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
+    assert sent.json["caught"] == [instance]
+    assert PathwayInstance.objects.get(id=instance).status == "running"
 
 
 # --- migration -------------------------------------------------------------------------------

@@ -325,6 +325,10 @@ def release_task(actor, task_id):
     routed = route_step(
         dossier, task.care_role, skip=actor.id, category=forms.category_of(task.form_key)
     )
+    return steps.atomic(lambda: _release(actor, dossier, task, routed))
+
+
+def _release(actor, dossier, task, routed):
     given_back = Task.objects(id=task.id, status="open", assignee=actor.id).update_one(
         set__assignee=routed.get("assignee"),
         set__candidates_structure=routed.get("candidates_structure"),
@@ -334,7 +338,7 @@ def release_task(actor, task_id):
     )
     if not given_back:
         raise Conflict("Cette tâche n'est plus à vous.")
-    tallies.moved(task, actor.id, routed.get("assignee"))
+    db.after_commit(lambda: tallies.moved(task, actor.id, routed.get("assignee")))
     return _changed(actor, dossier, task, "release")
 
 
@@ -361,12 +365,17 @@ def assign_task(actor, task_id, user_id):
     assignee = User.objects(id=object_id(user_id), status="active").first() if user_id else None
     if assignee is None or not _may_take_over(assignee, dossier, task):
         raise InvalidInput({"/user": CANNOT_DO}, CANNOT_DO)
-    given = Task.objects(id=task.id, status="open", assignee=task.assignee).update_one(
+    before = task.assignee  # as read: the take is a compare-and-set on it
+    return steps.atomic(lambda: _assign(actor, dossier, task, before, assignee))
+
+
+def _assign(actor, dossier, task, before, assignee):
+    given = Task.objects(id=task.id, status="open", assignee=before).update_one(
         set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()
     )
     if not given:
         raise Conflict("Cette tâche vient de changer : rechargez la page.")
-    tallies.moved(task, task.assignee, assignee.id)
+    db.after_commit(lambda: tallies.moved(task, before, assignee.id))
     return _changed(actor, dossier, task, "assign", assignee)
 
 
@@ -407,6 +416,13 @@ def retry(actor, instance_id):
     policy.require(actor, "pathway.retry", dossier)
     if instance.status != "error":
         raise Conflict("Ce parcours n'est pas en erreur.")
+    steps.atomic(lambda: _retry(actor, dossier, instance), instance)
+    instance.reload()
+    return instance
+
+
+def _retry(actor, dossier, instance):
+    """The retry's history row, its audit event and the step again: all or nothing."""
     pending = instance.error.get("pending") or {"op": "timers"}
     PathwayStep(
         instance=instance.id, dossier=instance.dossier, kind="retry", actor=actor.id,
@@ -430,14 +446,8 @@ def retry(actor, instance_id):
             "timers": lambda engine: engine.fire_timers(utcnow()),
             "message": lambda engine: engine.send_message(pending["name"], pending["payload"]),
         }[pending["op"]]
-
-        def step():
-            engine, result, passed = steps.run(instance, operation, actor=actor, pending=pending)
-            steps.settle(instance, dossier, engine, result, passed, actor=actor)
-
         try:
-            steps.atomic(step, instance)
+            engine, result, passed = steps.run(instance, operation, actor=actor, pending=pending)
         except steps.Stale:
             raise Conflict("Le parcours a changé pendant la relance : réessayez.") from None
-    instance.reload()
-    return instance
+        steps.settle(instance, dossier, engine, result, passed, actor=actor)

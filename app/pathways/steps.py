@@ -152,7 +152,10 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
 def atomic(body, instance=None):
     """`body()` in one transaction with its audit events (chained at its end, inside it): all
     or nothing. When it runs again after a conflict, `instance` is put back as it was read; a
-    step the engine failed (PathwayFailed) keeps its recorded error."""
+    step the engine failed (PathwayFailed) keeps its recorded error. Within a transaction (a
+    message that moves several instances), `body` is part of it."""
+    if db.in_transaction():
+        return body()
     saved = (instance.revision, instance.status, instance.error) if instance else None
 
     def restore():
