@@ -126,7 +126,7 @@ _indexed_databases = set()
 _index_lock = threading.Lock()
 
 
-def _ensure_unique_seq():
+def ensure_unique_seq():
     """Create the unique index on `seq` before the first write to a database.
 
     MongoEngine creates indexes lazily on a collection's first use, and a second thread can
@@ -202,7 +202,7 @@ def _append(events):
     makes us chain after what it wrote. The threads of one process append in turn (they
     would only race each other for the same number); processes race, and the loser follows
     the winner's events and tries again until APPEND_PATIENCE runs out."""
-    _ensure_unique_seq()
+    ensure_unique_seq()
     collection = AuditEvent._get_collection()
     with _append_turn:
         last_seq, last_hash = tip()

@@ -9,6 +9,8 @@ from collections import OrderedDict
 import mongoengine
 from bson import ObjectId
 from bson.errors import InvalidId
+from mongoengine.base.common import _get_documents_by_db
+from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.errors import NotUniqueError
 from pymongo import monitoring
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
@@ -136,6 +138,7 @@ def transaction(body, *, keep=(), on_retry=None):
     Within a transaction, `body` joins it."""
     if in_transaction():
         return body()
+    _open_collections()
     client = mongoengine.get_connection()
     deadline, pause = time.monotonic() + TRANSACTION_PATIENCE, 0.002
     while True:
@@ -169,6 +172,19 @@ def transaction(body, *, keep=(), on_retry=None):
         if kept is not None:
             raise kept
         return result
+
+
+def _open_collections():
+    """Give every document class its collection (and indexes) outside of a transaction:
+    MongoEngine creates indexes on a class's first use, and MongoDB refuses to create them on
+    an existing collection within a transaction. Once per connection; then a lookup each."""
+    for cls in _get_documents_by_db(DEFAULT_CONNECTION_NAME, DEFAULT_CONNECTION_NAME):
+        if (
+            issubclass(cls, mongoengine.Document)
+            and not cls._meta.get("abstract")
+            and cls._collection is None
+        ):
+            cls._get_collection()
 
 
 def _commit(session):

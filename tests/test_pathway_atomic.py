@@ -15,12 +15,13 @@ import pytest
 from helpers import snapshot
 from test_engine_parser import HEAD, TAIL, form_key
 from test_pathway_instances import EVALUATION, world  # noqa: F401
+from test_pathway_tasks import first_step, unrouted  # noqa: F401
 
-from app import policy
+from app import db, policy
 from app.audit import AuditEvent
 from app.dossiers.models import Entry
 from app.embedded import free_port
-from app.pathways import steps
+from app.pathways import instances, steps
 from app.pathways.models import PathwayInstance, PathwayStep, Task
 from app.pathways.services import deploy
 
@@ -96,8 +97,9 @@ def complete(api, task):
     assert done.status_code == 200, done.json
 
 
-def killed_at(point, app_config, api, url, body):
-    """POST `body` to `url` on a process of its own told to die at `point`; its exit status."""
+def killed_at(point, app_config, api, url, body, *, drop=True):
+    """POST `body` to `url` on a process of its own told to die at `point`; its exit status.
+    `drop`: the dead process's transaction is dropped at once (else the server does, at 60 s)."""
     port = free_port()
     env = {**os.environ, "PARCOURS_CRASH_AT": point, "CRASH_TEST_CONFIG": json.dumps(app_config)}
     server = subprocess.Popen(
@@ -117,16 +119,21 @@ def killed_at(point, app_config, api, url, body):
         with pytest.raises((urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(request, timeout=30)  # noqa: S310 - it dies before answering
         status = server.wait(timeout=30)
-        # The dead process's transaction holds its documents until the server drops it (60 s
-        # on SecantusDB and mongod); drop it now instead of waiting.
-        with pymongo.MongoClient(app_config["MONGODB_URI"]) as client:
-            client.admin.command("killAllSessions", [])
+        if drop:
+            drop_dead_transactions(app_config)
         return status
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
         server.stdout.close()
+
+
+def drop_dead_transactions(app_config):
+    """What the server does 60 s after a process died in a transaction (SecantusDB and mongod
+    alike): abort it, freeing the documents it wrote."""
+    with pymongo.MongoClient(app_config["MONGODB_URI"]) as client:
+        client.admin.command("killAllSessions", [])
 
 
 @pytest.mark.parametrize("point", steps.CRASH_POINTS)
@@ -213,3 +220,53 @@ def test_two_parallel_branches_completed_at_once_both_succeed(app, api_as, coord
             assert AuditEvent.objects(action="task.complete", object_id=str(task.id)).count() == 1
         complete(coord, open_tasks(instance)["c"])
         assert PathwayInstance.objects.get(id=instance).status == "completed"
+
+
+def test_a_step_waiting_for_a_dead_transaction_answers_409_then_goes_on(
+    app_config, api_as, coordinator, parallel, monkeypatch
+):
+    """Until the server drops the dead process's transaction, a step on the same instance
+    waits TRANSACTION_PATIENCE, then answers 409 "réessayez" (never a 500) with nothing kept."""
+    monkeypatch.setattr(db, "TRANSACTION_PATIENCE", 0.5)
+    coord = api_as(coordinator)
+    instance = start(coord, parallel)
+    tasks = open_tasks(instance)
+    url = f"/tasks/{tasks['a'].id}/complete"
+    assert killed_at("state", app_config, coord, url, {"data": EVALUATION}, drop=False) == 137
+    before = snapshot(EVERYTHING)
+
+    busy = coord.post(f"/tasks/{tasks['b'].id}/complete", json={"data": EVALUATION})
+    assert busy.status_code == 409
+    assert busy.json["error"]["message"] == db.BUSY
+    assert snapshot(EVERYTHING) == before
+
+    drop_dead_transactions(app_config)
+    complete(coord, tasks["b"])
+    complete(coord, tasks["a"])
+    assert set(open_tasks(instance)) == {"c"}
+
+
+def test_a_claim_that_fails_half_way_leaves_the_task_free(
+    api_as,
+    coordinator,
+    unrouted,  # noqa: F811
+    monkeypatch,
+):
+    """The take, the circle, the history and the audit are one transaction (the task was
+    taken, then 500 with neither history nor audit event)."""
+    dossier, (doctor, _) = unrouted
+    first_step(api_as(coordinator), dossier)
+    candidate = api_as(doctor)
+    [offered] = candidate.get("/tasks?scope=available").json["items"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne en cours de route")
+
+    before = snapshot(EVERYTHING)
+    with monkeypatch.context() as patched:
+        patched.setattr(instances.circle, "join_for_task", broken)
+        with pytest.raises(RuntimeError):
+            candidate.post(f"/tasks/{offered['id']}/claim")
+    assert snapshot(EVERYTHING) == before
+    assert candidate.post(f"/tasks/{offered['id']}/claim").status_code == 200
+    assert AuditEvent.objects(action="task.claim", object_id=offered["id"]).count() == 1

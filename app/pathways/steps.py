@@ -156,6 +156,7 @@ def atomic(body, instance=None):
     message that moves several instances), `body` is part of it."""
     if db.in_transaction():
         return body()
+    audit.ensure_unique_seq()  # an index, created outside of the transaction
     saved = (instance.revision, instance.status, instance.error) if instance else None
 
     def restore():
