@@ -419,14 +419,8 @@ def test_a_message_that_fails_to_start_a_pathway_writes_nothing(
     assert snapshot(EVERYTHING) == before
 
 
-def test_a_message_is_refused_before_it_moves_a_waiting_instance(
-    api_as,
-    coordinator,
-    world,  # noqa: F811
-):
-    """One pathway waits for "go", another one starts on it and fails: the message is refused
-    as a whole (the waiting one moved, then 500 or 422 with no audit event)."""
-    dossier, *_ = world
+def deploy_waiting_for_go():
+    """The test pathway, waiting for the message "go" after its evaluation."""
     deploy_as(policy.SYSTEM, variant(
         ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
          '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
@@ -435,6 +429,17 @@ def test_a_message_is_refused_before_it_moves_a_waiting_instance(
          '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
         ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
     ))  # fmt: skip
+
+
+def test_a_message_is_refused_before_it_moves_a_waiting_instance(
+    api_as,
+    coordinator,
+    world,  # noqa: F811
+):
+    """One pathway waits for "go", another one starts on it and fails: the message is refused
+    as a whole (the waiting one moved, then 500 or 422 with no audit event)."""
+    dossier, *_ = world
+    deploy_waiting_for_go()
     deploy_as(policy.SYSTEM, started_by_go("lancement"))
     coord = api_as(coordinator)
     instance = started(coord, dossier)
@@ -455,14 +460,7 @@ def test_a_message_that_fails_after_moving_an_instance_leaves_nothing(
     """The instance it moved, its history and the event's audit are one transaction (the
     instance moved and the audit event was written, then 500)."""
     dossier, *_ = world
-    deploy_as(policy.SYSTEM, variant(
-        ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
-         '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
-         '<bpmn:intermediateCatchEvent id="attente">'
-         '<bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>'
-         '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
-        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
-    ))  # fmt: skip
+    deploy_waiting_for_go()
     coord = api_as(coordinator)
     instance = started(coord, dossier)
     evaluate(coord, gir=4)
