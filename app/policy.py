@@ -172,16 +172,19 @@ def _writes_category(user, dossier, category):
     return _acts_on_dossier(user, dossier) and may_write(user, category)
 
 
+def not_used_on(definition, dossier):
+    """Why a form or a pathway may not be filled or run on `dossier`: "platform" (one of the
+    platform's own processes), "owner" (another structure's), or None: it may (one for
+    patients, the whole platform's or the coordinating structure's own)."""
+    if getattr(definition, "purpose", "patient") != "patient":
+        return "platform"
+    if definition.owner is not None and definition.owner != dossier.structure:
+        return "owner"
+    return None
+
+
 def _used_on(definition, dossier):
-    """Whether a form or a pathway may be filled or run on `dossier`: one for patients (not
-    a step of the platform's own processes), the whole platform's or the coordinating
-    structure's own."""
-    return (
-        definition is not None
-        and dossier is not None
-        and getattr(definition, "purpose", "patient") == "patient"
-        and (definition.owner is None or definition.owner == dossier.structure)
-    )
+    return definition is not None and dossier is not None and not not_used_on(definition, dossier)
 
 
 def _fills_form(user, dossier, form):

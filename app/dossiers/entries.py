@@ -57,10 +57,8 @@ def require_fill(actor, dossier, form):
     a platform's internal form, another structure's, or the profession's habilitation."""
     if policy.can(actor, "form.fill", (dossier, form)):
         return
-    if form.purpose != "patient":
-        raise Forbidden(FORM_NOT_HERE["platform"].format(name=form.title))
-    if form.owner is not None and form.owner != dossier.structure:
-        raise Forbidden(FORM_NOT_HERE["owner"].format(name=form.title))
+    if reason := policy.not_used_on(form, dossier):
+        raise Forbidden(FORM_NOT_HERE[reason].format(name=form.title))
     _require_write(actor, dossier, form.category)
     policy.require(actor, "form.fill", (dossier, form))
 

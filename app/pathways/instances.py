@@ -53,10 +53,8 @@ def _require_start(actor, dossier, pathway):
     process, another structure's pathway, or not managing the dossier."""
     if policy.can(actor, "pathway.start", (dossier, pathway)):
         return
-    if pathway.purpose != "patient":
-        raise Forbidden(NOT_HERE["platform"].format(name=pathway.name))
-    if pathway.owner is not None and pathway.owner != dossier.structure:
-        raise Forbidden(NOT_HERE["owner"].format(name=pathway.name))
+    if reason := policy.not_used_on(pathway, dossier):
+        raise Forbidden(NOT_HERE[reason].format(name=pathway.name))
     policy.require(actor, "pathway.start", (dossier, pathway))
 
 
