@@ -22,7 +22,7 @@ from flask import has_request_context, request
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from app import db, policy
+from app import policy
 from app.clock import utcnow
 from app.policy import SYSTEM, ExternalSender
 
@@ -126,7 +126,7 @@ _indexed_databases = set()
 _index_lock = threading.Lock()
 
 
-def ensure_unique_seq():
+def _ensure_unique_seq():
     """Create the unique index on `seq` before the first write to a database.
 
     MongoEngine creates indexes lazily on a collection's first use, and a second thread can
@@ -187,13 +187,6 @@ def batched():
             _append(events)
 
 
-def discard():
-    """Forget the events kept by the current `batched` block (its writes were undone)."""
-    events = _BATCH.get()
-    if events:
-        events.clear()
-
-
 _append_turn = threading.Lock()
 
 
@@ -202,7 +195,7 @@ def _append(events):
     makes us chain after what it wrote. The threads of one process append in turn (they
     would only race each other for the same number); processes race, and the loser follows
     the winner's events and tries again until APPEND_PATIENCE runs out."""
-    ensure_unique_seq()
+    _ensure_unique_seq()
     collection = AuditEvent._get_collection()
     with _append_turn:
         last_seq, last_hash = tip()
@@ -215,10 +208,7 @@ def _append(events):
             try:
                 collection.insert_many([event.to_mongo() for event in events], ordered=True)
             except BulkWriteError as error:
-                # 112: a transaction holds that number (WriteConflict). Within a transaction,
-                # an error aborted it: it runs again from the start (app.db.transaction).
-                codes = {e.get("code") for e in error.details.get("writeErrors", [])}
-                if not codes <= {11000, 112} or db.in_transaction():
+                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
                     raise
                 done = error.details.get("nInserted", 0)
                 if done:

@@ -1,7 +1,5 @@
 """The MongoDB connection, through MongoEngine."""
 
-import contextvars
-import random
 import threading
 import time
 from collections import OrderedDict
@@ -9,16 +7,13 @@ from collections import OrderedDict
 import mongoengine
 from bson import ObjectId
 from bson.errors import InvalidId
-from mongoengine.base.common import _get_documents_by_db
-from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.errors import NotUniqueError
 from pymongo import monitoring
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from app import embedded
 from app.clock import utcnow
-from app.errors import Conflict
 
 DEFAULT_DB = "parcours"
 SELECTION_TIMEOUT_MS = 2000
@@ -81,121 +76,6 @@ def save_unique(document, conflict, *, insert):
 
 def database():
     return mongoengine.get_db()
-
-
-# --- transactions ------------------------------------------------------------------------------
-#
-# MongoEngine 0.29 passes no session to pymongo; pymongo 4.20's `ClientSession.bind()` makes a
-# session the implicit one of every operation of the current context (thread), so the
-# documents' save()/update() inside `transaction` are part of it. SecantusDB and replica sets
-# both run multi-document transactions; two that write the same document conflict (the second
-# gets WriteConflict, labelled TransientTransactionError) and it is run again from the start.
-
-# Seconds of conflicts before a step gives up with a 409 "try again". A transaction whose
-# process died holds its documents until the server drops it (60 s on SecantusDB and mongod).
-TRANSACTION_PATIENCE = 10.0
-BUSY = "Ces données changent en ce moment : réessayez dans un instant."
-_AFTER_COMMIT: contextvars.ContextVar[list | None] = contextvars.ContextVar(
-    "parcours_after_commit", default=None
-)
-
-
-def in_transaction():
-    return _AFTER_COMMIT.get() is not None
-
-
-def after_commit(call):
-    """Run `call()` once the current transaction is committed (at once outside of one): what
-    reaches beyond the database (signals, e-mails, webhooks) never tells of a write that a
-    conflict or a crash then undid, and is not sent twice when a transaction runs again."""
-    waiting = _AFTER_COMMIT.get()
-    if waiting is None:
-        call()
-    else:
-        waiting.append(call)
-
-
-def _conflict(error):
-    """Whether `error` means another transaction won a document or number first: run again.
-    MongoEngine wraps the driver's error (OperationError): the driver's is its context."""
-    while error is not None:
-        if isinstance(error, NotUniqueError | DuplicateKeyError):
-            return True
-        if isinstance(error, BulkWriteError):
-            codes = {e.get("code") for e in error.details.get("writeErrors", [])}
-            return bool(codes) and codes <= {11000, 112}
-        if isinstance(error, PyMongoError):
-            return error.has_error_label("TransientTransactionError")
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def transaction(body, *, keep=(), on_retry=None):
-    """`body()` with every write in one transaction: all of them or none, also when the process
-    dies half-way. Run again from the start when another transaction conflicts (`on_retry()`
-    first: put back what the last attempt changed in memory); an exception aborts it, except
-    those of `keep`, raised after what was written is committed (a step recorded in error).
-    Within a transaction, `body` joins it."""
-    if in_transaction():
-        return body()
-    _open_collections()
-    client = mongoengine.get_connection()
-    deadline, pause = time.monotonic() + TRANSACTION_PATIENCE, 0.002
-    while True:
-        waiting = []
-        token = _AFTER_COMMIT.set(waiting)
-        try:
-            with client.start_session(causal_consistency=False) as session, session.bind():
-                session.start_transaction()
-                try:
-                    result, kept = body(), None
-                except keep as error:
-                    result, kept = None, error
-                except BaseException:
-                    session.abort_transaction()
-                    raise
-                _commit(session)
-        except Exception as error:
-            if not _conflict(error):
-                raise
-            if time.monotonic() > deadline:
-                raise Conflict(BUSY) from None
-            time.sleep(random.uniform(0, pause))  # noqa: S311 - spreads the conflicting ones
-            pause = min(pause * 2, 0.1)
-            if on_retry is not None:
-                on_retry()
-            continue
-        finally:
-            _AFTER_COMMIT.reset(token)
-        for call in waiting:
-            call()
-        if kept is not None:
-            raise kept
-        return result
-
-
-def _open_collections():
-    """Give every document class its collection (and indexes) outside of a transaction:
-    MongoEngine creates indexes on a class's first use, and MongoDB refuses to create them on
-    an existing collection within a transaction. Once per connection; then a lookup each."""
-    for cls in _get_documents_by_db(DEFAULT_CONNECTION_NAME, DEFAULT_CONNECTION_NAME):
-        if (
-            issubclass(cls, mongoengine.Document)
-            and not cls._meta.get("abstract")
-            and cls._collection is None
-        ):
-            cls._get_collection()
-
-
-def _commit(session):
-    """Commit, again if the answer was lost (pymongo makes that safe)."""
-    for attempt in range(3):
-        try:
-            session.commit_transaction()
-            return
-        except PyMongoError as error:
-            if attempt == 2 or not error.has_error_label("UnknownTransactionCommitResult"):
-                raise
 
 
 # --- atomic changes without findAndModify ------------------------------------------------------

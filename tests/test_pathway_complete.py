@@ -19,7 +19,7 @@ from app.cli import cli
 from app.dossiers.models import Entry
 from app.engine import runtime
 from app.formkit.services import sync_directory
-from app.pathways import events, steps
+from app.pathways import steps
 from app.pathways.models import Pathway, PathwayInstance, PathwayVersion, Task
 from app.pathways.services import deploy as deploy_as
 from app.pathways.worker import fire_due_timers
@@ -419,18 +419,6 @@ def test_a_message_that_fails_to_start_a_pathway_writes_nothing(
     assert snapshot(EVERYTHING) == before
 
 
-def deploy_waiting_for_go():
-    """The test pathway, waiting for the message "go" after its evaluation."""
-    deploy_as(policy.SYSTEM, variant(
-        ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
-         '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
-         '<bpmn:intermediateCatchEvent id="attente">'
-         '<bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>'
-         '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
-        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
-    ))  # fmt: skip
-
-
 def test_a_message_is_refused_before_it_moves_a_waiting_instance(
     api_as,
     coordinator,
@@ -439,7 +427,14 @@ def test_a_message_is_refused_before_it_moves_a_waiting_instance(
     """One pathway waits for "go", another one starts on it and fails: the message is refused
     as a whole (the waiting one moved, then 500 or 422 with no audit event)."""
     dossier, *_ = world
-    deploy_waiting_for_go()
+    deploy_as(policy.SYSTEM, variant(
+        ('<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="gw_gir"/>',
+         '<bpmn:sequenceFlow id="f2" sourceRef="evaluation" targetRef="attente"/>'
+         '<bpmn:intermediateCatchEvent id="attente">'
+         '<bpmn:messageEventDefinition messageRef="m_go"/></bpmn:intermediateCatchEvent>'
+         '<bpmn:sequenceFlow id="f2b" sourceRef="attente" targetRef="gw_gir"/>'),
+        ("<bpmn:process ", '<bpmn:message id="m_go" name="go"/><bpmn:process '),
+    ))  # fmt: skip
     deploy_as(policy.SYSTEM, started_by_go("lancement"))
     coord = api_as(coordinator)
     instance = started(coord, dossier)
@@ -449,34 +444,6 @@ def test_a_message_is_refused_before_it_moves_a_waiting_instance(
     sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
     assert sent.status_code == 422
     assert snapshot(EVERYTHING) == before
-
-
-def test_a_message_that_fails_after_moving_an_instance_leaves_nothing(
-    api_as,
-    coordinator,
-    world,  # noqa: F811
-    monkeypatch,
-):
-    """The instance it moved, its history and the event's audit are one transaction (the
-    instance moved and the audit event was written, then 500)."""
-    dossier, *_ = world
-    deploy_waiting_for_go()
-    coord = api_as(coordinator)
-    instance = started(coord, dossier)
-    evaluate(coord, gir=4)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("panne après l'écriture")
-
-    before = snapshot(EVERYTHING)
-    with monkeypatch.context() as patched:
-        patched.setattr(events.timeline, "append", broken)
-        with pytest.raises(RuntimeError):
-            coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
-    assert snapshot(EVERYTHING) == before
-    sent = coord.post(f"/dossiers/{dossier.id}/events", json={"name": "go"})
-    assert sent.json["caught"] == [instance]
-    assert PathwayInstance.objects.get(id=instance).status == "running"
 
 
 # --- migration -------------------------------------------------------------------------------
@@ -602,34 +569,28 @@ def test_the_page_deploys_a_latin_1_file(login_as, platform_admin, world):  # no
     assert PathwayVersion.objects.get(version=2).name == "Suivi GIR élargi"
 
 
-# --- a step is written all or nothing (issue 19), and what is written is audited -------------
+# --- what was written is audited, whatever fails after it ------------------------------------
 
 
-def test_a_start_that_fails_after_its_write_leaves_nothing(
+def test_a_start_that_fails_after_its_write_is_audited(
     api_as,
     coordinator,
     world,  # noqa: F811
     monkeypatch,
 ):
     dossier, *_ = world
-    coord = api_as(coordinator)
-    assert coord.get("/tasks").status_code == 200  # what a first request writes, written
 
     def broken(*args, **kwargs):
         raise RuntimeError("panne après l'écriture")
 
-    before = snapshot(EVERYTHING)
-    with monkeypatch.context() as patched:
-        patched.setattr(steps, "sync_tasks", broken)
-        with pytest.raises(RuntimeError):
-            coord.post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
-    assert snapshot(EVERYTHING) == before  # no instance without its tasks, no audit event
-    instance = started(coord, dossier)
-    assert Task.objects(instance=instance, status="open").count() == 1
-    assert AuditEvent.objects(action="pathway.start", object_id=instance).count() == 1
+    monkeypatch.setattr(steps, "sync_tasks", broken)
+    with pytest.raises(RuntimeError):
+        api_as(coordinator).post(f"/dossiers/{dossier.id}/pathways", json={"pathway": "suivi_gir"})
+    instance = PathwayInstance.objects.get()
+    assert AuditEvent.objects(action="pathway.start", object_id=str(instance.id)).count() == 1
 
 
-def test_a_completion_that_fails_after_its_write_leaves_nothing(
+def test_a_completion_that_fails_after_its_write_is_audited(
     api_as,
     coordinator,
     world,  # noqa: F811
@@ -643,13 +604,9 @@ def test_a_completion_that_fails_after_its_write_leaves_nothing(
     def broken(*args, **kwargs):
         raise RuntimeError("panne après l'écriture")
 
-    before = snapshot(EVERYTHING)
-    with monkeypatch.context() as patched:
-        patched.setattr(steps, "settle", broken)
-        with pytest.raises(RuntimeError):
-            coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION})
-    assert snapshot(EVERYTHING) == before  # state, entry, task and audit: none of them
-    evaluate(coord, 4)
+    monkeypatch.setattr(steps, "settle", broken)
+    with pytest.raises(RuntimeError):
+        coord.post(f"/tasks/{step['id']}/complete", json={"data": EVALUATION})
     assert AuditEvent.objects(action="task.complete", object_id=step["id"]).count() == 1
 
 

@@ -39,7 +39,7 @@ def deliver_event(actor, dossier, name, payload):
 
     The pathways it starts are run first, in memory: one that cannot start refuses the
     message before anything is written. A waiting instance whose step fails goes to error (the
-    others go on); what it moves, starts and its audit event are written all or nothing."""
+    others go on); what was delivered is audited whatever fails after."""
     policy.require(actor, "pathway.event", dossier)
     waiting = list(PathwayInstance.objects(dossier=dossier.id, status__in=["running", "waiting"]))
     # A pathway already running on the dossier is not started twice (the message came too
@@ -54,33 +54,29 @@ def deliver_event(actor, dossier, name, payload):
         and policy.can(actor, "pathway.start_by_event", (dossier, pathway))
         and (begun := _begin(pathway, name, payload)) is not None
     ]
-    # One transaction: the instances it moves, those it starts and its audit event, or none.
-    return steps.atomic(lambda: _deliver(actor, dossier, name, payload, starting))
-
-
-def _deliver(actor, dossier, name, payload, starting):
-    waiting = list(PathwayInstance.objects(dossier=dossier.id, status__in=["running", "waiting"]))
     versions = _versions(waiting)
     caught, started = [], []
-    for instance in waiting:
-        version = versions.get((instance.pathway, instance.version))
-        if version is None or name not in version.summary.get("messages", {}).get("catch", []):
-            continue  # this version waits for no such message: no need to load its state
-        if _send(actor, dossier, instance, name, payload):
-            caught.append(instance)
-    for version, engine in starting:
-        started.append(steps.create(actor, dossier, version, engine))
-    if caught or started:
-        timeline.append(actor, dossier, "pathway", f"Message « {name} » reçu par un parcours")
-    audit.record(
-        actor,
-        "pathway.event",
-        dossier,
-        dossier=str(dossier.id),
-        message=name,
-        caught=[str(i.id) for i in caught],
-        started=[str(i.id) for i in started],
-    )
+    try:
+        for instance in waiting:
+            version = versions.get((instance.pathway, instance.version))
+            if version is None or name not in version.summary.get("messages", {}).get("catch", []):
+                continue  # this version waits for no such message: no need to load its state
+            if _send(actor, dossier, instance, name, payload):
+                caught.append(instance)
+        for version, engine in starting:
+            started.append(steps.create(actor, dossier, version, engine))
+        if caught or started:
+            timeline.append(actor, dossier, "pathway", f"Message « {name} » reçu par un parcours")
+    finally:
+        audit.record(
+            actor,
+            "pathway.event",
+            dossier,
+            dossier=str(dossier.id),
+            message=name,
+            caught=[str(i.id) for i in caught],
+            started=[str(i.id) for i in started],
+        )
     return {"caught": [str(i.id) for i in caught], "started": [str(i.id) for i in started]}
 
 
@@ -88,12 +84,8 @@ def deliver_to_subject(actor, subject, name, payload):
     """Deliver the message `name` to the platform processes running on `subject` (the
     answer of an account's requester…); returns the ids of the instances that caught it."""
     policy.require(actor, "pathway.manage", None)
-
-    def deliver():
-        waiting = PathwayInstance.objects(subject=subject, status__in=["running", "waiting"])
-        return [str(i.id) for i in waiting if _send(actor, None, i, name, payload)]
-
-    return steps.atomic(deliver)
+    waiting = PathwayInstance.objects(subject=subject, status__in=["running", "waiting"])
+    return [str(i.id) for i in waiting if _send(actor, None, i, name, payload)]
 
 
 def _send(actor, dossier, instance, name, payload):

@@ -1,13 +1,11 @@
 """Running pathways on dossiers: start, complete a step, keep the tasks in step with the engine.
 
 A step is: load the instance -> run it in the engine -> write its state only if its revision is
-unchanged, in one transaction with everything the step writes (app.pathways.steps.atomic). Two
-people completing the same task at the same moment: the second write finds a newer revision and
-is refused (409), and nothing of it is kept — no entry, no task change. Two tasks of parallel
-branches completed at the same moment: the second runs again on the new revision.
+unchanged. Two people completing the same task at the same moment: the second write finds a
+newer revision and is refused (409), and nothing of it is kept — no entry, no task change.
 """
 
-from app import audit, db, policy, signals
+from app import audit, policy, signals
 from app.accounts.models import User
 from app.clock import utcnow
 from app.dossiers import circle, entries
@@ -152,33 +150,15 @@ def complete_task(actor, task_id, data):
             dossier.reload()
     pending = {"op": "complete", "task": str(task.id), "data": submitted, "actor": str(actor.id),
                "form_version": version.version}  # fmt: skip
-    return _complete(actor, dossier, task, instance, (form, version, submitted), pending)
+    with audit.batched():
+        return _complete(actor, dossier, task, instance, (form, version, submitted), pending)
 
 
 def _complete(actor, dossier, task, instance, submission, pending):
-    """Run the step with the validated `submission` (form, version, data) and write state,
-    entry, task, next tasks, history, tallies and audit in one transaction. Another step of
-    the instance written meanwhile (a parallel branch): run again on the new revision, as long
-    as the task is still open; the task done by someone else: 409, nothing kept."""
-    for _ in range(steps.RETRIES):
-        try:
-            return steps.atomic(
-                lambda: _step(actor, dossier, task, instance, submission, pending), instance
-            )
-        except steps.Stale:
-            task.reload()
-            if task.status != "open":
-                raise _done_by(task) from None
-            instance.reload()
-            _refuse_if_stopped(instance)
-    raise Conflict(BUSY)
-
-
-BUSY = "Ce parcours change en ce moment : réessayez dans un instant."
-
-
-def _step(actor, dossier, task, instance, submission, pending):
-    """One attempt of a completion, within its transaction; signals once it is committed."""
+    """Run the step with the validated `submission` (form, version, data), then write the
+    entry and the task: the state write comes first, and a lost race leaves nothing. The
+    entry's access is checked before the state is written; once it is, the completion is
+    audited whatever fails next."""
     form, version, submitted = submission
     if dossier is not None:  # the entry it becomes is refused before anything is written
         entries.require_fill(actor, dossier, form)
@@ -189,15 +169,17 @@ def _step(actor, dossier, task, instance, submission, pending):
             actor=actor,
             pending=pending,
         )
-    except TaskNotReady:
+    except (steps.Stale, TaskNotReady):
         task.reload()
         raise _done_by(task) from None
-    _written(actor, dossier, task, instance, submission, (engine, result, passed))
-    audit.record(actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry))
-    db.after_commit(lambda: signals.task_changed.send(actor, task=task))
-    db.after_commit(
-        lambda: signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
-    )
+    try:
+        _written(actor, dossier, task, instance, submission, (engine, result, passed))
+    finally:
+        audit.record(
+            actor, "task.complete", task, dossier=steps.ref(dossier), entry=str(task.entry)
+        )
+    signals.task_changed.send(actor, task=task)
+    signals.task_completed.send(actor, task=task, instance=instance, data=submitted)
     return task
 
 
@@ -212,12 +194,10 @@ def _written(actor, dossier, task, instance, submission, step):
         if dossier is not None
         else None
     )
-    steps.crash_point("entry")
     done = {"status": "completed", "completed_by": actor.id, "completed_at": utcnow(),
             "entry": entry.id if entry else None}  # fmt: skip
     Task.objects(id=task.id).update_one(**{f"set__{k}": v for k, v in done.items()})
-    db.after_commit(lambda: tallies.closed([task]))
-    steps.crash_point("task")
+    tallies.closed([task])
     for name, value in done.items():
         setattr(task, name, value)
     steps.settle(instance, dossier, engine, result, passed, actor=actor, task=task, entry=entry)
@@ -301,17 +281,12 @@ def claim_task(actor, task_id):
     if task.assignee not in (None, actor.id):
         raise _done_by(task) if task.status == "completed" else Conflict(TAKEN)
     _require_on_task(actor, "task.claim", dossier, task)
-    return steps.atomic(lambda: _claim(actor, dossier, task))
-
-
-def _claim(actor, dossier, task):
-    """The take, its tallies, the circle, the history and the audit: all or nothing."""
     taken = Task.objects(id=task.id, status="open", assignee=None).update_one(
         set__assignee=actor.id, set__claimed_at=utcnow()
     )
     if not taken:
         raise Conflict(TAKEN)
-    db.after_commit(lambda: tallies.moved(task, None, actor.id))
+    tallies.moved(task, None, actor.id)
     if dossier is not None:
         circle.join_for_task(actor, dossier, task.care_role)
     return _changed(actor, dossier, task, "claim")
@@ -324,10 +299,6 @@ def release_task(actor, task_id):
     routed = route_step(
         dossier, task.care_role, skip=actor.id, category=forms.category_of(task.form_key)
     )
-    return steps.atomic(lambda: _release(actor, dossier, task, routed))
-
-
-def _release(actor, dossier, task, routed):
     given_back = Task.objects(id=task.id, status="open", assignee=actor.id).update_one(
         set__assignee=routed.get("assignee"),
         set__candidates_structure=routed.get("candidates_structure"),
@@ -337,7 +308,7 @@ def _release(actor, dossier, task, routed):
     )
     if not given_back:
         raise Conflict("Cette tâche n'est plus à vous.")
-    db.after_commit(lambda: tallies.moved(task, actor.id, routed.get("assignee")))
+    tallies.moved(task, actor.id, routed.get("assignee"))
     return _changed(actor, dossier, task, "release")
 
 
@@ -364,17 +335,12 @@ def assign_task(actor, task_id, user_id):
     assignee = User.objects(id=object_id(user_id), status="active").first() if user_id else None
     if assignee is None or not _may_take_over(assignee, dossier, task):
         raise InvalidInput({"/user": CANNOT_DO}, CANNOT_DO)
-    before = task.assignee  # as read: the take is a compare-and-set on it
-    return steps.atomic(lambda: _assign(actor, dossier, task, before, assignee))
-
-
-def _assign(actor, dossier, task, before, assignee):
-    given = Task.objects(id=task.id, status="open", assignee=before).update_one(
+    given = Task.objects(id=task.id, status="open", assignee=task.assignee).update_one(
         set__assignee=assignee.id, set__unresolved=0, set__claimed_at=utcnow()
     )
     if not given:
         raise Conflict("Cette tâche vient de changer : rechargez la page.")
-    db.after_commit(lambda: tallies.moved(task, before, assignee.id))
+    tallies.moved(task, task.assignee, assignee.id)
     return _changed(actor, dossier, task, "assign", assignee)
 
 
@@ -393,16 +359,12 @@ def _changed(actor, dossier, task, kind, assignee=None):
     audit.record(
         actor, f"task.{kind}", task, dossier=steps.ref(dossier), assignee=str(task.assignee)
     )
-    db.after_commit(lambda: _tell(actor, dossier, task, kind))
-    return task
-
-
-def _tell(actor, dossier, task, kind):
     signals.task_changed.send(actor, task=task)
     if task.assignee and task.assignee != actor.id:
         signals.task_assigned.send(actor, dossier=dossier, task=task)
     elif kind == "release" and task.assignee is None:
         signals.task_offered.send(actor, dossier=dossier, task=task)
+    return task
 
 
 def retry(actor, instance_id):
@@ -415,13 +377,6 @@ def retry(actor, instance_id):
     policy.require(actor, "pathway.retry", dossier)
     if instance.status != "error":
         raise Conflict("Ce parcours n'est pas en erreur.")
-    steps.atomic(lambda: _retry(actor, dossier, instance), instance)
-    instance.reload()
-    return instance
-
-
-def _retry(actor, dossier, instance):
-    """The retry's history row, its audit event and the step again: all or nothing."""
     pending = instance.error.get("pending") or {"op": "timers"}
     PathwayStep(
         instance=instance.id, dossier=instance.dossier, kind="retry", actor=actor.id,
@@ -439,7 +394,8 @@ def _retry(actor, dossier, instance):
                 "la tâche doit être refaite."
             )
         form, version = forms.get_version(author, task.form_key, pending.get("form_version"))
-        _complete(author, dossier, task, instance, (form, version, pending["data"]), pending)
+        with audit.batched():
+            _complete(author, dossier, task, instance, (form, version, pending["data"]), pending)
     else:
         operation = {
             "timers": lambda engine: engine.fire_timers(utcnow()),
@@ -450,3 +406,5 @@ def _retry(actor, dossier, instance):
         except steps.Stale:
             raise Conflict("Le parcours a changé pendant la relance : réessayez.") from None
         steps.settle(instance, dossier, engine, result, passed, actor=actor)
+    instance.reload()
+    return instance

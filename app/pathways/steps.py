@@ -8,21 +8,13 @@ went through is then recorded as history rows (PathwayStep) and the tasks follow
 A step the engine cannot finish (an expression error, a gateway with no way out, a failing
 service, a loop beyond the step's budget) leaves the state as it was; the instance goes to
 `error` with the French message and what to run again (`pending`), so that an administrator
-can retry it once the cause is fixed.
-
-A step is written all or nothing (`atomic`): the state, the entry, the task, the next tasks, the
-history and the audit events go in one database transaction, so a process killed half-way
-(kill -9, out of memory, gunicorn's worker timeout) leaves the instance as it was read or fully
-advanced, never in between. Signals go out once it is committed, and so do the task tallies:
-they are hints shared by a whole structure (app.pathways.tallies, recounted every night), and
-in the transaction they would make every step of the structure conflict with every other.
+can retry it once the cause is fixed. Whatever is written is audited before anything else can
+fail.
 """
-
-import os
 
 from flask import current_app, has_app_context
 
-from app import audit, db, signals
+from app import audit, signals
 from app.accounts.models import User
 from app.clock import utcnow
 from app.db import ImmutableCache
@@ -36,17 +28,6 @@ from app.formkit.services import category_of
 from app.pathways import tallies
 from app.pathways.models import PathwayInstance, PathwayStep, PathwayVersion, Task
 from app.pathways.routing import route_step
-
-# Test hook (tests/test_pathway_atomic.py): PARCOURS_CRASH_AT=<point> makes the process die
-# (exit 137, as kill -9) when a step reaches that point. Read once; unset, it costs a comparison.
-CRASH_AT = os.environ.get("PARCOURS_CRASH_AT") or None
-CRASH_POINTS = ("state", "entry", "task", "history", "tasks", "audit", "committed")
-
-
-def crash_point(name):
-    """Die here if the test hook names this point (never set in production)."""
-    if name == CRASH_AT:
-        os._exit(137)
 
 
 class Stale(Exception):
@@ -145,39 +126,7 @@ def run(instance, operation, *, actor=None, pending=None, write_if=None):
     if not written:
         raise Stale()
     instance.revision, instance.status, instance.error = instance.revision + 1, status, {}
-    crash_point("state")
     return engine, result, passed
-
-
-def atomic(body, instance=None):
-    """`body()` in one transaction with its audit events (chained at its end, inside it): all
-    or nothing. When it runs again after a conflict, `instance` is put back as it was read; a
-    step the engine failed (PathwayFailed) keeps its recorded error. Within a transaction (a
-    message that moves several instances), `body` is part of it."""
-    if db.in_transaction():
-        return body()
-    audit.ensure_unique_seq()  # an index, created outside of the transaction
-    saved = (instance.revision, instance.status, instance.error) if instance else None
-
-    def restore():
-        if instance is not None:
-            instance.revision, instance.status, instance.error = saved
-
-    def audited():
-        with audit.batched():
-            try:
-                result = body()
-            except PathwayFailed:
-                raise
-            except BaseException:
-                audit.discard()  # nothing of this attempt is kept: nor its events
-                raise
-        crash_point("audit")  # the events are chained, nothing is committed yet
-        return result
-
-    result = db.transaction(audited, keep=(PathwayFailed,), on_retry=restore)
-    crash_point("committed")
-    return result
 
 
 RETRIES = 3  # a step that keeps meeting newer revisions is left for later
@@ -187,11 +136,16 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
     """`run` then `settle`, reading the instance again when another step won the race; a
     written step is audited as `audit_as` (with the result's `fired` timers), if given.
     Returns the step's result, or None when nothing was written (failed: left in error)."""
-
-    def step():
-        engine, result, passed = run(
-            instance, operation, actor=actor, pending=pending, write_if=write_if
-        )
+    for _ in range(RETRIES):
+        try:
+            engine, result, passed = run(
+                instance, operation, actor=actor, pending=pending, write_if=write_if
+            )
+        except Stale:
+            instance.reload()
+            continue
+        except PathwayFailed:
+            return None
         if passed is None:
             return None
         if audit_as is not None:
@@ -199,24 +153,12 @@ def apply(instance, dossier, operation, *, actor=None, pending=None, write_if=No
             audit.record(actor, audit_as, instance, dossier=ref(dossier), **details)
         settle(instance, dossier, engine, result, passed, actor=actor)
         return result
-
-    for _ in range(RETRIES):
-        try:
-            return atomic(step, instance)
-        except Stale:
-            instance.reload()
-        except PathwayFailed:
-            return None
     return None
 
 
 def create(actor, dossier, version, engine, subject=None):
     """Save a new instance that `engine` (started, maybe already moved) stands for: on
     `dossier`, or for a platform process on `subject` (dossier None)."""
-    return atomic(lambda: _create(actor, dossier, version, engine, subject))
-
-
-def _create(actor, dossier, version, engine, subject):
     passed = engine.passed()  # before the state is saved: saving drops the past
     instance = PathwayInstance(
         dossier=dossier.id if dossier else None,
@@ -231,7 +173,6 @@ def _create(actor, dossier, version, engine, subject):
         started_by=audit.actor_id(actor),
     )
     instance.save(force_insert=True)
-    crash_point("state")
     audit.record(actor, "pathway.start", instance, dossier=ref(dossier), pathway=version.pathway)
     settle(instance, dossier, engine, engine.start_result, passed, actor=actor)
     if dossier is not None:
@@ -276,14 +217,7 @@ def settle(instance, dossier, engine, result, passed, *, actor=None, task=None, 
     ]
     if rows:
         PathwayStep.objects.insert(rows, load_bulk=False)
-    crash_point("history")
     sync_tasks(instance, engine, dossier, actor)
-    crash_point("tasks")
-    db.after_commit(lambda: _tell(instance, dossier, engine, result))
-
-
-def _tell(instance, dossier, engine, result):
-    """The signals of a written step (once it is committed)."""
     for call in result.get("service_calls", []):
         signals.service_called.send(instance, dossier=dossier, call=call)
     if instance.status == "completed":
@@ -299,7 +233,7 @@ def sync_tasks(instance, engine, dossier, actor=None):
     gone = [task.id for engine_id, task in known.items() if engine_id not in ready]
     if gone:
         Task.objects(id__in=gone, status="open").update(set__status="cancelled")
-        db.after_commit(lambda: tallies.closed([t for t in known.values() if t.id in gone]))
+        tallies.closed([task for task in known.values() if task.id in gone])
     for engine_id, spec in ready.items():
         if engine_id in known:
             continue
@@ -318,12 +252,8 @@ def sync_tasks(instance, engine, dossier, actor=None):
             pathway_name=instance.name,
             **route_step(dossier, spec["lane"], category=category_of(spec["form_key"])),
         ).save()
-        db.after_commit(lambda task=task: _created(task, dossier, actor))
-
-
-def _created(task, dossier, actor):
-    tallies.opened([task])
-    signals.task_created.send(task, dossier=dossier, actor=actor)
+        tallies.opened([task])
+        signals.task_created.send(task, dossier=dossier, actor=actor)
 
 
 def history(instance):
